@@ -1,0 +1,101 @@
+package gateway
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is read from the environment; README.md documents each variable.
+type Config struct {
+	Host             string         // HOST: interface to listen on
+	Port             int            // PORT: listen port
+	DatabaseURL      string         // DATABASE_URL: the gateway role's connection
+	LogLevel         string         // LOG_LEVEL: debug, info, warn, error
+	LogFormat        string         // LOG_FORMAT: json or console
+	CookieSecure     bool           // COOKIE_SECURE: false only for plain-HTTP development
+	TrustedProxies   []netip.Prefix // TRUSTED_PROXIES: CIDRs whose X-Forwarded-For is believed
+	AllowedOrigins   []string       // ALLOWED_ORIGINS: origins allowed by CORS and the CSRF rule
+	StatementTimeout time.Duration  // STATEMENT_TIMEOUT: per request, enforced by PostgreSQL
+	PoolSize         int32          // DB_POOL_SIZE: maximum database connections
+	ShutdownTimeout  time.Duration  // SHUTDOWN_TIMEOUT: grace for in-flight requests on SIGTERM
+}
+
+// ConfigFromEnv reads Config from environment variables, with defaults that
+// are safe for production (Secure cookies, no trusted proxy, loopback only).
+func ConfigFromEnv() (Config, error) {
+	c := Config{
+		Host:             env("HOST", "127.0.0.1"),
+		DatabaseURL:      os.Getenv("DATABASE_URL"),
+		LogLevel:         env("LOG_LEVEL", "info"),
+		LogFormat:        env("LOG_FORMAT", "json"),
+		AllowedOrigins:   splitList(os.Getenv("ALLOWED_ORIGINS")),
+		StatementTimeout: 5 * time.Second,
+		PoolSize:         10,
+		ShutdownTimeout:  30 * time.Second,
+	}
+	var err error
+	if c.Port, err = strconv.Atoi(env("PORT", "8080")); err != nil || c.Port < 0 || c.Port > 65535 {
+		return c, fmt.Errorf("PORT: not a port number")
+	}
+	if c.DatabaseURL == "" {
+		return c, fmt.Errorf("DATABASE_URL is required (the gateway role's connection URL)")
+	}
+	if c.CookieSecure, err = strconv.ParseBool(env("COOKIE_SECURE", "true")); err != nil {
+		return c, fmt.Errorf("COOKIE_SECURE: %w", err)
+	}
+	for _, s := range splitList(os.Getenv("TRUSTED_PROXIES")) {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return c, fmt.Errorf("TRUSTED_PROXIES: %q is not a CIDR or address", s)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+	}
+	if v := os.Getenv("STATEMENT_TIMEOUT"); v != "" {
+		if c.StatementTimeout, err = time.ParseDuration(v); err != nil || c.StatementTimeout < time.Millisecond {
+			return c, fmt.Errorf("STATEMENT_TIMEOUT: want a duration such as 5s")
+		}
+	}
+	if v := os.Getenv("SHUTDOWN_TIMEOUT"); v != "" {
+		if c.ShutdownTimeout, err = time.ParseDuration(v); err != nil {
+			return c, fmt.Errorf("SHUTDOWN_TIMEOUT: want a duration such as 30s")
+		}
+	}
+	if v := os.Getenv("DB_POOL_SIZE"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return c, fmt.Errorf("DB_POOL_SIZE: want 1..1000")
+		}
+		c.PoolSize = int32(n)
+	}
+	switch c.LogFormat {
+	case "json", "console":
+	default:
+		return c, fmt.Errorf("LOG_FORMAT: want json or console")
+	}
+	return c, nil
+}
+
+func env(key, def string) string {
+	if v, ok := os.LookupEnv(key); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}

@@ -1,0 +1,394 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gorilla/mux"
+	"github.com/rs/zerolog"
+)
+
+const (
+	maxBody       = 1 << 20 // 1 MiB
+	maxBrowser    = 512     // bytes of User-Agent kept as the session's browser info
+	sessionCookie = "session"
+)
+
+// callSQL is the one statement a route runs. The function runs in FROM, so it
+// has finished (and set response.status, if it fails without rolling back)
+// before current_setting is read.
+func callSQL(rt Route) string {
+	params := make([]string, len(rt.Args))
+	for i := range rt.Args {
+		params[i] = fmt.Sprintf("$%d", i+1)
+	}
+	return fmt.Sprintf("SELECT r, current_setting('response.status', true) FROM %s(%s) AS r",
+		rt.Func, strings.Join(params, ", "))
+}
+
+// handle is the generic handler: it reads the route's arguments, calls its
+// function once, and writes the JSON the function returned.
+func (s *Server) handle(rt Route) http.HandlerFunc {
+	sql := callSQL(rt)
+	return func(w http.ResponseWriter, r *http.Request) {
+		info := requestInfo(r.Context())
+		tok, fromCookie := sessionToken(r)
+		if rt.Auth {
+			if tok == "" {
+				writeError(w, newError(401, "send a session token (Authorization: Bearer, or the session cookie)", nil))
+				return
+			}
+			if fromCookie && !safeMethod(r.Method) && !s.sameOrigin(r) {
+				e := newError(403, "cross-site request refused; send the Origin header or a Bearer token", nil)
+				e.Code = "CSRF"
+				writeError(w, e)
+				return
+			}
+		}
+
+		args, apiErr := s.readArgs(r, rt, tok)
+		if apiErr != nil {
+			writeError(w, apiErr)
+			return
+		}
+
+		var out []byte
+		var override *string
+		err := s.pool.QueryRow(r.Context(), sql, args...).Scan(&out, &override)
+		if err != nil {
+			e, state := errorFromDB(r.Context(), err)
+			info.sqlstate = state
+			if e.status >= 500 {
+				info.err = err // logged by the access log, never sent
+			}
+			if e.status == 401 && fromCookie {
+				clearCookie(w, s.cfg.CookieSecure)
+			}
+			writeError(w, e)
+			return
+		}
+
+		status := rt.Status
+		if override != nil && *override != "" {
+			if n, err := strconv.Atoi(*override); err == nil && n >= 200 && n <= 599 {
+				status = n
+			}
+		}
+		if status >= 400 {
+			// A failure the function committed (response.fail): its body is the error body.
+			e := &apiError{status: status}
+			if json.Unmarshal(out, e) != nil || e.Code == "" {
+				e = newError(status, defaultMessages[status], nil)
+			}
+			info.sqlstate = "PT" + strconv.Itoa(status)
+			if status == 401 && fromCookie {
+				clearCookie(w, s.cfg.CookieSecure)
+			}
+			writeError(w, e)
+			return
+		}
+
+		switch rt.Cookie {
+		case SetCookie:
+			s.setSessionCookie(w, out)
+		case ClearCookie:
+			clearCookie(w, s.cfg.CookieSecure)
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		if status == http.StatusNoContent || len(out) == 0 {
+			w.WriteHeader(status)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		w.Write(out)
+	}
+}
+
+// readArgs collects the route's arguments in the function's order. Every
+// problem with the request's shape is a 400, 413 or 415 here; whether the
+// values make sense is for SQL to decide (422).
+func (s *Server) readArgs(r *http.Request, rt Route, tok string) ([]any, *apiError) {
+	var bodyFields map[string]json.RawMessage
+	if takesBody(rt) {
+		var e *apiError
+		if bodyFields, e = readBody(r, rt); e != nil {
+			return nil, e
+		}
+	}
+	q := r.URL.Query()
+	args := make([]any, len(rt.Args))
+	for i, a := range rt.Args {
+		switch a.From {
+		case FromToken:
+			args[i] = tok
+		case FromBrowser:
+			args[i] = browserInfo(r)
+		case FromClientIP:
+			args[i] = s.clientIP(r).String()
+		case FromQuery:
+			if !q.Has(a.Name) {
+				continue // NULL
+			}
+			v := q.Get(a.Name)
+			if e := checkText(a.Name, v); e != nil {
+				return nil, e
+			}
+			args[i] = v
+		case FromPath:
+			v := mux.Vars(r)[a.Name]
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 1 {
+				return nil, newError(400, "bad path parameter", map[string]string{a.Name: "must be a positive integer"})
+			}
+			args[i] = n
+		case FromBody:
+			raw, ok := bodyFields[a.Name]
+			if !ok || string(raw) == "null" {
+				continue // NULL
+			}
+			v, e := decodeField(a, raw)
+			if e != nil {
+				return nil, e
+			}
+			args[i] = v
+		}
+	}
+	return args, nil
+}
+
+func takesBody(rt Route) bool {
+	for _, a := range rt.Args {
+		if a.From == FromBody {
+			return true
+		}
+	}
+	return false
+}
+
+// readBody reads a JSON object of at most 1 MiB whose members are all
+// arguments of the route.
+func readBody(r *http.Request, rt Route) (map[string]json.RawMessage, *apiError) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return nil, newError(415, "send the body as application/json", nil)
+	}
+	raw, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return nil, newError(400, "could not read the request body", nil)
+	}
+	if len(raw) > maxBody {
+		return nil, newError(413, "the request body is larger than 1 MiB", nil)
+	}
+	if !utf8.Valid(raw) {
+		return nil, newError(400, "the request body is not UTF-8", nil)
+	}
+	var fields map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&fields); err != nil || fields == nil || dec.More() {
+		return nil, newError(400, "the request body must be one JSON object", nil)
+	}
+	unknown := map[string]string{}
+	for name := range fields {
+		if !hasBodyArg(rt, name) {
+			unknown[name] = "unknown field"
+		}
+	}
+	if len(unknown) > 0 {
+		return nil, newError(400, "the request body has unknown fields", unknown)
+	}
+	return fields, nil
+}
+
+func hasBodyArg(rt Route, name string) bool {
+	for _, a := range rt.Args {
+		if a.From == FromBody && a.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func decodeField(a Arg, raw json.RawMessage) (any, *apiError) {
+	switch a.Kind {
+	case Int:
+		var n int64
+		if json.Unmarshal(raw, &n) != nil {
+			return nil, newError(400, "wrong type", map[string]string{a.Name: "must be an integer"})
+		}
+		return n, nil
+	default:
+		var v string
+		if json.Unmarshal(raw, &v) != nil {
+			return nil, newError(400, "wrong type", map[string]string{a.Name: "must be a string"})
+		}
+		if e := checkText(a.Name, v); e != nil {
+			return nil, e
+		}
+		return v, nil
+	}
+}
+
+// checkText refuses what PostgreSQL's text cannot hold, before it becomes a 500.
+func checkText(name, v string) *apiError {
+	if strings.ContainsRune(v, 0) {
+		return newError(400, "text may not contain NUL characters", map[string]string{name: "contains a NUL character"})
+	}
+	if !utf8.ValidString(v) {
+		return newError(400, "text must be UTF-8", map[string]string{name: "is not UTF-8"})
+	}
+	return nil
+}
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+// sessionToken takes the Bearer token, else the session cookie.
+func sessionToken(r *http.Request) (tok string, fromCookie bool) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		if len(h) > 7 && strings.EqualFold(h[:7], "Bearer ") {
+			return strings.TrimSpace(h[7:]), false
+		}
+		return "", false
+	}
+	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+		return c.Value, true
+	}
+	return "", false
+}
+
+// browserInfo is the User-Agent, capped: it is stored with each session and
+// compared on every request, and real ones are far shorter.
+func browserInfo(r *http.Request) string {
+	ua := strings.ToValidUTF8(r.UserAgent(), "\uFFFD")
+	ua = strings.ReplaceAll(ua, "\x00", "")
+	if len(ua) > maxBrowser {
+		ua = strings.ToValidUTF8(ua[:maxBrowser], "")
+	}
+	return ua
+}
+
+// clientIP is the peer's address, or, when the peer is a trusted proxy, the
+// right-most X-Forwarded-For entry that is not itself a trusted proxy.
+func (s *Server) clientIP(r *http.Request) netip.Addr {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.IPv4Unspecified()
+	}
+	addr := peer.Addr().Unmap()
+	if !s.trusted(addr) {
+		return addr
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		a = a.Unmap()
+		if !s.trusted(a) {
+			return a
+		}
+		addr = a
+	}
+	return addr
+}
+
+func (s *Server) trusted(a netip.Addr) bool {
+	for _, p := range s.cfg.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// sameOrigin implements the CSRF rule of API.md: the Origin (or, without it,
+// the Referer) must be this gateway's own origin or an allowed one.
+func (s *Server) sameOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" || origin == "null" {
+		ref := r.Header.Get("Referer")
+		if ref == "" {
+			return false
+		}
+		origin = originOf(ref)
+	}
+	if s.allowedOrigin(origin) {
+		return true
+	}
+	host := strings.TrimPrefix(strings.TrimPrefix(origin, "https://"), "http://")
+	return host != origin && host == r.Host
+}
+
+func (s *Server) allowedOrigin(origin string) bool {
+	for _, o := range s.cfg.AllowedOrigins {
+		if strings.EqualFold(o, origin) {
+			return true
+		}
+	}
+	return false
+}
+
+// originOf is scheme://host of a URL.
+func originOf(u string) string {
+	i := strings.Index(u, "://")
+	if i < 0 {
+		return ""
+	}
+	rest := u[i+3:]
+	if j := strings.IndexAny(rest, "/?#"); j >= 0 {
+		rest = rest[:j]
+	}
+	return u[:i+3] + rest
+}
+
+func (s *Server) setSessionCookie(w http.ResponseWriter, body []byte) {
+	var login struct {
+		Token     string    `json:"token"`
+		ExpiresAt time.Time `json:"expires_at"`
+	}
+	if json.Unmarshal(body, &login) != nil || login.Token == "" {
+		return
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: sessionCookie, Value: login.Token, Path: "/",
+		MaxAge:   max(1, int(time.Until(login.ExpiresAt).Seconds())),
+		HttpOnly: true, Secure: s.cfg.CookieSecure, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func clearCookie(w http.ResponseWriter, secure bool) {
+	http.SetCookie(w, &http.Cookie{
+		Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// reqInfo is what the access log needs to know about a request.
+type reqInfo struct {
+	id       string
+	sqlstate string
+	err      error
+	log      zerolog.Logger
+}
+
+type ctxKey struct{}
+
+func requestInfo(ctx context.Context) *reqInfo {
+	if ri, ok := ctx.Value(ctxKey{}).(*reqInfo); ok {
+		return ri
+	}
+	return &reqInfo{}
+}

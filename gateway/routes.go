@@ -1,0 +1,90 @@
+package gateway
+
+import "net/http"
+
+// Source says where an argument of an api function comes from.
+type Source int
+
+const (
+	FromBody     Source = iota // a member of the JSON body object
+	FromQuery                  // a query-string parameter
+	FromPath                   // a {name} segment of the path
+	FromToken                  // the session token: Authorization: Bearer, else the session cookie
+	FromBrowser                // the User-Agent header ("" when absent)
+	FromClientIP               // the client address (X-Forwarded-For only behind TRUSTED_PROXIES)
+)
+
+// Kind is the JSON (or path) type an argument must have; SQL receives it as text or bigint.
+type Kind int
+
+const (
+	Text Kind = iota
+	Int
+)
+
+// Arg is one parameter of an api function, in the function's order.
+type Arg struct {
+	Name string
+	From Source
+	Kind Kind
+}
+
+// CookieEffect is what a successful call does to the session cookie.
+type CookieEffect int
+
+const (
+	NoCookie    CookieEffect = iota
+	SetCookie                // the body carries "token" and "expires_at"
+	ClearCookie              // the session is gone
+)
+
+// Route maps one HTTP method and path onto one api function.
+type Route struct {
+	Method string
+	Path   string // under /api/v1, gorilla/mux syntax
+	Func   string // the api function, schema-qualified
+	Auth   bool   // a session token must be sent (401 UNAUTHENTICATED otherwise)
+	Status int    // status on success; the function may override it (response.fail)
+	Cookie CookieEffect
+	Args   []Arg
+}
+
+func body(name string) Arg    { return Arg{Name: name, From: FromBody} }
+func query(name string) Arg   { return Arg{Name: name, From: FromQuery} }
+func pathInt(name string) Arg { return Arg{Name: name, From: FromPath, Kind: Int} }
+
+var (
+	token    = Arg{Name: "token", From: FromToken}
+	browser  = Arg{Name: "browser", From: FromBrowser}
+	clientIP = Arg{Name: "ip", From: FromClientIP}
+)
+
+// APIPrefix is where every route of Routes lives.
+const APIPrefix = "/api/v1"
+
+// Routes is the gateway: every route of API.md and the function it calls.
+var Routes = []Route{
+	// Accounts and sessions
+	{Method: http.MethodGet, Path: "/availability", Func: "api.availability", Status: 200,
+		Args: []Arg{query("username"), query("email")}},
+	{Method: http.MethodPost, Path: "/accounts", Func: "api.signup", Status: 201,
+		Args: []Arg{body("username"), body("email"), body("password"), body("display_name")}},
+	{Method: http.MethodPost, Path: "/sessions", Func: "api.login", Status: 201, Cookie: SetCookie,
+		Args: []Arg{body("login"), body("password"), browser, clientIP}},
+	{Method: http.MethodGet, Path: "/session", Func: "api.current_session", Auth: true, Status: 200,
+		Args: []Arg{token, browser}},
+	{Method: http.MethodDelete, Path: "/session", Func: "api.logout", Auth: true, Status: 204, Cookie: ClearCookie,
+		Args: []Arg{token, browser}},
+	{Method: http.MethodGet, Path: "/sessions", Func: "api.list_sessions", Auth: true, Status: 200,
+		Args: []Arg{token, browser}},
+	{Method: http.MethodDelete, Path: "/sessions/{id}", Func: "api.revoke_session", Auth: true, Status: 204,
+		Args: []Arg{token, browser, pathInt("id")}},
+	{Method: http.MethodDelete, Path: "/sessions", Func: "api.revoke_other_sessions", Auth: true, Status: 204,
+		Args: []Arg{token, browser}},
+	{Method: http.MethodPatch, Path: "/account", Func: "api.update_account", Auth: true, Status: 200,
+		Args: []Arg{token, browser, body("display_name"), body("email")}},
+	{Method: http.MethodPut, Path: "/account/password", Func: "api.change_password", Auth: true, Status: 204,
+		Args: []Arg{token, browser, body("current_password"), body("new_password"), clientIP}},
+	{Method: http.MethodDelete, Path: "/account", Func: "api.delete_account", Auth: true, Status: 204, Cookie: ClearCookie,
+		Args: []Arg{token, browser, body("password"), clientIP}},
+}

@@ -1,0 +1,248 @@
+// Package gateway is the thin HTTP layer over the api schema: one route
+// table (routes.go), one generic handler (handler.go), one error map
+// (errors.go). Business rules live in SQL.
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/rs/zerolog"
+
+	"homebase/sql/migrations"
+)
+
+// Server holds what every request needs.
+type Server struct {
+	cfg  Config
+	pool *pgxpool.Pool
+	log  zerolog.Logger
+	// ExpectedVersion is the migration version /readyz requires.
+	ExpectedVersion int32
+}
+
+// NewPool opens the gateway's connection pool. PostgreSQL enforces the
+// statement timeout, so a runaway query is cancelled server-side (57014 → 504).
+func NewPool(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
+	pc, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", errors.Unwrap(err))
+	}
+	pc.MaxConns = cfg.PoolSize
+	pc.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(cfg.StatementTimeout.Milliseconds(), 10)
+	pc.ConnConfig.RuntimeParams["application_name"] = "gateway"
+	pc.ConnConfig.ConnectTimeout = 5 * time.Second
+	return pgxpool.NewWithConfig(ctx, pc)
+}
+
+// NewLogger builds the zerolog logger that LOG_LEVEL and LOG_FORMAT describe.
+func NewLogger(cfg Config, w io.Writer) zerolog.Logger {
+	level, err := zerolog.ParseLevel(cfg.LogLevel)
+	if err != nil || cfg.LogLevel == "" {
+		level = zerolog.InfoLevel
+	}
+	if cfg.LogFormat == "console" {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
+	}
+	return zerolog.New(w).Level(level).With().Timestamp().Logger()
+}
+
+// New makes a Server over an open pool.
+func New(cfg Config, pool *pgxpool.Pool, log zerolog.Logger) *Server {
+	return &Server{cfg: cfg, pool: pool, log: log, ExpectedVersion: migrations.Latest()}
+}
+
+// Handler is the whole HTTP surface: operations endpoints and the route table.
+func (s *Server) Handler() http.Handler {
+	r := mux.NewRouter()
+	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet, http.MethodHead)
+	for _, rt := range Routes {
+		r.Handle(APIPrefix+rt.Path, s.handle(rt)).Methods(rt.Method)
+	}
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, newError(404, "no such route", nil))
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, newError(405, "method not allowed on this route", nil))
+	})
+	return s.withRequestContext(s.withCORS(r))
+}
+
+// Run serves until ctx is cancelled (SIGINT/SIGTERM in main), then stops
+// accepting connections and lets in-flight requests finish.
+func (s *Server) Run(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info().Msg("shutting down: finishing in-flight requests")
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Write([]byte(`{"status":"ok"}`))
+}
+
+// readyz: the database answers as the gateway role, and its schema is at the
+// version this build was made for.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	var version *int32
+	err := s.pool.QueryRow(ctx, "SELECT (api.readiness()->>'version')::int").Scan(&version)
+	if err != nil {
+		requestInfo(r.Context()).err = err
+		writeError(w, newError(503, "the database is not reachable", nil))
+		return
+	}
+	if version == nil || *version != s.ExpectedVersion {
+		got := "none"
+		if version != nil {
+			got = strconv.Itoa(int(*version))
+		}
+		writeError(w, newError(503, fmt.Sprintf("schema version %s, this build needs %d; run the migrations", got, s.ExpectedVersion), nil))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, `{"status":"ready","version":%d}`, *version)
+}
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// withRequestContext gives each request an id (the client's X-Request-Id if
+// it is sane, else a new one), echoes it, and writes one access-log line.
+// The line never holds a query string, header value, token or body.
+func (s *Server) withRequestContext(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if !requestIDPattern.MatchString(id) {
+			var b [16]byte
+			rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		info := &reqInfo{id: id, log: s.log.With().Str("request_id", id).Logger()}
+		w.Header().Set("X-Request-Id", id)
+		rec := &statusRecorder{ResponseWriter: w, status: 200}
+		defer func() {
+			if p := recover(); p != nil {
+				info.err = fmt.Errorf("panic: %v", p)
+				if !rec.wrote {
+					writeError(rec, newError(500, defaultMessages[500], nil))
+				}
+			}
+			ev := info.log.Info()
+			if rec.status >= 500 {
+				ev = info.log.Error()
+			}
+			if info.err != nil {
+				ev = ev.AnErr("error", info.err)
+			}
+			ev.Str("method", r.Method).Str("path", r.URL.Path).Int("status", rec.status).
+				Dur("duration_ms", time.Since(start)).Str("sqlstate", info.sqlstate).
+				Str("client", s.clientIP(r).String()).Msg("request")
+		}()
+		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), ctxKey{}, info)))
+	})
+}
+
+// withCORS answers preflights and marks responses readable for the allowed
+// origins (ALLOWED_ORIGINS); other origins get no CORS headers at all.
+func (s *Server) withCORS(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if origin == "" || !s.allowedOrigin(origin) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Set("Access-Control-Allow-Credentials", "true")
+		h.Set("Access-Control-Expose-Headers", "X-Request-Id, Retry-After")
+		h.Add("Vary", "Origin")
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-Id")
+			h.Set("Access-Control-Max-Age", "600")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.status, r.wrote = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.ResponseWriter.Write(b)
+}
+
+// ListenAddr is HOST:PORT.
+func (c Config) ListenAddr() string {
+	return net.JoinHostPort(c.Host, strconv.Itoa(c.Port))
+}
+
+// Main is the gateway's main: config from the environment, pool, serve.
+func Main(ctx context.Context) error {
+	cfg, err := ConfigFromEnv()
+	if err != nil {
+		return err
+	}
+	log := NewLogger(cfg, os.Stderr)
+	pool, err := NewPool(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	ln, err := net.Listen("tcp", cfg.ListenAddr())
+	if err != nil {
+		return err
+	}
+	log.Info().Str("addr", ln.Addr().String()).Int32("schema_version", migrations.Latest()).
+		Bool("cookie_secure", cfg.CookieSecure).Msg("gateway listening")
+	return New(cfg, pool, log).Run(ctx, ln)
+}

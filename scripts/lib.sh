@@ -1,0 +1,234 @@
+# Shared by scripts/run, scripts/db, scripts/test and scripts/bench (sourced, not run).
+#
+# Two ways to reach PostgreSQL:
+#   - ADMIN_DATABASE_URL set: a real server; its user must be able to create roles
+#     and databases (a superuser, or CREATEROLE + CREATEDB). No local cluster.
+#   - otherwise: a local cluster under .local/pg of this checkout, on PGPORT
+#     (default 55432), run as the postgres OS user when we are root because
+#     initdb refuses to run as root.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+PGPORT_LOCAL=${PGPORT:-55432}
+LOCAL_DIR="$ROOT/.local"
+PG_DIR="$LOCAL_DIR/pg"
+PG_DATA="$PG_DIR/data"
+PG_SOCK="$PG_DIR/run"
+PG_LOG="$PG_DIR/server.log"
+DB_NAME=${DB_NAME:-homebase}
+TEST_DB_NAME=${TEST_DB_NAME:-homebase_test}
+OWNER_ROLE=app_owner
+GATEWAY_ROLE=gateway
+export PATH="$PG_BIN:$PATH"
+
+say() { printf '\033[36m==\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[31merror:\033[0m %s\n' "$*" >&2; exit 1; }
+
+# --- URLs -------------------------------------------------------------------
+# All connection strings are URLs: postgres://[user[:pw]@]host[:port][/db][?params].
+
+url_with_db() { # url db
+  local url=$1 db=$2 base query=""
+  [[ $url == *\?* ]] && query="?${url#*\?}"
+  base=${url%%\?*}
+  if [[ $base =~ ^(postgres(ql)?://[^/]*)(/.*)?$ ]]; then base=${BASH_REMATCH[1]}; else die "not a postgres:// URL"; fi
+  printf '%s/%s%s\n' "$base" "$db" "$query"
+}
+
+url_with_user() { # url user password
+  local url=$1 user=$2 pw=$3 rest
+  [[ $url =~ ^(postgres(ql)?://)([^@/]*@)?(.*)$ ]] || die "not a postgres:// URL"
+  rest=${BASH_REMATCH[4]}
+  printf '%s%s:%s@%s\n' "${BASH_REMATCH[1]}" "$user" "$(urlencode "$pw")" "$rest"
+}
+
+url_add_param() { # url key=value
+  if [[ $1 == *\?* ]]; then printf '%s&%s\n' "$1" "$2"; else printf '%s?%s\n' "$1" "$2"; fi
+}
+
+urlencode() {
+  local s=$1 out="" c i
+  for ((i = 0; i < ${#s}; i++)); do
+    c=${s:i:1}
+    case $c in [a-zA-Z0-9._~-]) out+=$c ;; *) out+=$(printf '%%%02X' "'$c") ;; esac
+  done
+  printf '%s' "$out"
+}
+
+using_local_cluster() { [[ -z ${ADMIN_DATABASE_URL:-} ]]; }
+
+# The superuser (or admin) URL for a database.
+admin_url() { # [db]
+  local db=${1:-postgres}
+  if using_local_cluster; then
+    printf 'postgres://postgres@localhost:%s/%s?host=%s&sslmode=disable\n' "$PGPORT_LOCAL" "$db" "$PG_SOCK"
+  else
+    url_with_db "$ADMIN_DATABASE_URL" "$db"
+  fi
+}
+
+# The owner's URL: the admin login acting as the non-login owner role, so every
+# object a migration creates belongs to the owner.
+owner_url() { # [db]
+  url_add_param "$(admin_url "${1:-$DB_NAME}")" "options=-c%20role%3D$OWNER_ROLE"
+}
+
+# The gateway's URL: its own login role over TCP, password from .local.
+gateway_url() { # [db]
+  local db=${1:-$DB_NAME} base
+  if using_local_cluster; then
+    base="postgres://127.0.0.1:$PGPORT_LOCAL/$db?sslmode=disable"
+  else
+    base=$(url_with_db "$ADMIN_DATABASE_URL" "$db")
+  fi
+  url_with_user "$base" "$GATEWAY_ROLE" "$(gateway_password)"
+}
+
+gateway_password() {
+  if [[ -n ${GATEWAY_DB_PASSWORD:-} ]]; then printf '%s' "$GATEWAY_DB_PASSWORD"; return; fi
+  local f="$LOCAL_DIR/gateway.password"
+  if [[ ! -s $f ]]; then
+    mkdir -p "$LOCAL_DIR"
+    (umask 077; od -An -tx1 -N24 /dev/urandom | tr -d ' \n' >"$f")
+  fi
+  cat "$f"
+}
+
+psql_admin() { # db, psql args...
+  local db=$1; shift
+  psql "$(admin_url "$db")" -X -q -v ON_ERROR_STOP=1 "$@"
+}
+
+# --- installing what is missing -----------------------------------------------
+
+ensure_packages() { # debian packages...
+  local missing=() p
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+  [[ $(id -u) -eq 0 ]] || die "missing Debian packages: ${missing[*]} (install them, or run as root)"
+  say "installing ${missing[*]}"
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+ensure_go_modules() {
+  command -v go >/dev/null || die "Go is not installed (https://go.dev/dl/)"
+  (cd "$ROOT" && go mod download)
+}
+
+# --- local cluster ------------------------------------------------------------
+
+# Runs a command as the cluster's OS user.
+as_pg_user() {
+  if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# The postgres OS user must be able to reach .local/pg; a checkout under a
+# private home directory is not traversable by default.
+ensure_pg_user_can_reach() {
+  [[ $(id -u) -eq 0 ]] || return 0
+  id postgres >/dev/null 2>&1 || die "no postgres OS user: install Debian's postgresql-15"
+  local d=$PG_DIR
+  while [[ $d != / ]]; do
+    d=$(dirname "$d")
+    if ! runuser -u postgres -- test -x "$d"; then
+      say "granting traverse (o+x) on $d so the postgres user can reach the cluster"
+      chmod o+x "$d"
+    fi
+  done
+}
+
+cluster_running() {
+  [[ -f $PG_DATA/postmaster.pid ]] && as_pg_user "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1
+}
+
+cluster_start() {
+  using_local_cluster || { say "using ADMIN_DATABASE_URL; no local cluster"; return 0; }
+  [[ -x $PG_BIN/initdb ]] || ensure_packages postgresql-15
+  mkdir -p "$PG_DIR"
+  ensure_pg_user_can_reach
+  [[ $(id -u) -eq 0 ]] && chown postgres: "$PG_DIR"
+  if [[ ! -f $PG_DATA/PG_VERSION ]]; then
+    say "creating a local cluster in $PG_DATA (port $PGPORT_LOCAL)"
+    as_pg_user "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+      -E UTF8 --locale=C.UTF-8 >/dev/null
+    as_pg_user mkdir -p "$PG_SOCK"
+    as_pg_user chmod 700 "$PG_SOCK"
+    # Trust on the Unix socket is guarded by the socket directory's 0700 mode;
+    # TCP (which the gateway uses) always needs a password.
+    as_pg_user tee -a "$PG_DATA/postgresql.conf" >/dev/null <<EOF
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$PG_SOCK'
+unix_socket_permissions = 0700
+max_connections = 200
+shared_buffers = 256MB
+password_encryption = scram-sha-256
+log_min_messages = warning
+EOF
+  fi
+  if cluster_running; then return 0; fi
+  say "starting PostgreSQL on 127.0.0.1:$PGPORT_LOCAL"
+  as_pg_user "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -o "-p $PGPORT_LOCAL" -w -t 60 start >/dev/null ||
+    { tail -20 "$PG_LOG" >&2; die "PostgreSQL did not start"; }
+}
+
+cluster_stop() {
+  using_local_cluster || { say "using ADMIN_DATABASE_URL; nothing to stop"; return 0; }
+  if cluster_running; then
+    as_pg_user "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null
+    say "stopped"
+  else
+    say "not running"
+  fi
+}
+
+# --- roles and databases --------------------------------------------------------
+
+# Idempotent: the owner (no login) and the gateway (login, password from
+# .local or GATEWAY_DB_PASSWORD). Roles are cluster-wide; databases share them.
+bootstrap_roles() {
+  psql_admin postgres -v owner="$OWNER_ROLE" -v gw="$GATEWAY_ROLE" -v pw="$(gateway_password)" <<'SQL'
+SELECT format('CREATE ROLE %I NOLOGIN', :'owner')
+ WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'owner') \gexec
+SELECT format('CREATE ROLE %I LOGIN', :'gw')
+ WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'gw') \gexec
+SELECT format('ALTER ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT PASSWORD %L', :'gw', :'pw') \gexec
+SELECT format('GRANT %I TO current_user', :'owner')
+ WHERE NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) \gexec
+SQL
+}
+
+create_database() { # db
+  local exists
+  exists=$(psql_admin postgres -At -c "SELECT 1 FROM pg_database WHERE datname = '$1'")
+  if [[ -z $exists ]]; then
+    say "creating database $1"
+    psql_admin postgres -c "CREATE DATABASE \"$1\" OWNER $OWNER_ROLE"
+    # Nothing but what migrations grant: no CONNECT/TEMP for PUBLIC.
+    psql_admin postgres -c "REVOKE ALL ON DATABASE \"$1\" FROM PUBLIC" \
+      -c "GRANT CONNECT ON DATABASE \"$1\" TO $GATEWAY_ROLE"
+  fi
+}
+
+drop_database() { # db
+  psql_admin postgres -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)"
+}
+
+tern() { # db, tern args...
+  local db=$1; shift
+  (cd "$ROOT" && MIGRATION_DATABASE_URL=$(owner_url "$db") go tool tern "$@" --config tern.conf --migrations sql/migrations)
+}
+
+migrate() { # db [destination]
+  # tern echoes every migration's SQL; keep only its "executing" lines.
+  tern "$1" migrate ${2:+--destination "$2"} | sed -n 's/^[0-9-]* [0-9:]* executing /migrated /p' >&2
+}
+
+# Prepares a server, roles and a migrated database; used by run and test.
+prepare_database() { # db
+  cluster_start
+  bootstrap_roles
+  create_database "$1"
+  migrate "$1"
+}
