@@ -69,9 +69,10 @@ admin_url() { # [db]
 }
 
 # The owner's URL: the admin login acting as the non-login owner role, so every
-# object a migration creates belongs to the owner.
+# object a migration creates belongs to the owner. ext is on the search_path so
+# that citext compares case-insensitively in a DBA's psql too.
 owner_url() { # [db]
-  url_add_param "$(admin_url "${1:-$DB_NAME}")" "options=-c%20role%3D$OWNER_ROLE"
+  url_add_param "$(admin_url "${1:-$DB_NAME}")" "options=-c%20role%3D$OWNER_ROLE%20-c%20search_path%3Dpublic%2Cext"
 }
 
 # The gateway's URL: its own login role over TCP, password from .local.

@@ -100,11 +100,12 @@ LANGUAGE sql IMMUTABLE
 RETURN '$2a$10$1PlCnrKMqj1OeHX83Iuh5uZfICzSDQiuo49Qn9Ba5D9pn3vwXxQ4K';
 
 -- bcrypt only reads 72 bytes; a longer candidate must not match a hash made
--- from its first 72 (signup refuses longer passwords).
+-- from its first 72 (signup refuses longer passwords). Never NULL: a missing
+-- hash or password is false, after the same bcrypt work.
 CREATE FUNCTION auth.password_matches(password text, hash text) RETURNS boolean
 LANGUAGE sql VOLATILE
-RETURN ext.crypt(password, coalesce(hash, auth.dummy_password_hash())) = hash
-       AND octet_length(password) <= 72;
+RETURN coalesce(ext.crypt(password, coalesce(hash, auth.dummy_password_hash())) = hash
+                AND octet_length(password) <= 72, false);
 
 -- 256 random bits, base64url without padding (43 characters).
 CREATE FUNCTION auth.new_token() RETURNS text

@@ -28,6 +28,7 @@ SET search_path = pg_catalog, ext, pg_temp
 AS $$
 DECLARE
   v_problems jsonb;
+  v_constraint text;
   v_account auth.accounts;
 BEGIN
   v_problems := jsonb_strip_nulls(jsonb_build_object(
@@ -51,8 +52,8 @@ BEGIN
     RETURNING * INTO v_account;
   EXCEPTION WHEN unique_violation THEN
     -- A concurrent signup won the race between the check above and this insert.
-    GET STACKED DIAGNOSTICS v_problems = CONSTRAINT_NAME;
-    IF v_problems::text = '"accounts_email_key"' THEN
+    GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
+    IF v_constraint = 'accounts_email_key' THEN
       PERFORM response.raise(409, 'EMAIL_TAKEN', 'that e-mail address is already registered');
     END IF;
     PERFORM response.raise(409, 'USERNAME_TAKEN', 'that username is taken');
@@ -260,8 +261,8 @@ BEGIN
   v_problems := jsonb_strip_nulls(jsonb_build_object(
                   'current_password', CASE WHEN current_password IS NULL THEN 'required' END,
                   'new_password', CASE WHEN new_password IS NULL THEN 'required' END))
-                || (SELECT jsonb_object_agg('new_password', p.value)
-                      FROM jsonb_each(auth.account_problems(NULL, NULL, new_password, NULL)) p);
+                || coalesce((SELECT jsonb_object_agg('new_password', p.value)
+                               FROM jsonb_each(auth.account_problems(NULL, NULL, new_password, NULL)) p), '{}');
   IF v_problems IS NOT NULL AND v_problems <> '{}' THEN
     PERFORM response.raise(422, 'VALIDATION', 'some fields are invalid', v_problems);
   END IF;

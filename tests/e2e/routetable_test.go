@@ -1,0 +1,72 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"homebase/gateway"
+)
+
+// The route table and the api schema must describe the same functions: each
+// route's function exists with the argument types the route sends, and every
+// api function is reachable (api.readiness through /readyz).
+func TestRouteTableMatchesAPISchema(t *testing.T) {
+	ctx := context.Background()
+	rows, err := owner.Query(ctx, `
+		SELECT p.oid::regproc::text, coalesce(string_agg(format_type(t.type, NULL), ',' ORDER BY t.ord), '')
+		  FROM pg_proc p
+		  JOIN pg_namespace n ON n.oid = p.pronamespace
+		  LEFT JOIN LATERAL unnest(p.proargtypes) WITH ORDINALITY AS t(type, ord) ON true
+		 WHERE n.nspname = 'api'
+		 GROUP BY p.oid`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	functions := map[string]string{}
+	for rows.Next() {
+		var name, types string
+		if err := rows.Scan(&name, &types); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(name, "api.") {
+			name = "api." + name
+		}
+		functions[name] = types
+	}
+	if rows.Err() != nil {
+		t.Fatal(rows.Err())
+	}
+
+	sqlType := func(a gateway.Arg) string {
+		switch {
+		case a.From == gateway.FromClientIP:
+			return "inet"
+		case a.Kind == gateway.Int:
+			return "bigint"
+		default:
+			return "text"
+		}
+	}
+	used := map[string]bool{"api.readiness": true}
+	for _, rt := range gateway.Routes {
+		want := make([]string, len(rt.Args))
+		for i, a := range rt.Args {
+			want[i] = sqlType(a)
+		}
+		got, ok := functions[rt.Func]
+		if !ok {
+			t.Errorf("%s %s: function %s does not exist (or is overloaded)", rt.Method, rt.Path, rt.Func)
+			continue
+		}
+		if got != strings.Join(want, ",") {
+			t.Errorf("%s %s: %s(%s), but the route sends (%s)", rt.Method, rt.Path, rt.Func, got, strings.Join(want, ","))
+		}
+		used[rt.Func] = true
+	}
+	for name := range functions {
+		if !used[name] {
+			t.Errorf("%s has no route", name)
+		}
+	}
+}

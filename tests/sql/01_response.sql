@@ -1,0 +1,107 @@
+-- Response helpers (002_response.sql): timestamps, error bodies, raised and
+-- committed failures.
+BEGIN;
+SELECT plan(32);
+
+-- The SQLSTATE, message, DETAIL and HINT of the error a statement raises (NULL if none).
+CREATE FUNCTION pg_temp.error_of(q text) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE s text; m text; d text; h text;
+BEGIN
+  EXECUTE q;
+  RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS s = RETURNED_SQLSTATE, m = MESSAGE_TEXT, d = PG_EXCEPTION_DETAIL, h = PG_EXCEPTION_HINT;
+  RETURN jsonb_build_object('sqlstate', s, 'message', m, 'detail', nullif(d, ''), 'hint', nullif(h, ''));
+END
+$$;
+
+-- response.ts: RFC 3339 in UTC, whatever the session's TimeZone.
+SET LOCAL TimeZone = 'America/New_York';
+SELECT is(response.ts('2024-03-05 14:07:09.123456+02'), '2024-03-05T12:07:09.123456Z',
+          'ts renders UTC under TimeZone America/New_York');
+SET LOCAL TimeZone = 'Asia/Kolkata';
+SELECT is(response.ts('2024-03-05 14:07:09.123456+02'), '2024-03-05T12:07:09.123456Z',
+          'ts renders the same under TimeZone Asia/Kolkata');
+SELECT is(response.ts('2024-01-01 01:30:00+05'), '2023-12-31T20:30:00.000000Z',
+          'ts converts across a date (and year) boundary, with microseconds always shown');
+SELECT is(response.ts('2024-07-01 12:00:00 Europe/Paris'), '2024-07-01T10:00:00.000000Z',
+          'ts applies daylight saving time of the source zone');
+SELECT is(response.ts('2024-03-05 14:07:09.5+02')::timestamptz, '2024-03-05 14:07:09.5+02'::timestamptz,
+          'ts output parses back to the same instant');
+SELECT is(response.ts(NULL), NULL, 'ts of NULL is NULL');
+RESET TimeZone;
+
+-- response.error_body: the {"code", "message", "details", "hint"} shape of API.md.
+SELECT is(response.error_body('SOME_CODE', 'a message')::jsonb,
+          '{"code": "SOME_CODE", "message": "a message", "details": null, "hint": null}'::jsonb,
+          'error_body without details or hint has them as null');
+SELECT is(response.error_body('SOME_CODE', 'a message', '{"field": "reason"}', 'try again')::jsonb,
+          '{"code": "SOME_CODE", "message": "a message", "details": {"field": "reason"}, "hint": "try again"}'::jsonb,
+          'error_body carries details and hint');
+SELECT is((SELECT array_agg(k ORDER BY k) FROM json_object_keys(response.error_body('C', 'm')) k),
+          ARRAY['code', 'details', 'hint', 'message'], 'error_body has exactly the four keys');
+
+-- response.raise: SQLSTATE PT<status>, human MESSAGE, DETAIL {"code", "details"}, HINT.
+SELECT throws_ok($$SELECT response.raise(404, 'NOT_FOUND', 'no such thing')$$, 'PT404', 'no such thing',
+                 'raise(404) raises PT404 with the message');
+SELECT throws_ok($$SELECT response.raise(409, 'USERNAME_TAKEN', 'taken')$$, 'PT409', 'taken',
+                 'raise(409) raises PT409');
+SELECT throws_ok($$SELECT response.raise(400, 'BAD', 'lowest error status')$$, 'PT400', 'lowest error status',
+                 'raise accepts 400');
+SELECT throws_ok($$SELECT response.raise(599, 'ODD', 'highest error status')$$, 'PT599', 'highest error status',
+                 'raise accepts 599');
+SELECT is((pg_temp.error_of($$SELECT response.raise(404, 'NOT_FOUND', 'no such thing')$$)->>'detail')::jsonb,
+          '{"code": "NOT_FOUND", "details": null}'::jsonb, 'raise puts the code in DETAIL as JSON, details null');
+SELECT is((pg_temp.error_of($$SELECT response.raise(422, 'VALIDATION', 'bad', '{"email": "required"}')$$)->>'detail')::jsonb,
+          '{"code": "VALIDATION", "details": {"email": "required"}}'::jsonb, 'raise puts details in DETAIL as JSON');
+SELECT is(pg_temp.error_of($$SELECT response.raise(404, 'NOT_FOUND', 'no such thing')$$)->>'hint', NULL,
+          'raise without a hint leaves HINT empty');
+SELECT is(pg_temp.error_of($$SELECT response.raise(429, 'RATE_LIMITED', 'slow down', NULL, 'wait a minute')$$)
+          - 'detail',
+          '{"sqlstate": "PT429", "message": "slow down", "hint": "wait a minute"}'::jsonb,
+          'raise with a hint sets HINT and keeps SQLSTATE and MESSAGE');
+SELECT is((pg_temp.error_of($$SELECT response.raise(429, 'RATE_LIMITED', 'slow down', '{"retry_after": 3}', 'wait')$$)->>'detail')::jsonb,
+          '{"code": "RATE_LIMITED", "details": {"retry_after": 3}}'::jsonb, 'raise with a hint still sets DETAIL');
+
+-- response.raise refuses statuses that are not errors.
+SELECT throws_ok($$SELECT response.raise(200, 'OK', 'fine')$$, 'P0001',
+                 'response.raise: status 200 is not an error status', 'raise refuses 200');
+SELECT throws_ok($$SELECT response.raise(399, 'X', 'x')$$, 'P0001',
+                 'response.raise: status 399 is not an error status', 'raise refuses 399');
+SELECT throws_ok($$SELECT response.raise(600, 'X', 'x')$$, 'P0001',
+                 'response.raise: status 600 is not an error status', 'raise refuses 600');
+
+-- response.fail: returns the body, does not raise, sets response.status for the transaction.
+SET LOCAL response.status = '';
+SELECT is(response.fail(401, 'EXPIRED', 'the session has expired', NULL, 'log in again')::jsonb,
+          '{"code": "EXPIRED", "message": "the session has expired", "details": null, "hint": "log in again"}'::jsonb,
+          'fail returns the error body');
+SELECT is(current_setting('response.status', true), '401', 'fail sets response.status');
+SELECT lives_ok($$SELECT response.fail(409, 'CONFLICT', 'conflict', '{"a": 1}')$$, 'fail does not raise');
+SELECT is(current_setting('response.status', true), '409', 'a later fail overrides response.status');
+SELECT is((response.fail(418, 'X', 'x', '{"a": [1, 2]}')::jsonb)->'details', '{"a": [1, 2]}'::jsonb,
+          'fail carries details');
+
+-- response.fail's setting is transaction-local (SET LOCAL semantics): a
+-- function with its own SET clause restores the prior value on exit, and a
+-- rolled-back savepoint undoes it.
+CREATE FUNCTION pg_temp.fail_in_scope() RETURNS text LANGUAGE sql SET response.status = 'inner'
+AS $$ SELECT response.fail(403, 'FORBIDDEN', 'no')->>'code' || ' ' || current_setting('response.status') $$;
+SET LOCAL response.status = 'before';
+SELECT is(pg_temp.fail_in_scope(), 'FORBIDDEN 403', 'inside a scope, fail sets response.status');
+SELECT is(current_setting('response.status', true), 'before',
+          'fail used a local setting: the scope''s exit restored the prior value');
+SAVEPOINT before_fail;
+SELECT response.fail(500, 'INTERNAL', 'oops') IS NOT NULL AS ignored, current_setting('response.status') AS in_savepoint \gset
+ROLLBACK TO SAVEPOINT before_fail;
+SELECT is(:'in_savepoint'::text, '500', 'fail inside a savepoint sets response.status');
+SELECT is(current_setting('response.status', true), 'before', 'rolling back the savepoint undoes it');
+
+-- The helpers are for api functions: the gateway cannot call them directly.
+SET LOCAL ROLE gateway;
+SELECT throws_ok($$SELECT response.fail(401, 'X', 'x')$$, '42501', NULL, 'the gateway cannot call response.fail');
+SELECT throws_ok($$SELECT response.ts(now())$$, '42501', NULL, 'the gateway cannot call response.ts');
+RESET ROLE;
+
+SELECT * FROM finish();
+ROLLBACK;
