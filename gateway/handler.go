@@ -65,13 +65,19 @@ func (s *Server) handle(rt Route) http.HandlerFunc {
 		var out []byte
 		var override *string
 		err := s.pool.QueryRow(r.Context(), sql, args...).Scan(&out, &override)
+		if err != nil && r.Context().Err() != nil {
+			// The client went away; nobody reads this answer. 499 is nginx's
+			// "client closed request", for the access log only.
+			info.status = statusClientClosed
+			return
+		}
 		if err != nil {
 			e, state := errorFromDB(r.Context(), err)
 			info.sqlstate = state
 			if e.status >= 500 {
 				info.err = err // logged by the access log, never sent
 			}
-			if e.status == 401 && fromCookie {
+			if fromCookie && sessionRefused(e) {
 				clearCookie(w, s.cfg.CookieSecure)
 			}
 			writeError(w, e)
@@ -91,7 +97,7 @@ func (s *Server) handle(rt Route) http.HandlerFunc {
 				e = newError(status, defaultMessages[status], nil)
 			}
 			info.sqlstate = "PT" + strconv.Itoa(status)
-			if status == 401 && fromCookie {
+			if fromCookie && sessionRefused(e) {
 				clearCookie(w, s.cfg.CookieSecure)
 			}
 			writeError(w, e)
@@ -137,10 +143,10 @@ func (s *Server) readArgs(r *http.Request, rt Route, tok string) ([]any, *apiErr
 		case FromClientIP:
 			args[i] = s.clientIP(r).String()
 		case FromQuery:
-			if !q.Has(a.Name) {
-				continue // NULL
-			}
 			v := q.Get(a.Name)
+			if v == "" {
+				continue // absent or empty: NULL
+			}
 			if e := checkText(a.Name, v); e != nil {
 				return nil, e
 			}
@@ -179,6 +185,11 @@ func takesBody(rt Route) bool {
 // readBody reads a JSON object of at most 1 MiB whose members are all
 // arguments of the route.
 func readBody(r *http.Request, rt Route) (map[string]json.RawMessage, *apiError) {
+	if r.ContentLength == 0 && r.Header.Get("Content-Type") == "" {
+		// No body at all (a bare DELETE, say): every field is absent, and SQL
+		// names the required ones (422).
+		return map[string]json.RawMessage{}, nil
+	}
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
 		return nil, newError(415, "send the body as application/json", nil)
@@ -369,6 +380,20 @@ func (s *Server) setSessionCookie(w http.ResponseWriter, body []byte) {
 	})
 }
 
+// sessionRefused says the token itself was refused, so the browser should
+// drop its cookie; a wrong password on a valid session (INVALID_CREDENTIALS
+// from change_password or delete_account) is not that.
+func sessionRefused(e *apiError) bool {
+	if e.status != http.StatusUnauthorized {
+		return false
+	}
+	switch e.Code {
+	case "INVALID", "EXPIRED", "BROWSER":
+		return true
+	}
+	return false
+}
+
 func clearCookie(w http.ResponseWriter, secure bool) {
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
@@ -381,8 +406,11 @@ type reqInfo struct {
 	id       string
 	sqlstate string
 	err      error
+	status   int // overrides the written status in the log (statusClientClosed)
 	log      zerolog.Logger
 }
+
+const statusClientClosed = 499
 
 type ctxKey struct{}
 

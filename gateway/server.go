@@ -14,7 +14,9 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -75,10 +77,28 @@ func (s *Server) Handler() http.Handler {
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, newError(404, "no such route", nil))
 	})
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		// RFC 9110 §15.5.6: a 405 must list the methods the resource has.
+		w.Header().Set("Allow", allowedMethods(r, req))
 		writeError(w, newError(405, "method not allowed on this route", nil))
 	})
 	return s.withRequestContext(s.withCORS(r))
+}
+
+// allowedMethods lists, sorted, the methods of the routes whose path matches
+// the request's.
+func allowedMethods(router *mux.Router, req *http.Request) string {
+	var methods []string
+	router.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
+		var m mux.RouteMatch
+		if route.Match(req, &m) || errors.Is(m.MatchErr, mux.ErrMethodMismatch) {
+			ms, _ := route.GetMethods()
+			methods = append(methods, ms...)
+		}
+		return nil
+	})
+	slices.Sort(methods)
+	return strings.Join(slices.Compact(methods), ", ")
 }
 
 // Run serves until ctx is cancelled (SIGINT/SIGTERM in main), then stops
@@ -163,14 +183,18 @@ func (s *Server) withRequestContext(next http.Handler) http.Handler {
 					writeError(rec, newError(500, defaultMessages[500], nil))
 				}
 			}
+			status := rec.status
+			if info.status != 0 {
+				status = info.status
+			}
 			ev := info.log.Info()
-			if rec.status >= 500 {
+			if status >= 500 {
 				ev = info.log.Error()
 			}
 			if info.err != nil {
 				ev = ev.AnErr("error", info.err)
 			}
-			ev.Str("method", r.Method).Str("path", r.URL.Path).Int("status", rec.status).
+			ev.Str("method", r.Method).Str("path", r.URL.Path).Int("status", status).
 				Dur("duration_ms", time.Since(start)).Str("sqlstate", info.sqlstate).
 				Str("client", s.clientIP(r).String()).Msg("request")
 		}()

@@ -61,8 +61,9 @@ CREATE TABLE auth.account_sessions (
   browser_info text NOT NULL DEFAULT '',
   ip_address   inet,
   created_at   timestamptz NOT NULL DEFAULT now(),
-  -- Absolute expiry, 30 days after creation.
-  expiry_time  timestamptz NOT NULL DEFAULT now() + interval '30 days',
+  -- Absolute expiry, 30 days after creation; in hours, so that a daylight
+  -- saving change in the session's TimeZone cannot make it 30 days ± 1 hour.
+  expiry_time  timestamptz NOT NULL DEFAULT now() + interval '720 hours',
   -- Refreshed at most once a minute (see auth.check_session).
   last_used    timestamptz NOT NULL DEFAULT now(),
   CONSTRAINT account_sessions_token_digest_key UNIQUE (token_digest),

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -15,8 +16,10 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"os"
+	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -69,11 +72,36 @@ func (b *syncBuffer) String() string {
 
 // testGateway is a gateway served on a loopback port.
 type testGateway struct {
-	t    *testing.T
-	URL  string
-	Log  *syncBuffer
-	http *http.Client
-	cfg  gateway.Config
+	t       *testing.T
+	URL     string
+	Log     *syncBuffer
+	http    *http.Client
+	cfg     gateway.Config
+	secrets *secrets
+}
+
+// secrets are the passwords and tokens a test used with a gateway; none may
+// ever appear in its log.
+type secrets struct {
+	mu   sync.Mutex
+	list []string
+}
+
+func (s *secrets) add(v string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.list = append(s.list, v)
+}
+
+// checkLog fails the test if the log holds any of the secrets.
+func (s *secrets) checkLog(t *testing.T, log string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, v := range s.list {
+		if v != "" && strings.Contains(log, v) {
+			t.Errorf("the gateway log contains the secret %q", v)
+		}
+	}
 }
 
 // testConfig trusts loopback as a proxy, so that each test can present its
@@ -95,6 +123,13 @@ func testConfig() gateway.Config {
 // startGateway serves a gateway for the test; edit adjusts its configuration.
 func startGateway(t *testing.T, edit func(*gateway.Config)) *testGateway {
 	t.Helper()
+	return startServer(t, edit, nil)
+}
+
+// startServer is startGateway with a hook on the Server itself (for fields
+// such as ExpectedVersion that are not configuration).
+func startServer(t *testing.T, edit func(*gateway.Config), tweak func(*gateway.Server)) *testGateway {
+	t.Helper()
 	cfg := testConfig()
 	if edit != nil {
 		edit(&cfg)
@@ -104,9 +139,20 @@ func startGateway(t *testing.T, edit func(*gateway.Config)) *testGateway {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	srv := httptest.NewServer(gateway.New(cfg, pool, gateway.NewLogger(cfg, logs)).Handler())
-	t.Cleanup(func() { srv.Close(); pool.Close() })
-	return &testGateway{t: t, URL: srv.URL, Log: logs, http: srv.Client(), cfg: cfg}
+	s := gateway.New(cfg, pool, gateway.NewLogger(cfg, logs))
+	if tweak != nil {
+		tweak(s)
+	}
+	srv := httptest.NewServer(s.Handler())
+	g := &testGateway{t: t, URL: srv.URL, Log: logs, http: srv.Client(), cfg: cfg, secrets: &secrets{}}
+	// A hung request fails its test instead of the whole run's deadline.
+	g.http.Timeout = 2 * time.Minute
+	t.Cleanup(func() {
+		srv.Close()
+		pool.Close()
+		g.secrets.checkLog(t, logs.String())
+	})
+	return g
 }
 
 // req describes one HTTP request; zero values mean "not sent".
@@ -145,6 +191,23 @@ func (r resp) Code(t *testing.T) string {
 
 func (g *testGateway) do(r req) resp {
 	g.t.Helper()
+	res, err := g.try(r)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	return res
+}
+
+// in is the gateway as seen from another test (a subtest), so that failures
+// are reported there.
+func (g *testGateway) in(t *testing.T) *testGateway {
+	c := *g
+	c.t = t
+	return &c
+}
+
+// try sends the request; it is safe in any goroutine.
+func (g *testGateway) try(r req) (resp, error) {
 	var body io.Reader
 	switch b := r.Body.(type) {
 	case nil:
@@ -155,7 +218,7 @@ func (g *testGateway) do(r req) resp {
 	default:
 		raw, err := json.Marshal(b)
 		if err != nil {
-			g.t.Fatal(err)
+			return resp{}, err
 		}
 		body = bytes.NewReader(raw)
 	}
@@ -165,7 +228,7 @@ func (g *testGateway) do(r req) resp {
 	}
 	hr, err := http.NewRequest(r.Method, url, body)
 	if err != nil {
-		g.t.Fatal(err)
+		return resp{}, err
 	}
 	if body != nil {
 		hr.Header.Set("Content-Type", "application/json")
@@ -182,14 +245,14 @@ func (g *testGateway) do(r req) resp {
 	}
 	res, err := g.http.Do(hr)
 	if err != nil {
-		g.t.Fatal(err)
+		return resp{}, fmt.Errorf("%s %s: %w", r.Method, r.Path, err)
 	}
 	defer res.Body.Close()
 	raw, err := io.ReadAll(res.Body)
 	if err != nil {
-		g.t.Fatal(err)
+		return resp{}, fmt.Errorf("%s %s: reading the body: %w", r.Method, r.Path, err)
 	}
-	return resp{Status: res.StatusCode, Header: res.Header, Body: raw}
+	return resp{Status: res.StatusCode, Header: res.Header, Body: raw}, nil
 }
 
 // expect fails the test unless the response has the status (and, for errors, the code).
@@ -211,11 +274,21 @@ func unique(prefix string) string {
 	return prefix + hex.EncodeToString(b[:])
 }
 
-// uniqueIP is a documentation-range address (198.18.0.0/15) of its own.
-func uniqueIP() string {
-	var b [2]byte
+// ipSeq walks the benchmarking range 198.18.0.0/15 from a random start, so
+// that no two tests of a run share an address (and so a throttle), and runs
+// against the same database rarely do.
+var ipSeq = func() *atomic.Uint32 {
+	var b [4]byte
 	rand.Read(b[:])
-	return fmt.Sprintf("198.18.%d.%d", b[0], b[1])
+	var n atomic.Uint32
+	n.Store(binary.BigEndian.Uint32(b[:]))
+	return &n
+}()
+
+// uniqueIP is a client address of its own (for X-Forwarded-For).
+func uniqueIP() string {
+	n := ipSeq.Add(1) % (1 << 17)
+	return fmt.Sprintf("198.%d.%d.%d", 18+n>>16, (n>>8)&255, n&255)
 }
 
 // user is an account created through the API.
@@ -231,6 +304,7 @@ func (g *testGateway) signup(t *testing.T) user {
 	t.Helper()
 	u := user{Username: unique("u_"), Password: "correct horse " + unique(""), IP: uniqueIP()}
 	u.Email = u.Username + "@example.com"
+	g.secrets.add(u.Password)
 	r := g.do(req{Method: "POST", Path: "/accounts", IP: u.IP,
 		Body: map[string]any{"username": u.Username, "email": u.Email, "password": u.Password}})
 	expect(t, r, 201, "")
@@ -244,7 +318,9 @@ func (g *testGateway) login(t *testing.T, u user, ua string) string {
 	r := g.do(req{Method: "POST", Path: "/sessions", UA: ua, IP: u.IP,
 		Body: map[string]any{"login": u.Username, "password": u.Password}})
 	expect(t, r, 201, "")
-	return r.JSON(t)["token"].(string)
+	tok := r.JSON(t)["token"].(string)
+	g.secrets.add(tok)
+	return tok
 }
 
 // sessionRows counts the sessions of an account, read as the owner.
@@ -256,4 +332,191 @@ func sessionRows(t *testing.T, accountID float64) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// loginResp is login without the checks: the whole answer to POST /sessions.
+func (g *testGateway) loginResp(u user, ua string) resp {
+	g.t.Helper()
+	g.secrets.add(u.Password)
+	r := g.do(req{Method: "POST", Path: "/sessions", UA: ua, IP: u.IP,
+		Body: map[string]any{"login": u.Username, "password": u.Password}})
+	if tok, ok := r.JSON(g.t)["token"].(string); ok {
+		g.secrets.add(tok)
+	}
+	return r
+}
+
+// withCookie is the header set of a browser that holds the session cookie.
+func withCookie(tok string, more ...string) map[string]string {
+	h := map[string]string{"Cookie": "session=" + tok}
+	for i := 0; i+1 < len(more); i += 2 {
+		h[more[i]] = more[i+1]
+	}
+	return h
+}
+
+// sessionCookieOf is the session cookie a response sets, or nil.
+func sessionCookieOf(r resp) *http.Cookie {
+	for _, c := range (&http.Response{Header: r.Header}).Cookies() {
+		if c.Name == "session" {
+			return c
+		}
+	}
+	return nil
+}
+
+// expectCookieCleared fails unless the response deletes the session cookie.
+func expectCookieCleared(t *testing.T, r resp) {
+	t.Helper()
+	c := sessionCookieOf(r)
+	if c == nil {
+		t.Fatalf("no session cookie in the answer, want one that clears it; headers %v", r.Header)
+	}
+	if c.Value != "" || c.MaxAge >= 0 || c.Path != "/" {
+		t.Fatalf("session cookie %q does not clear the cookie (want empty value, Max-Age=0, Path=/)", c.Raw)
+	}
+}
+
+// expectKeys fails unless the object has exactly these members.
+func expectKeys(t *testing.T, what string, m map[string]any, want ...string) {
+	t.Helper()
+	got := make([]string, 0, len(m))
+	for k := range m {
+		got = append(got, k)
+	}
+	sort.Strings(got)
+	want = append([]string(nil), want...)
+	sort.Strings(want)
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("%s has members %v, want exactly %v", what, got, want)
+	}
+}
+
+// obj is the member key of m, which must be an object.
+func obj(t *testing.T, m map[string]any, key string) map[string]any {
+	t.Helper()
+	o, ok := m[key].(map[string]any)
+	if !ok {
+		t.Fatalf("member %q is %T (%v), want an object", key, m[key], m[key])
+	}
+	return o
+}
+
+// timestamp parses an RFC 3339 timestamp in UTC, as API timestamps are.
+func timestamp(t *testing.T, v any) time.Time {
+	t.Helper()
+	s, ok := v.(string)
+	if !ok || !strings.HasSuffix(s, "Z") {
+		t.Fatalf("timestamp %v is not an RFC 3339 string in UTC", v)
+	}
+	ts, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		t.Fatalf("timestamp %q: %v", s, err)
+	}
+	return ts
+}
+
+// near fails unless got is within slack of want.
+func near(t *testing.T, what string, got, want time.Time, slack time.Duration) {
+	t.Helper()
+	if d := got.Sub(want); d < -slack || d > slack {
+		t.Fatalf("%s is %s, want %s ± %s", what, got, want, slack)
+	}
+}
+
+// expectAccount checks the account JSON of API.md against the user.
+func expectAccount(t *testing.T, a map[string]any, u user) {
+	t.Helper()
+	expectKeys(t, "account", a, "id", "username", "display_name", "email", "role", "created_at")
+	if id, ok := a["id"].(float64); !ok || id < 1 || id != float64(int64(id)) {
+		t.Fatalf("account id %v is not a positive integer", a["id"])
+	}
+	if u.ID != 0 && a["id"] != u.ID {
+		t.Fatalf("account id %v, want %v", a["id"], u.ID)
+	}
+	if a["username"] != u.Username || a["email"] != u.Email {
+		t.Fatalf("account %v, want username %q and email %q", a, u.Username, u.Email)
+	}
+	if _, ok := a["display_name"].(string); !ok {
+		t.Fatalf("display_name %v is not a string", a["display_name"])
+	}
+	if a["role"] != "user" {
+		t.Fatalf("role %v, want user", a["role"])
+	}
+	timestamp(t, a["created_at"])
+}
+
+// expectErrorBody checks the error shape of API.md.
+func expectErrorBody(t *testing.T, r resp) map[string]any {
+	t.Helper()
+	e := r.JSON(t)
+	expectKeys(t, "error body", e, "code", "message", "details", "hint")
+	if c, _ := e["code"].(string); c == "" || c != strings.ToUpper(c) {
+		t.Fatalf("error code %v is not an UPPER_CASE string", e["code"])
+	}
+	if m, _ := e["message"].(string); m == "" {
+		t.Fatalf("error message %v is empty", e["message"])
+	}
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Fatalf("error Content-Type %q, want application/json", ct)
+	}
+	return e
+}
+
+// details is the details object of an error body, as field → reason.
+func details(t *testing.T, r resp) map[string]string {
+	t.Helper()
+	d, ok := r.JSON(t)["details"].(map[string]any)
+	if !ok {
+		t.Fatalf("details is not an object: %s", r.Body)
+	}
+	out := map[string]string{}
+	for k, v := range d {
+		s, ok := v.(string)
+		if !ok || s == "" {
+			t.Fatalf("details.%s = %v, want a reason", k, v)
+		}
+		out[k] = s
+	}
+	return out
+}
+
+// logLines is the gateway's log, one JSON object per line.
+func (g *testGateway) logLines(t *testing.T) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(g.Log.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line is not JSON: %v: %s", err, line)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// accessLine is the access-log line of the request with this id.
+func (g *testGateway) accessLine(t *testing.T, id string) map[string]any {
+	t.Helper()
+	for _, m := range g.logLines(t) {
+		if m["request_id"] == id && m["message"] == "request" {
+			return m
+		}
+	}
+	t.Fatalf("no access-log line with request_id %q in:\n%s", id, g.Log.String())
+	return nil
+}
+
+// accountExists reads, as the owner, whether the account row is there.
+func accountExists(t *testing.T, id float64) bool {
+	t.Helper()
+	var ok bool
+	if err := owner.QueryRow(context.Background(),
+		"SELECT EXISTS (SELECT 1 FROM auth.accounts WHERE id = $1)", int64(id)).Scan(&ok); err != nil {
+		t.Fatal(err)
+	}
+	return ok
 }

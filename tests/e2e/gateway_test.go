@@ -1,0 +1,394 @@
+package e2e
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"homebase/gateway"
+	"homebase/sql/migrations"
+)
+
+// Operations endpoints, request ids, the access log, and how the gateway
+// behaves when the database is slow, gone, or the process is stopping.
+
+func TestHealthz(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, nil)
+	r := g.do(req{Method: "GET", Path: "//healthz"})
+	expect(t, r, 200, "")
+	if r.JSON(t)["status"] != "ok" {
+		t.Fatalf("healthz body %s", r.Body)
+	}
+	expect(t, g.do(req{Method: "HEAD", Path: "//healthz"}), 200, "")
+	expect(t, g.do(req{Method: "POST", Path: "//healthz"}), 405, "METHOD_NOT_ALLOWED")
+}
+
+func TestReadyz(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, nil)
+	r := g.do(req{Method: "GET", Path: "//readyz"})
+	expect(t, r, 200, "")
+	body := r.JSON(t)
+	if body["status"] != "ready" || body["version"] != float64(migrations.Latest()) {
+		t.Fatalf("readyz body %s, want status ready and version %d", r.Body, migrations.Latest())
+	}
+}
+
+// A gateway built for another schema version is not ready, although the
+// database answers.
+func TestReadyzVersionMismatch(t *testing.T) {
+	t.Parallel()
+	g := startServer(t, nil, func(s *gateway.Server) { s.ExpectedVersion = migrations.Latest() + 1 })
+	r := g.do(req{Method: "GET", Path: "//readyz"})
+	expect(t, r, 503, "UNAVAILABLE")
+	expectErrorBody(t, r)
+	// Liveness does not depend on it.
+	expect(t, g.do(req{Method: "GET", Path: "//healthz"}), 200, "")
+}
+
+func TestRequestID(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, nil)
+
+	sent := unique("e2e-req.")
+	r := g.do(req{Method: "GET", Path: "//healthz", Headers: map[string]string{"X-Request-Id": sent}})
+	if got := r.Header.Get("X-Request-Id"); got != sent {
+		t.Fatalf("X-Request-Id %q, want the one sent, %q", got, sent)
+	}
+	g.accessLine(t, sent)
+
+	// None sent: one is made up, fresh for each request.
+	a := g.do(req{Method: "GET", Path: "//healthz"}).Header.Get("X-Request-Id")
+	b := g.do(req{Method: "GET", Path: "/availability?username=x"}).Header.Get("X-Request-Id")
+	if a == "" || b == "" || a == b {
+		t.Fatalf("generated request ids %q and %q, want two different non-empty ids", a, b)
+	}
+	g.accessLine(t, a)
+
+	// A malformed one (it would end up in the log) is replaced.
+	bad := "bad id\twith spaces " + strings.Repeat("x", 200)
+	got := g.do(req{Method: "GET", Path: "//healthz", Headers: map[string]string{"X-Request-Id": bad}}).Header.Get("X-Request-Id")
+	if got == "" || got == bad {
+		t.Fatalf("X-Request-Id %q for a malformed one, want a new id", got)
+	}
+	if _, err := hex.DecodeString(got); err != nil {
+		t.Fatalf("generated id %q is not hex", got)
+	}
+}
+
+// One line per request with its id, method, path and status; never a
+// password, token, cookie value or query string.
+func TestAccessLog(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, nil)
+	u := g.signup(t)
+	id := unique("login-")
+	r := g.do(req{Method: "POST", Path: "/sessions", UA: "ua", IP: u.IP,
+		Headers: map[string]string{"X-Request-Id": id},
+		Body:    map[string]any{"login": u.Username, "password": u.Password}})
+	expect(t, r, 201, "")
+	tok := r.JSON(t)["token"].(string)
+
+	line := g.accessLine(t, id)
+	if line["method"] != "POST" || line["path"] != "/api/v1/sessions" || line["status"] != float64(201) {
+		t.Fatalf("access line %v, want method POST, path /api/v1/sessions, status 201", line)
+	}
+
+	// Use the secrets every way a client can send them, successfully or not.
+	expect(t, g.do(req{Method: "GET", Path: "/session", Token: tok, UA: "ua"}), 200, "")
+	expect(t, g.do(req{Method: "GET", Path: "/session", UA: "ua", Headers: withCookie(tok)}), 200, "")
+	wrong := "not-the-password-" + unique("")
+	expect(t, g.do(req{Method: "POST", Path: "/sessions", UA: "ua", IP: u.IP,
+		Body: map[string]any{"login": u.Username, "password": wrong}}), 401, "INVALID_CREDENTIALS")
+	secretQuery := unique("query-secret-")
+	expect(t, g.do(req{Method: "GET", Path: "/availability?email=" + secretQuery + "@example.com"}), 200, "")
+	nulID := unique("nul-")
+	expect(t, g.do(req{Method: "POST", Path: "/sessions", IP: u.IP, Headers: map[string]string{"X-Request-Id": nulID},
+		Body: map[string]any{"login": u.Username, "password": u.Password + "\x00"}}), 400, "BAD_REQUEST")
+	logoutID := unique("logout-")
+	expect(t, g.do(req{Method: "DELETE", Path: "/session", UA: "ua",
+		Headers: withCookie(tok, "Origin", "https://app.example", "X-Request-Id", logoutID)}), 204, "")
+	if l := g.accessLine(t, logoutID); l["status"] != float64(204) || l["method"] != "DELETE" || l["path"] != "/api/v1/session" {
+		t.Fatalf("logout access line %v", l)
+	}
+	if l := g.accessLine(t, nulID); l["status"] != float64(400) {
+		t.Fatalf("access line of a 400: %v", l)
+	}
+
+	log := g.Log.String()
+	for what, secret := range map[string]string{
+		"password": u.Password, "wrong password": wrong, "token": tok, "query string": secretQuery,
+	} {
+		if strings.Contains(log, secret) {
+			t.Errorf("the log contains the %s %q:\n%s", what, secret, log)
+		}
+	}
+	for _, m := range g.logLines(t) {
+		if m["message"] != "request" {
+			continue
+		}
+		for _, k := range []string{"request_id", "method", "path", "status"} {
+			if _, ok := m[k]; !ok {
+				t.Errorf("access line without %s: %v", k, m)
+			}
+		}
+	}
+}
+
+// The database goes away: 503 UNAVAILABLE (never a 500), and the same
+// gateway serves again once it is back, without a restart.
+func TestDatabaseUnavailable(t *testing.T) {
+	t.Parallel()
+	proxy := startProxy(t)
+	g := startGateway(t, func(c *gateway.Config) { c.DatabaseURL = proxy.DatabaseURL(); c.PoolSize = 4 })
+	u := g.signup(t)
+	tok := g.login(t, u, "ua")
+	expect(t, g.do(req{Method: "GET", Path: "//readyz"}), 200, "")
+
+	proxy.Stop()
+	for i := 0; i < 3; i++ { // the pooled connections are dead, new ones are refused
+		for _, r := range []req{
+			{Method: "GET", Path: "/session", Token: tok, UA: "ua"},
+			{Method: "GET", Path: "/availability?username=" + u.Username},
+			{Method: "POST", Path: "/sessions", UA: "ua", IP: u.IP,
+				Body: map[string]any{"login": u.Username, "password": u.Password}},
+		} {
+			res := g.do(r)
+			expect(t, res, 503, "UNAVAILABLE")
+			expectErrorBody(t, res)
+		}
+		expect(t, g.do(req{Method: "GET", Path: "//readyz"}), 503, "UNAVAILABLE")
+	}
+	expect(t, g.do(req{Method: "GET", Path: "//healthz"}), 200, "")
+
+	proxy.Start()
+	// The pool reconnects on demand. A connection that died in the pool may
+	// still cost a request its 503, so allow a few; then it must work.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r := g.do(req{Method: "GET", Path: "/session", Token: tok, UA: "ua"})
+		if r.Status == 200 {
+			break
+		}
+		expect(t, r, 503, "UNAVAILABLE")
+		if time.Now().After(deadline) {
+			t.Fatal("the gateway did not recover within 30s of the database coming back")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for i := 0; i < 5; i++ {
+		expect(t, g.do(req{Method: "GET", Path: "/session", Token: tok, UA: "ua"}), 200, "")
+	}
+	expect(t, g.do(req{Method: "GET", Path: "//readyz"}), 200, "")
+	g.login(t, u, "other ua")
+
+	// The cause is logged as an error, without the database password.
+	log := g.Log.String()
+	if !strings.Contains(log, `"status":503`) || !strings.Contains(log, `"level":"error"`) {
+		t.Fatalf("no error line for the 503s in the log:\n%s", log)
+	}
+	if pu, _ := url.Parse(gatewayURL); pu != nil {
+		if pw, ok := pu.User.Password(); ok && pw != "" && strings.Contains(log, pw) {
+			t.Fatal("the log contains the database password")
+		}
+	}
+}
+
+// PostgreSQL cancels a statement that runs past the gateway's
+// StatementTimeout: 504 TIMEOUT, and nothing of it is committed.
+func TestStatementTimeout(t *testing.T) {
+	t.Parallel()
+	ok := startGateway(t, nil)
+	u := ok.signup(t)
+	slow := startGateway(t, func(c *gateway.Config) { c.StatementTimeout = time.Millisecond })
+
+	r := slow.do(req{Method: "POST", Path: "/sessions", UA: "ua", IP: u.IP, Headers: map[string]string{"X-Request-Id": "e2e-504"},
+		Body: map[string]any{"login": u.Username, "password": u.Password}}) // bcrypt alone takes far longer than 1ms
+	expect(t, r, 504, "TIMEOUT")
+	expectErrorBody(t, r)
+	if sessionCookieOf(r) != nil {
+		t.Fatal("a timed-out login set a cookie")
+	}
+	if n := sessionRows(t, u.ID); n != 0 {
+		t.Fatalf("%d sessions after a timed-out login, want 0", n)
+	}
+	r = slow.do(req{Method: "POST", Path: "/accounts", Body: map[string]any{
+		"username": unique("slow_"), "email": unique("slow_") + "@example.com", "password": "long enough password"}})
+	expect(t, r, 504, "TIMEOUT")
+	// The log says why: the statement was cancelled (57014).
+	if line := slow.accessLine(t, "e2e-504"); line["sqlstate"] != "57014" || line["status"] != float64(504) {
+		t.Fatalf("access line of the 504: %v", line)
+	}
+}
+
+// Run stops accepting on cancel but finishes the requests in flight.
+func TestGracefulShutdown(t *testing.T) {
+	t.Parallel()
+	proxy := startProxy(t)
+	cfg := testConfig()
+	cfg.DatabaseURL = proxy.DatabaseURL()
+	cfg.ShutdownTimeout = time.Minute
+	pool, err := gateway.NewPool(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	runErr := make(chan error, 1)
+	go func() { runErr <- gateway.New(cfg, pool, gateway.NewLogger(cfg, logs)).Run(ctx, ln) }()
+
+	client := &http.Client{Timeout: 2 * time.Minute}
+	g := &testGateway{t: t, URL: "http://" + ln.Addr().String(), Log: logs, http: client, cfg: cfg, secrets: &secrets{}}
+	t.Cleanup(func() { g.secrets.checkLog(t, logs.String()) })
+	u := g.signup(t) // also opens a pooled connection through the proxy
+
+	// Hold the login's query at the proxy: from then on it is in flight.
+	held, release := proxy.Hold()
+	defer release()
+	type result struct {
+		r   resp
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		r, err := g.try(req{Method: "POST", Path: "/sessions", UA: "ua", IP: u.IP,
+			Body: map[string]any{"login": u.Username, "password": u.Password}})
+		done <- result{r, err}
+	}()
+	select {
+	case <-held:
+	case res := <-done:
+		t.Fatalf("the login finished (%d %s %v) before reaching the database", res.r.Status, res.r.Body, res.err)
+	case <-time.After(time.Minute):
+		t.Fatal("the login never reached the database")
+	}
+
+	cancel()
+	// Shutdown has begun once the listener refuses new connections.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second)
+		if err != nil {
+			break
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("the listener still accepts 30s after cancel")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case err := <-runErr:
+		t.Fatalf("Run returned (%v) while a request was in flight", err)
+	default:
+	}
+
+	release()
+	select {
+	case res := <-done:
+		if res.err != nil {
+			t.Fatal(res.err)
+		}
+		expect(t, res.r, 201, "")
+		if res.r.JSON(t)["token"] == nil {
+			t.Fatalf("login body %s", res.r.Body)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the in-flight login did not complete")
+	}
+	select {
+	case err := <-runErr:
+		if err != nil {
+			t.Fatalf("Run returned %v, want nil", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Run did not return after the last request")
+	}
+	if n := sessionRows(t, u.ID); n != 1 {
+		t.Fatalf("%d sessions after the drained login, want 1", n)
+	}
+	if !strings.Contains(logs.String(), "shutting down") {
+		t.Fatalf("no shutdown line in the log:\n%s", logs.String())
+	}
+}
+
+// Run returns the listener's error when it cannot serve at all.
+func TestRunListenerClosed(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig()
+	pool, err := gateway.NewPool(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+	err = gateway.New(cfg, pool, gateway.NewLogger(cfg, &syncBuffer{})).Run(context.Background(), ln)
+	if err == nil || !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Run on a closed listener returned %v, want net.ErrClosed", err)
+	}
+}
+
+// A client that hangs up while its query runs is logged as 499 at info
+// level, not as a 500 error: nobody got an error, the client just left.
+func TestClientGoneIsNotAnError(t *testing.T) {
+	t.Parallel()
+	proxy := startProxy(t)
+	g := startGateway(t, func(c *gateway.Config) { c.DatabaseURL = proxy.DatabaseURL(); c.PoolSize = 2 })
+	u := g.signup(t)
+
+	held, release := proxy.Hold()
+	defer release()
+	ctx, cancel := context.WithCancel(context.Background())
+	hr, err := http.NewRequestWithContext(ctx, "GET", g.URL+"/api/v1/availability?username="+u.Username, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hr.Header.Set("X-Request-Id", "client-gone-"+u.Username)
+	done := make(chan error, 1)
+	go func() {
+		res, err := g.http.Do(hr)
+		if err == nil {
+			res.Body.Close()
+		}
+		done <- err
+	}()
+	select {
+	case <-held:
+	case <-time.After(time.Minute):
+		t.Fatal("the request never reached the database")
+	}
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("the cancelled request got an answer")
+	}
+	release()
+
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(g.Log.String(), "client-gone-"+u.Username) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no access-log line for the cancelled request:\n%s", g.Log.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	line := g.accessLine(t, "client-gone-"+u.Username)
+	if line["status"] != float64(499) || line["level"] != "info" {
+		t.Fatalf("cancelled request logged as %v at %v, want 499 at info", line["status"], line["level"])
+	}
+}
