@@ -15,7 +15,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/gorilla/mux"
-	"github.com/rs/zerolog"
 )
 
 const (
@@ -407,7 +406,6 @@ type reqInfo struct {
 	sqlstate string
 	err      error
 	status   int // overrides the written status in the log (statusClientClosed)
-	log      zerolog.Logger
 }
 
 const statusClientClosed = 499

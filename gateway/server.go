@@ -173,7 +173,7 @@ func (s *Server) withRequestContext(next http.Handler) http.Handler {
 			rand.Read(b[:])
 			id = hex.EncodeToString(b[:])
 		}
-		info := &reqInfo{id: id, log: s.log.With().Str("request_id", id).Logger()}
+		info := &reqInfo{id: id}
 		w.Header().Set("X-Request-Id", id)
 		rec := &statusRecorder{ResponseWriter: w, status: 200}
 		defer func() {
@@ -187,14 +187,14 @@ func (s *Server) withRequestContext(next http.Handler) http.Handler {
 			if info.status != 0 {
 				status = info.status
 			}
-			ev := info.log.Info()
+			ev := s.log.Info()
 			if status >= 500 {
-				ev = info.log.Error()
+				ev = s.log.Error()
 			}
 			if info.err != nil {
 				ev = ev.AnErr("error", info.err)
 			}
-			ev.Str("method", r.Method).Str("path", r.URL.Path).Int("status", status).
+			ev.Str("request_id", id).Str("method", r.Method).Str("path", r.URL.Path).Int("status", status).
 				Dur("duration_ms", time.Since(start)).Str("sqlstate", info.sqlstate).
 				Str("client", s.clientIP(r).String()).Msg("request")
 		}()
