@@ -213,7 +213,7 @@ create_database() { # db
 }
 
 drop_database() { # db
-  psql_admin postgres -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)"
+  psql_admin postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)"
 }
 
 tern() { # db, tern args...

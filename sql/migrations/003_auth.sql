@@ -295,7 +295,35 @@ RETURN ARRAY[
        ELSE 'login:' || encode(sha256(convert_to(lower(coalesce(login, '')), 'UTF8')), 'hex') END,
   'ip:' || host(ip)];
 
+-- The throttled password check of login, password change and account
+-- deletion. Raises 429 RATE_LIMITED while any key is blocked. A wrong password
+-- counts a failure against every key and returns the 401 body for the caller
+-- to return (response.fail: the count must be committed). The right password
+-- clears the first key's count (the account's) and returns NULL.
+CREATE FUNCTION auth.verify_password(keys text[], password text, hash text, failure_message text)
+RETURNS json
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_retry integer := auth.throttle_retry_after(keys);
+BEGIN
+  IF v_retry > 0 THEN
+    PERFORM response.raise(429, 'RATE_LIMITED', 'too many failed attempts; try again later',
+                           jsonb_build_object('retry_after', v_retry));
+  END IF;
+  IF NOT auth.password_matches(password, hash) THEN
+    PERFORM auth.throttle_record_failure(keys);
+    RETURN response.fail(401, 'INVALID_CREDENTIALS', failure_message);
+  END IF;
+  DELETE FROM auth.login_failures f WHERE f.key = keys[1];
+  RETURN NULL;
+END
+$$;
+
 ---- create above / drop below ----
+
+DROP FUNCTION auth.verify_password(text[], text, text, text);
 
 DROP FUNCTION auth.throttle_keys(bigint, text, inet);
 DROP FUNCTION auth.throttle_record_failure(text[]);

@@ -73,8 +73,7 @@ SET search_path = pg_catalog, ext, pg_temp
 AS $$
 DECLARE
   v_account auth.accounts;
-  v_keys text[];
-  v_retry integer;
+  v_failure json;
   v_token text;
   v_expiry timestamptz;
 BEGIN
@@ -88,19 +87,10 @@ BEGIN
   SELECT * INTO v_account FROM auth.accounts a
    WHERE a.username = login::citext OR a.email = login::citext;
 
-  v_keys := auth.throttle_keys(v_account.id, login, ip);
-  v_retry := auth.throttle_retry_after(v_keys);
-  IF v_retry > 0 THEN
-    PERFORM response.raise(429, 'RATE_LIMITED', 'too many failed logins; try again later',
-                           jsonb_build_object('retry_after', v_retry));
-  END IF;
+  v_failure := auth.verify_password(auth.throttle_keys(v_account.id, login, ip), password,
+                                    v_account.password_hash, 'unknown login or wrong password');
+  IF v_failure IS NOT NULL THEN RETURN v_failure; END IF;
 
-  IF NOT coalesce(auth.password_matches(password, v_account.password_hash), false) THEN
-    PERFORM auth.throttle_record_failure(v_keys);
-    RETURN response.fail(401, 'INVALID_CREDENTIALS', 'unknown login or wrong password');
-  END IF;
-
-  DELETE FROM auth.login_failures f WHERE f.key = v_keys[1];
   UPDATE auth.accounts a
      SET login_count = a.login_count + 1,
          last_login_at = a.current_login_at, last_login_ip = a.current_login_ip,
@@ -252,8 +242,7 @@ AS $$
 DECLARE
   v_session record;
   v_problems jsonb;
-  v_keys text[];
-  v_retry integer;
+  v_failure json;
 BEGIN
   v_session := auth.check_session(token, browser);
   IF v_session.message <> 'OK' THEN RETURN auth.session_failure(v_session.message); END IF;
@@ -267,17 +256,10 @@ BEGIN
     PERFORM response.raise(422, 'VALIDATION', 'some fields are invalid', v_problems);
   END IF;
 
-  v_keys := auth.throttle_keys(v_session.account_id, NULL, ip);
-  v_retry := auth.throttle_retry_after(v_keys);
-  IF v_retry > 0 THEN
-    PERFORM response.raise(429, 'RATE_LIMITED', 'too many failed attempts; try again later',
-                           jsonb_build_object('retry_after', v_retry));
-  END IF;
-  IF NOT coalesce((SELECT auth.password_matches(current_password, a.password_hash)
-                     FROM auth.accounts a WHERE a.id = v_session.account_id), false) THEN
-    PERFORM auth.throttle_record_failure(v_keys);
-    RETURN response.fail(401, 'INVALID_CREDENTIALS', 'the current password is wrong');
-  END IF;
+  v_failure := auth.verify_password(auth.throttle_keys(v_session.account_id, NULL, ip), current_password,
+                                    (SELECT a.password_hash FROM auth.accounts a WHERE a.id = v_session.account_id),
+                                    'the current password is wrong');
+  IF v_failure IS NOT NULL THEN RETURN v_failure; END IF;
 
   UPDATE auth.accounts a SET password_hash = auth.hash_password(new_password) WHERE a.id = v_session.account_id;
   DELETE FROM auth.account_sessions s WHERE s.account_id = v_session.account_id AND s.id <> v_session.session_id;
@@ -293,8 +275,7 @@ SET search_path = pg_catalog, ext, pg_temp
 AS $$
 DECLARE
   v_session record;
-  v_keys text[];
-  v_retry integer;
+  v_failure json;
 BEGIN
   v_session := auth.check_session(token, browser);
   IF v_session.message <> 'OK' THEN RETURN auth.session_failure(v_session.message); END IF;
@@ -302,20 +283,12 @@ BEGIN
   IF password IS NULL THEN
     PERFORM response.raise(422, 'VALIDATION', 'password is required', '{"password": "required"}');
   END IF;
-  v_keys := auth.throttle_keys(v_session.account_id, NULL, ip);
-  v_retry := auth.throttle_retry_after(v_keys);
-  IF v_retry > 0 THEN
-    PERFORM response.raise(429, 'RATE_LIMITED', 'too many failed attempts; try again later',
-                           jsonb_build_object('retry_after', v_retry));
-  END IF;
-  IF NOT coalesce((SELECT auth.password_matches(password, a.password_hash)
-                     FROM auth.accounts a WHERE a.id = v_session.account_id), false) THEN
-    PERFORM auth.throttle_record_failure(v_keys);
-    RETURN response.fail(401, 'INVALID_CREDENTIALS', 'the password is wrong');
-  END IF;
+  v_failure := auth.verify_password(auth.throttle_keys(v_session.account_id, NULL, ip), password,
+                                    (SELECT a.password_hash FROM auth.accounts a WHERE a.id = v_session.account_id),
+                                    'the password is wrong');
+  IF v_failure IS NOT NULL THEN RETURN v_failure; END IF;
 
   DELETE FROM auth.accounts a WHERE a.id = v_session.account_id;
-  DELETE FROM auth.login_failures f WHERE f.key = v_keys[1];
   RETURN NULL;
 END
 $$;

@@ -3,17 +3,7 @@
 BEGIN;
 SELECT plan(32);
 
--- The SQLSTATE, message, DETAIL and HINT of the error a statement raises (NULL if none).
-CREATE FUNCTION pg_temp.error_of(q text) RETURNS jsonb LANGUAGE plpgsql AS $$
-DECLARE s text; m text; d text; h text;
-BEGIN
-  EXECUTE q;
-  RETURN NULL;
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS s = RETURNED_SQLSTATE, m = MESSAGE_TEXT, d = PG_EXCEPTION_DETAIL, h = PG_EXCEPTION_HINT;
-  RETURN jsonb_build_object('sqlstate', s, 'message', m, 'detail', nullif(d, ''), 'hint', nullif(h, ''));
-END
-$$;
+\ir helpers.psql
 
 -- response.ts: RFC 3339 in UTC, whatever the session's TimeZone.
 SET LOCAL TimeZone = 'America/New_York';

@@ -7,29 +7,7 @@
 BEGIN;
 SELECT plan(124);
 
--- The SQLSTATE, message, DETAIL (as JSON) and HINT of the error a statement raises (NULL if none).
-CREATE FUNCTION pg_temp.error_of(q text) RETURNS jsonb LANGUAGE plpgsql AS $$
-DECLARE s text; m text; d text; h text;
-BEGIN
-  EXECUTE q;
-  RETURN NULL;
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS s = RETURNED_SQLSTATE, m = MESSAGE_TEXT, d = PG_EXCEPTION_DETAIL, h = PG_EXCEPTION_HINT;
-  RETURN jsonb_build_object('sqlstate', s, 'message', m, 'detail', CASE WHEN d LIKE '{%' THEN d::jsonb ELSE to_jsonb(nullif(d, '')) END,
-                            'hint', nullif(h, ''));
-END
-$$;
-
--- A committed failure: runs an api call that must not raise, and answers
--- '<response.status> <body code>' ('- ' for no status, '-' for no code).
-CREATE FUNCTION pg_temp.failure(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE body json;
-BEGIN
-  PERFORM set_config('response.status', '', true);
-  EXECUTE q INTO body;
-  RETURN coalesce(nullif(current_setting('response.status', true), ''), '-') || ' ' || coalesce(body->>'code', '-');
-END
-$$;
+\ir helpers.psql
 
 SELECT version AS schema_version FROM public.schema_version \gset
 
@@ -174,7 +152,7 @@ SELECT is(pg_temp.failure($$SELECT api.login('TAP05_CAT', 'wrong password', 'UA-
 SELECT is(pg_temp.failure($$SELECT api.login('tap05_cat', 'wrong password', 'UA-Cat', '203.0.113.7')$$), '401 INVALID_CREDENTIALS',
           'Cat''s failed login 5');
 SELECT throws_ok($$SELECT api.login('tap05_cat', 'cat password 1', 'UA-Cat', '203.0.113.9')$$, 'PT429',
-                 'too many failed logins; try again later', 'after 5 failures even the right password raises PT429');
+                 'too many failed attempts; try again later', 'after 5 failures even the right password raises PT429');
 SELECT is(pg_temp.error_of($$SELECT api.login('tap05_cat', 'cat password 1', 'UA-Cat', '203.0.113.9')$$) -> 'detail',
           '{"code": "RATE_LIMITED", "details": {"retry_after": 900}}'::jsonb, '... with code RATE_LIMITED and retry_after');
 DO $$ BEGIN FOR i IN 1..5 LOOP PERFORM api.login('Tap05_Ghost', 'whatever', 'UA-Ghost', NULL); END LOOP; END $$;
