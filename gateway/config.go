@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -20,7 +21,7 @@ type Config struct {
 	TrustedProxies   []netip.Prefix // TRUSTED_PROXIES: CIDRs whose X-Forwarded-For is believed
 	AllowedOrigins   []string       // ALLOWED_ORIGINS: origins allowed by CORS and the CSRF rule
 	StatementTimeout time.Duration  // STATEMENT_TIMEOUT: per request, enforced by PostgreSQL
-	PoolSize         int32          // DB_POOL_SIZE: maximum database connections
+	PoolSize         int32          // DB_POOL_SIZE: maximum database connections (default: 2 per CPU, at least 4)
 	ShutdownTimeout  time.Duration  // SHUTDOWN_TIMEOUT: grace for in-flight requests on SIGTERM
 }
 
@@ -34,7 +35,7 @@ func ConfigFromEnv() (Config, error) {
 		LogFormat:        env("LOG_FORMAT", "json"),
 		AllowedOrigins:   splitList(os.Getenv("ALLOWED_ORIGINS")),
 		StatementTimeout: 5 * time.Second,
-		PoolSize:         10,
+		PoolSize:         int32(max(4, 2*runtime.NumCPU())),
 		ShutdownTimeout:  30 * time.Second,
 	}
 	var err error

@@ -267,6 +267,6 @@ func Main(ctx context.Context) error {
 		return err
 	}
 	log.Info().Str("addr", ln.Addr().String()).Int32("schema_version", migrations.Latest()).
-		Bool("cookie_secure", cfg.CookieSecure).Msg("gateway listening")
+		Bool("cookie_secure", cfg.CookieSecure).Int32("pool_size", cfg.PoolSize).Msg("gateway listening")
 	return New(cfg, pool, log).Run(ctx, ln)
 }
