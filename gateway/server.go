@@ -33,6 +33,8 @@ type Server struct {
 	log  zerolog.Logger
 	// ExpectedVersion is the migration version /readyz requires.
 	ExpectedVersion int32
+	// Routes is the route table served; New sets it to the package's Routes.
+	Routes []Route
 }
 
 // NewPool opens the gateway's connection pool. PostgreSQL enforces the
@@ -63,7 +65,7 @@ func NewLogger(cfg Config, w io.Writer) zerolog.Logger {
 
 // New makes a Server over an open pool.
 func New(cfg Config, pool *pgxpool.Pool, log zerolog.Logger) *Server {
-	return &Server{cfg: cfg, pool: pool, log: log, ExpectedVersion: migrations.Latest()}
+	return &Server{cfg: cfg, pool: pool, log: log, ExpectedVersion: migrations.Latest(), Routes: Routes}
 }
 
 // Handler is the whole HTTP surface: operations endpoints and the route table.
@@ -71,7 +73,7 @@ func (s *Server) Handler() http.Handler {
 	r := mux.NewRouter()
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet, http.MethodHead)
-	for _, rt := range Routes {
+	for _, rt := range s.Routes {
 		r.Handle(APIPrefix+rt.Path, s.handle(rt)).Methods(rt.Method)
 	}
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {

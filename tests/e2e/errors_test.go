@@ -311,18 +311,17 @@ func TestCORS(t *testing.T) {
 
 // SQL errors that are not the API's own: the status follows the SQLSTATE
 // table, and the body says nothing of the SQL. The route table has no such
-// route, so this test adds two for the gateway it builds: a function that
-// does not exist (42883 → 500) and one outside api (42501 → 403), which also
-// shows that the gateway role cannot reach internal functions.
-// Not parallel: it edits gateway.Routes while no other test runs.
+// route, so this test serves two more: a function that does not exist
+// (42883 → 500) and one outside api (42501 → 403), which also shows that the
+// gateway role cannot reach internal functions.
 func TestUnexpectedSQLErrors(t *testing.T) {
-	saved := gateway.Routes
-	gateway.Routes = append(append([]gateway.Route(nil), saved...),
-		gateway.Route{Method: "GET", Path: "/e2e/missing", Func: "api.e2e_no_such_function", Status: 200},
-		gateway.Route{Method: "GET", Path: "/e2e/internal", Func: "auth.new_token", Status: 200},
-	)
-	g := startGateway(t, nil)
-	gateway.Routes = saved
+	t.Parallel()
+	g := startServer(t, nil, func(s *gateway.Server) {
+		s.Routes = append(append([]gateway.Route(nil), s.Routes...),
+			gateway.Route{Method: "GET", Path: "/e2e/missing", Func: "api.e2e_no_such_function", Status: 200},
+			gateway.Route{Method: "GET", Path: "/e2e/internal", Func: "auth.new_token", Status: 200},
+		)
+	})
 
 	r := g.do(req{Method: "GET", Path: "/e2e/missing", Headers: map[string]string{"X-Request-Id": "e2e-500"}})
 	expect(t, r, 500, "INTERNAL")
