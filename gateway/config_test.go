@@ -1,0 +1,79 @@
+package gateway
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigFromEnvDefaults(t *testing.T) {
+	t.Setenv("DATABASE_URL", "postgres://gateway@127.0.0.1/db")
+	for _, k := range []string{"HOST", "PORT", "LOG_LEVEL", "LOG_FORMAT", "COOKIE_SECURE", "TRUSTED_PROXIES",
+		"ALLOWED_ORIGINS", "STATEMENT_TIMEOUT", "DB_POOL_SIZE", "SHUTDOWN_TIMEOUT"} {
+		t.Setenv(k, "")
+	}
+	c, err := ConfigFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ListenAddr() != "127.0.0.1:8080" || !c.CookieSecure || len(c.TrustedProxies) != 0 ||
+		c.StatementTimeout != 5*time.Second || c.PoolSize < 4 || c.LogFormat != "json" {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestConfigFromEnvValues(t *testing.T) {
+	t.Setenv("DATABASE_URL", "postgres://gateway@127.0.0.1/db")
+	t.Setenv("HOST", "0.0.0.0")
+	t.Setenv("PORT", "9000")
+	t.Setenv("COOKIE_SECURE", "false")
+	t.Setenv("TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.7")
+	t.Setenv("ALLOWED_ORIGINS", "https://a.example,https://b.example")
+	t.Setenv("STATEMENT_TIMEOUT", "250ms")
+	t.Setenv("DB_POOL_SIZE", "7")
+	t.Setenv("LOG_FORMAT", "console")
+	c, err := ConfigFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32")}
+	if c.ListenAddr() != "0.0.0.0:9000" || c.CookieSecure || c.StatementTimeout != 250*time.Millisecond ||
+		c.PoolSize != 7 || c.LogFormat != "console" || len(c.AllowedOrigins) != 2 ||
+		len(c.TrustedProxies) != 2 || c.TrustedProxies[0] != want[0] || c.TrustedProxies[1] != want[1] {
+		t.Fatalf("parsed: %+v", c)
+	}
+}
+
+func TestConfigFromEnvRejects(t *testing.T) {
+	for name, env := range map[string]map[string]string{
+		"no database":        {"DATABASE_URL": ""},
+		"port":               {"PORT": "http"},
+		"port range":         {"PORT": "70000"},
+		"cookie flag":        {"COOKIE_SECURE": "maybe"},
+		"proxy":              {"TRUSTED_PROXIES": "10.0.0.0/33"},
+		"timeout":            {"STATEMENT_TIMEOUT": "5"},
+		"pool":               {"DB_POOL_SIZE": "0"},
+		"log format":         {"LOG_FORMAT": "xml"},
+		"shutdown grace":     {"SHUTDOWN_TIMEOUT": "soon"},
+		"tiny timeout":       {"STATEMENT_TIMEOUT": "10us"},
+		"pool not a number":  {"DB_POOL_SIZE": "many"},
+		"proxy not an entry": {"TRUSTED_PROXIES": "localhost"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv("DATABASE_URL", "postgres://gateway@127.0.0.1/db")
+			var key string
+			for k, v := range env {
+				t.Setenv(k, v)
+				key = k
+			}
+			_, err := ConfigFromEnv()
+			if err == nil {
+				t.Fatalf("%v accepted", env)
+			}
+			if !strings.Contains(err.Error(), key) {
+				t.Fatalf("error %q does not name %s", err, key)
+			}
+		})
+	}
+}
