@@ -95,7 +95,7 @@ func (s *Server) handle(rt Route) http.HandlerFunc {
 			if json.Unmarshal(out, e) != nil || e.Code == "" {
 				e = newError(status, defaultMessages[status], nil)
 			}
-			info.sqlstate = "PT" + strconv.Itoa(status)
+			info.sqlstate = "PT" + strconv.Itoa(status) // as if raised: the log reads the same either way
 			if fromCookie && sessionRefused(e) {
 				clearCookie(w, s.cfg.CookieSecure)
 			}
