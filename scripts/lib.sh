@@ -189,7 +189,10 @@ cluster_stop() {
 # Idempotent: the owner (no login) and the gateway (login, password from
 # .local or GATEWAY_DB_PASSWORD). Roles are cluster-wide; databases share them.
 bootstrap_roles() {
-  psql_admin postgres -v owner="$OWNER_ROLE" -v gw="$GATEWAY_ROLE" -v pw="$(gateway_password)" <<'SQL'
+  # The password reaches psql through its environment (\getenv), not its
+  # command line, which other users of the machine can see in ps.
+  GATEWAY_PW=$(gateway_password) psql_admin postgres -v owner="$OWNER_ROLE" -v gw="$GATEWAY_ROLE" <<'SQL'
+\getenv pw GATEWAY_PW
 SELECT format('CREATE ROLE %I NOLOGIN', :'owner')
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'owner') \gexec
 SELECT format('CREATE ROLE %I LOGIN', :'gw')
