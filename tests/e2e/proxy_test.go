@@ -1,20 +1,26 @@
 package e2e
 
 import (
+	"fmt"
 	"net"
 	"net/url"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // tcpProxy sits between a gateway and PostgreSQL so that a test can take the
 // database away (Stop), bring it back on the same address (Start), or hold
 // the gateway's traffic to prove a request is in flight (Hold).
 type tcpProxy struct {
-	t      *testing.T
-	target string // host:port of PostgreSQL
-	addr   string // host:port the proxy listens on, stable across Stop/Start
+	t       *testing.T
+	network string // "tcp", or "unix" when the URL names a socket directory
+	target  string // PostgreSQL's host:port, or its socket's path
+	addr    string // host:port the proxy listens on, stable across Stop/Start
 
 	mu    sync.Mutex
 	ln    net.Listener // nil while stopped
@@ -36,19 +42,20 @@ func (g *proxyGate) open() { g.relOnce.Do(func() { close(g.release) }) }
 // TEST_GATEWAY_DATABASE_URL.
 func startProxy(t *testing.T) *tcpProxy {
 	t.Helper()
-	u, err := url.Parse(gatewayURL)
+	// pgconn reads the URL as the gateway will, host=/socket/dir included.
+	pc, err := pgconn.ParseConfig(gatewayURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	target := u.Host
-	if u.Port() == "" {
-		target = net.JoinHostPort(u.Hostname(), "5432")
+	network, target := "tcp", net.JoinHostPort(pc.Host, strconv.Itoa(int(pc.Port)))
+	if strings.HasPrefix(pc.Host, "/") {
+		network, target = "unix", fmt.Sprintf("%s/.s.PGSQL.%d", pc.Host, pc.Port)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &tcpProxy{t: t, target: target, addr: ln.Addr().String(), conns: map[net.Conn]struct{}{}}
+	p := &tcpProxy{t: t, network: network, target: target, addr: ln.Addr().String(), conns: map[net.Conn]struct{}{}}
 	p.serve(ln)
 	t.Cleanup(p.Stop)
 	return p
@@ -61,6 +68,9 @@ func (p *tcpProxy) DatabaseURL() string {
 		p.t.Fatal(err)
 	}
 	u.Host = p.addr
+	q := u.Query()
+	q.Del("host") // a socket directory would win over u.Host
+	u.RawQuery = q.Encode()
 	return u.String()
 }
 
@@ -80,7 +90,7 @@ func (p *tcpProxy) serve(ln net.Listener) {
 }
 
 func (p *tcpProxy) pipe(ln net.Listener, client net.Conn) {
-	server, err := net.DialTimeout("tcp", p.target, 10*time.Second)
+	server, err := net.DialTimeout(p.network, p.target, 10*time.Second)
 	if err != nil {
 		client.Close()
 		return
