@@ -235,15 +235,7 @@ func TestGracefulShutdown(t *testing.T) {
 	cfg := testConfig()
 	cfg.DatabaseURL = proxy.DatabaseURL()
 	cfg.ShutdownTimeout = time.Minute
-	pool, err := gateway.NewPool(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pool, ln := poolAndListener(t, cfg)
 	logs := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -329,17 +321,9 @@ func TestGracefulShutdown(t *testing.T) {
 func TestRunListenerClosed(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig()
-	pool, err := gateway.NewPool(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pool, ln := poolAndListener(t, cfg)
 	ln.Close()
-	err = gateway.New(cfg, pool, gateway.NewLogger(cfg, &syncBuffer{})).Run(context.Background(), ln)
+	err := gateway.New(cfg, pool, gateway.NewLogger(cfg, &syncBuffer{})).Run(context.Background(), ln)
 	if err == nil || !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("Run on a closed listener returned %v, want net.ErrClosed", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -519,4 +520,20 @@ func accountExists(t *testing.T, id float64) bool {
 		t.Fatal(err)
 	}
 	return ok
+}
+
+// poolAndListener opens a pool for cfg and a loopback listener, for tests
+// that drive (*gateway.Server).Run themselves.
+func poolAndListener(t *testing.T, cfg gateway.Config) (*pgxpool.Pool, net.Listener) {
+	t.Helper()
+	pool, err := gateway.NewPool(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pool, ln
 }
