@@ -141,10 +141,20 @@ func (s *Server) readArgs(r *http.Request, rt Route, tok string) ([]any, *apiErr
 			args[i] = browserInfo(r)
 		case FromClientIP:
 			args[i] = s.clientIP(r).String()
+		case FromRequestID:
+			args[i] = requestInfo(r.Context()).id
 		case FromQuery:
 			v := q.Get(a.Name)
 			if v == "" {
 				continue // absent or empty: NULL
+			}
+			if a.Kind == Int {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil {
+					return nil, newError(400, "bad query parameter", map[string]string{a.Name: "must be an integer"})
+				}
+				args[i] = n
+				continue
 			}
 			if e := checkText(a.Name, v); e != nil {
 				return nil, e

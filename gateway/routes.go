@@ -6,15 +6,17 @@ import "net/http"
 type Source int
 
 const (
-	FromBody     Source = iota // a member of the JSON body object
-	FromQuery                  // a query-string parameter
-	FromPath                   // a {name} segment of the path
-	FromToken                  // the session token: Authorization: Bearer, else the session cookie
-	FromBrowser                // the User-Agent header ("" when absent)
-	FromClientIP               // the client address (X-Forwarded-For only behind TRUSTED_PROXIES)
+	FromBody      Source = iota // a member of the JSON body object
+	FromQuery                   // a query-string parameter
+	FromPath                    // a {name} segment of the path
+	FromToken                   // the session token: Authorization: Bearer, else the session cookie
+	FromBrowser                 // the User-Agent header ("" when absent)
+	FromClientIP                // the client address (X-Forwarded-For only behind TRUSTED_PROXIES)
+	FromRequestID               // the request id (the client's X-Request-Id if sane, else a new one), for the audit log
 )
 
-// Kind is the JSON (or path) type an argument must have; SQL receives it as text or bigint.
+// Kind is the JSON (or path, or query) type an argument must have; SQL
+// receives it as text or bigint.
 type Kind int
 
 const (
@@ -40,23 +42,26 @@ const (
 
 // Route maps one HTTP method and path onto one api function.
 type Route struct {
-	Method string
-	Path   string // under /api/v1, gorilla/mux syntax
-	Func   string // the api function, schema-qualified
-	Auth   bool   // a session token must be sent (401 UNAUTHENTICATED otherwise)
-	Status int    // status on success; the function may override it (response.fail)
-	Cookie CookieEffect
-	Args   []Arg
+	Method  string
+	Path    string // under /api/v1, gorilla/mux syntax
+	Summary string // one line for the OpenAPI document
+	Func    string // the api function, schema-qualified
+	Auth    bool   // a session token must be sent (401 UNAUTHENTICATED otherwise)
+	Status  int    // status on success; the function may override it (response.fail)
+	Cookie  CookieEffect
+	Args    []Arg
 }
 
-func body(name string) Arg    { return Arg{Name: name, From: FromBody} }
-func query(name string) Arg   { return Arg{Name: name, From: FromQuery} }
-func pathInt(name string) Arg { return Arg{Name: name, From: FromPath, Kind: Int} }
+func body(name string) Arg     { return Arg{Name: name, From: FromBody} }
+func query(name string) Arg    { return Arg{Name: name, From: FromQuery} }
+func queryInt(name string) Arg { return Arg{Name: name, From: FromQuery, Kind: Int} }
+func pathInt(name string) Arg  { return Arg{Name: name, From: FromPath, Kind: Int} }
 
 var (
-	token    = Arg{Name: "token", From: FromToken}
-	browser  = Arg{Name: "browser", From: FromBrowser}
-	clientIP = Arg{Name: "ip", From: FromClientIP}
+	token     = Arg{Name: "token", From: FromToken}
+	browser   = Arg{Name: "browser", From: FromBrowser}
+	clientIP  = Arg{Name: "ip", From: FromClientIP}
+	requestID = Arg{Name: "request_id", From: FromRequestID}
 )
 
 // APIPrefix is where every route of Routes lives.
@@ -66,25 +71,36 @@ const APIPrefix = "/api/v1"
 var Routes = []Route{
 	// Accounts and sessions
 	{Method: http.MethodGet, Path: "/availability", Func: "api.availability", Status: 200,
-		Args: []Arg{query("username"), query("email")}},
+		Summary: "Whether a username and an e-mail address are free",
+		Args:    []Arg{query("username"), query("email")}},
 	{Method: http.MethodPost, Path: "/accounts", Func: "api.signup", Status: 201,
-		Args: []Arg{body("username"), body("email"), body("password"), body("display_name")}},
+		Summary: "Create an account",
+		Args:    []Arg{body("username"), body("email"), body("password"), body("display_name")}},
 	{Method: http.MethodPost, Path: "/sessions", Func: "api.login", Status: 201, Cookie: SetCookie,
-		Args: []Arg{body("login"), body("password"), browser, clientIP}},
+		Summary: "Log in: a session token, also set as the session cookie",
+		Args:    []Arg{body("login"), body("password"), browser, clientIP}},
 	{Method: http.MethodGet, Path: "/session", Func: "api.current_session", Auth: true, Status: 200,
-		Args: []Arg{token, browser}},
+		Summary: "The caller's account and session",
+		Args:    []Arg{token, browser}},
 	{Method: http.MethodDelete, Path: "/session", Func: "api.logout", Auth: true, Status: 204, Cookie: ClearCookie,
-		Args: []Arg{token, browser}},
+		Summary: "Log out: delete the presented session",
+		Args:    []Arg{token, browser}},
 	{Method: http.MethodGet, Path: "/sessions", Func: "api.list_sessions", Auth: true, Status: 200,
-		Args: []Arg{token, browser}},
+		Summary: "The caller's sessions, newest first",
+		Args:    []Arg{token, browser}},
 	{Method: http.MethodDelete, Path: "/sessions/{id}", Func: "api.revoke_session", Auth: true, Status: 204,
-		Args: []Arg{token, browser, pathInt("id")}},
+		Summary: "Delete one of the caller's sessions",
+		Args:    []Arg{token, browser, pathInt("id")}},
 	{Method: http.MethodDelete, Path: "/sessions", Func: "api.revoke_other_sessions", Auth: true, Status: 204,
-		Args: []Arg{token, browser}},
+		Summary: "Delete every session of the caller but the current one",
+		Args:    []Arg{token, browser}},
 	{Method: http.MethodPatch, Path: "/account", Func: "api.update_account", Auth: true, Status: 200,
-		Args: []Arg{token, browser, body("display_name"), body("email")}},
+		Summary: "Change the display name or e-mail address",
+		Args:    []Arg{token, browser, body("display_name"), body("email")}},
 	{Method: http.MethodPut, Path: "/account/password", Func: "api.change_password", Auth: true, Status: 204,
-		Args: []Arg{token, browser, body("current_password"), body("new_password"), clientIP}},
+		Summary: "Change the password; other sessions are deleted",
+		Args:    []Arg{token, browser, body("current_password"), body("new_password"), clientIP}},
 	{Method: http.MethodDelete, Path: "/account", Func: "api.delete_account", Auth: true, Status: 204, Cookie: ClearCookie,
-		Args: []Arg{token, browser, body("password"), clientIP}},
+		Summary: "Delete the account and everything it owns",
+		Args:    []Arg{token, browser, body("password"), clientIP}},
 }
