@@ -23,6 +23,10 @@ type Config struct {
 	StatementTimeout time.Duration  // STATEMENT_TIMEOUT: per request, enforced by PostgreSQL
 	PoolSize         int32          // DB_POOL_SIZE: maximum database connections (default: 2 per CPU, at least 4)
 	ShutdownTimeout  time.Duration  // SHUTDOWN_TIMEOUT: grace for in-flight requests on SIGTERM
+	// MAINTENANCE_INTERVAL: how often to run api.maintenance (0 = never)
+	MaintenanceInterval time.Duration
+	// LOG_RETENTION: audit log rows older than this are deleted (0 = the SQL default, 90 days)
+	LogRetention time.Duration
 }
 
 // ConfigFromEnv reads Config from environment variables, with defaults that
@@ -37,6 +41,8 @@ func ConfigFromEnv() (Config, error) {
 		StatementTimeout: 5 * time.Second,
 		PoolSize:         int32(max(4, 2*runtime.NumCPU())),
 		ShutdownTimeout:  30 * time.Second,
+
+		MaintenanceInterval: 10 * time.Minute,
 	}
 	var err error
 	if c.Port, err = strconv.Atoi(env("PORT", "8080")); err != nil || c.Port < 0 || c.Port > 65535 {
@@ -69,6 +75,16 @@ func ConfigFromEnv() (Config, error) {
 			return c, fmt.Errorf("SHUTDOWN_TIMEOUT: want a duration such as 30s")
 		}
 	}
+	if v := os.Getenv("MAINTENANCE_INTERVAL"); v != "" {
+		if c.MaintenanceInterval, err = parseDays(v); err != nil || c.MaintenanceInterval < 0 {
+			return c, fmt.Errorf("MAINTENANCE_INTERVAL: want a duration such as 10m, or 0 to turn maintenance off")
+		}
+	}
+	if v := os.Getenv("LOG_RETENTION"); v != "" {
+		if c.LogRetention, err = parseDays(v); err != nil || c.LogRetention < 24*time.Hour {
+			return c, fmt.Errorf("LOG_RETENTION: want a duration of at least a day, such as 90d or 720h")
+		}
+	}
 	if v := os.Getenv("DB_POOL_SIZE"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
@@ -82,6 +98,19 @@ func ConfigFromEnv() (Config, error) {
 		return c, fmt.Errorf("LOG_FORMAT: want json or console")
 	}
 	return c, nil
+}
+
+// parseDays is time.ParseDuration that also takes whole days ("90d"), the
+// natural unit of a retention.
+func parseDays(v string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(v, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days < 0 || days > 100*365 {
+			return 0, fmt.Errorf("bad number of days %q", v)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(v)
 }
 
 func env(key, def string) string {

@@ -10,7 +10,8 @@ import (
 func TestConfigFromEnvDefaults(t *testing.T) {
 	t.Setenv("DATABASE_URL", "postgres://gateway@127.0.0.1/db")
 	for _, k := range []string{"HOST", "PORT", "LOG_LEVEL", "LOG_FORMAT", "COOKIE_SECURE", "TRUSTED_PROXIES",
-		"ALLOWED_ORIGINS", "STATEMENT_TIMEOUT", "DB_POOL_SIZE", "SHUTDOWN_TIMEOUT"} {
+		"ALLOWED_ORIGINS", "STATEMENT_TIMEOUT", "DB_POOL_SIZE", "SHUTDOWN_TIMEOUT",
+		"MAINTENANCE_INTERVAL", "LOG_RETENTION"} {
 		t.Setenv(k, "")
 	}
 	c, err := ConfigFromEnv()
@@ -18,7 +19,8 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.ListenAddr() != "127.0.0.1:8080" || !c.CookieSecure || len(c.TrustedProxies) != 0 ||
-		c.StatementTimeout != 5*time.Second || c.PoolSize < 4 || c.LogFormat != "json" {
+		c.StatementTimeout != 5*time.Second || c.PoolSize < 4 || c.LogFormat != "json" ||
+		c.MaintenanceInterval != 10*time.Minute || c.LogRetention != 0 {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -33,6 +35,8 @@ func TestConfigFromEnvValues(t *testing.T) {
 	t.Setenv("STATEMENT_TIMEOUT", "250ms")
 	t.Setenv("DB_POOL_SIZE", "7")
 	t.Setenv("LOG_FORMAT", "console")
+	t.Setenv("MAINTENANCE_INTERVAL", "0")
+	t.Setenv("LOG_RETENTION", "30d")
 	c, err := ConfigFromEnv()
 	if err != nil {
 		t.Fatal(err)
@@ -40,6 +44,7 @@ func TestConfigFromEnvValues(t *testing.T) {
 	want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32")}
 	if c.ListenAddr() != "0.0.0.0:9000" || c.CookieSecure || c.StatementTimeout != 250*time.Millisecond ||
 		c.PoolSize != 7 || c.LogFormat != "console" || len(c.AllowedOrigins) != 2 ||
+		c.MaintenanceInterval != 0 || c.LogRetention != 30*24*time.Hour ||
 		len(c.TrustedProxies) != 2 || c.TrustedProxies[0] != want[0] || c.TrustedProxies[1] != want[1] {
 		t.Fatalf("parsed: %+v", c)
 	}
@@ -59,6 +64,11 @@ func TestConfigFromEnvRejects(t *testing.T) {
 		"tiny timeout":       {"STATEMENT_TIMEOUT": "10us"},
 		"pool not a number":  {"DB_POOL_SIZE": "many"},
 		"proxy not an entry": {"TRUSTED_PROXIES": "localhost"},
+		"maintenance":        {"MAINTENANCE_INTERVAL": "often"},
+		"negative interval":  {"MAINTENANCE_INTERVAL": "-1m"},
+		"retention":          {"LOG_RETENTION": "ninety days"},
+		"short retention":    {"LOG_RETENTION": "12h"},
+		"retention days":     {"LOG_RETENTION": "-3d"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv("DATABASE_URL", "postgres://gateway@127.0.0.1/db")

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -115,6 +116,12 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	mctx, stopMaintenance := context.WithCancel(ctx)
+	var maintenance sync.WaitGroup
+	maintenance.Go(func() { s.maintainEvery(mctx) })
+	// The pool closes after Run returns: maintenance must be done with it.
+	defer maintenance.Wait()
+	defer stopMaintenance()
 	select {
 	case err := <-errc:
 		return err
@@ -269,6 +276,7 @@ func Main(ctx context.Context) error {
 		return err
 	}
 	log.Info().Str("addr", ln.Addr().String()).Int32("schema_version", migrations.Latest()).
-		Bool("cookie_secure", cfg.CookieSecure).Int32("pool_size", cfg.PoolSize).Msg("gateway listening")
+		Bool("cookie_secure", cfg.CookieSecure).Int32("pool_size", cfg.PoolSize).
+		Dur("maintenance_interval", cfg.MaintenanceInterval).Msg("gateway listening")
 	return New(cfg, pool, log).Run(ctx, ln)
 }
