@@ -7,6 +7,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -24,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"homebase/gateway"
@@ -105,6 +108,33 @@ func (s *secrets) checkLog(t *testing.T, log string) {
 	}
 }
 
+// checkAuditLog fails the test if any audit log row holds one of the
+// secrets, or the SHA-256 digest of one (how tokens are stored).
+func (s *secrets) checkAuditLog(t *testing.T) {
+	s.mu.Lock()
+	var list []string
+	for _, v := range s.list {
+		if v != "" {
+			sum := sha256.Sum256([]byte(v))
+			list = append(list, v, hex.EncodeToString(sum[:]), base64.StdEncoding.EncodeToString(sum[:]))
+		}
+	}
+	s.mu.Unlock()
+	rows, err := owner.Query(context.Background(), `
+		SELECT s FROM unnest($1::text[]) s
+		 WHERE EXISTS (SELECT 1 FROM audit.logs l WHERE strpos(l::text, s) > 0)`, list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range found {
+		t.Errorf("an audit log row contains the secret (or its digest) %q", v)
+	}
+}
+
 // testConfig trusts loopback as a proxy, so that each test can present its
 // own client address in X-Forwarded-For and keep per-IP throttling apart.
 func testConfig() gateway.Config {
@@ -152,6 +182,7 @@ func startServer(t *testing.T, edit func(*gateway.Config), tweak func(*gateway.S
 		srv.Close()
 		pool.Close()
 		g.secrets.checkLog(t, logs.String())
+		g.secrets.checkAuditLog(t)
 	})
 	return g
 }
