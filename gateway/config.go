@@ -19,6 +19,7 @@ type Config struct {
 	LogFormat        string         // LOG_FORMAT: json or console
 	CookieSecure     bool           // COOKIE_SECURE: false only for plain-HTTP development
 	TrustedProxies   []netip.Prefix // TRUSTED_PROXIES: CIDRs whose X-Forwarded-For is believed
+	MetricsAllowed   []netip.Prefix // METRICS_ALLOWED: client addresses that may read /metrics (none if empty)
 	AllowedOrigins   []string       // ALLOWED_ORIGINS: origins allowed by CORS and the CSRF rule
 	StatementTimeout time.Duration  // STATEMENT_TIMEOUT: per request, enforced by PostgreSQL
 	PoolSize         int32          // DB_POOL_SIZE: maximum database connections (default: 2 per CPU, at least 4)
@@ -54,16 +55,11 @@ func ConfigFromEnv() (Config, error) {
 	if c.CookieSecure, err = strconv.ParseBool(env("COOKIE_SECURE", "true")); err != nil {
 		return c, fmt.Errorf("COOKIE_SECURE: %w", err)
 	}
-	for _, s := range splitList(os.Getenv("TRUSTED_PROXIES")) {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			a, aerr := netip.ParseAddr(s)
-			if aerr != nil {
-				return c, fmt.Errorf("TRUSTED_PROXIES: %q is not a CIDR or address", s)
-			}
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+	if c.TrustedProxies, err = prefixList("TRUSTED_PROXIES", os.Getenv("TRUSTED_PROXIES")); err != nil {
+		return c, err
+	}
+	if c.MetricsAllowed, err = prefixList("METRICS_ALLOWED", env("METRICS_ALLOWED", "127.0.0.0/8,::1/128")); err != nil {
+		return c, err
 	}
 	if v := os.Getenv("STATEMENT_TIMEOUT"); v != "" {
 		if c.StatementTimeout, err = time.ParseDuration(v); err != nil || c.StatementTimeout < time.Millisecond {
@@ -118,6 +114,23 @@ func env(key, def string) string {
 		return v
 	}
 	return def
+}
+
+// prefixList parses comma-separated CIDRs or single addresses (a /32 or /128).
+func prefixList(key, s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range splitList(s) {
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			a, aerr := netip.ParseAddr(f)
+			if aerr != nil {
+				return nil, fmt.Errorf("%s: %q is not a CIDR or address", key, f)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 func splitList(s string) []string {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,7 +11,7 @@ import (
 func TestConfigFromEnvDefaults(t *testing.T) {
 	t.Setenv("DATABASE_URL", "postgres://gateway@127.0.0.1/db")
 	for _, k := range []string{"HOST", "PORT", "LOG_LEVEL", "LOG_FORMAT", "COOKIE_SECURE", "TRUSTED_PROXIES",
-		"ALLOWED_ORIGINS", "STATEMENT_TIMEOUT", "DB_POOL_SIZE", "SHUTDOWN_TIMEOUT",
+		"METRICS_ALLOWED", "ALLOWED_ORIGINS", "STATEMENT_TIMEOUT", "DB_POOL_SIZE", "SHUTDOWN_TIMEOUT",
 		"MAINTENANCE_INTERVAL", "LOG_RETENTION"} {
 		t.Setenv(k, "")
 	}
@@ -23,6 +24,11 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 		c.MaintenanceInterval != 10*time.Minute || c.LogRetention != 0 {
 		t.Fatalf("defaults: %+v", c)
 	}
+	// /metrics is for a scraper on the same host unless configured otherwise.
+	loopback := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	if !slices.Equal(c.MetricsAllowed, loopback) {
+		t.Fatalf("METRICS_ALLOWED default %v, want %v", c.MetricsAllowed, loopback)
+	}
 }
 
 func TestConfigFromEnvValues(t *testing.T) {
@@ -31,6 +37,7 @@ func TestConfigFromEnvValues(t *testing.T) {
 	t.Setenv("PORT", "9000")
 	t.Setenv("COOKIE_SECURE", "false")
 	t.Setenv("TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.7")
+	t.Setenv("METRICS_ALLOWED", " 10.1.2.3/16,2001:db8::7 ")
 	t.Setenv("ALLOWED_ORIGINS", "https://a.example,https://b.example")
 	t.Setenv("STATEMENT_TIMEOUT", "250ms")
 	t.Setenv("DB_POOL_SIZE", "7")
@@ -47,6 +54,11 @@ func TestConfigFromEnvValues(t *testing.T) {
 		c.MaintenanceInterval != 0 || c.LogRetention != 30*24*time.Hour ||
 		len(c.TrustedProxies) != 2 || c.TrustedProxies[0] != want[0] || c.TrustedProxies[1] != want[1] {
 		t.Fatalf("parsed: %+v", c)
+	}
+	// Host bits are masked off; a bare address is that one address.
+	metrics := []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("2001:db8::7/128")}
+	if !slices.Equal(c.MetricsAllowed, metrics) {
+		t.Fatalf("METRICS_ALLOWED parsed as %v, want %v", c.MetricsAllowed, metrics)
 	}
 }
 
@@ -69,6 +81,9 @@ func TestConfigFromEnvRejects(t *testing.T) {
 		"retention":          {"LOG_RETENTION": "ninety days"},
 		"short retention":    {"LOG_RETENTION": "12h"},
 		"retention days":     {"LOG_RETENTION": "-3d"},
+		"metrics prefix":     {"METRICS_ALLOWED": "127.0.0.0/8,::1/129"},
+		"metrics hostname":   {"METRICS_ALLOWED": "localhost"},
+		"metrics garbage":    {"METRICS_ALLOWED": "127.0.0.1, prometheus:9090"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv("DATABASE_URL", "postgres://gateway@127.0.0.1/db")

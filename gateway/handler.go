@@ -63,7 +63,7 @@ func (s *Server) handle(rt Route) http.HandlerFunc {
 
 		var out []byte
 		var override *string
-		err := s.pool.QueryRow(r.Context(), sql, args...).Scan(&out, &override)
+		err := s.queryRow(r.Context(), sql, args, &out, &override)
 		if err != nil && r.Context().Err() != nil {
 			// The client went away; nobody reads this answer. 499 is nginx's
 			// "client closed request", for the access log only.
@@ -410,9 +410,10 @@ func clearCookie(w http.ResponseWriter, secure bool) {
 	})
 }
 
-// reqInfo is what the access log needs to know about a request.
+// reqInfo is what the access log and the metrics need to know about a request.
 type reqInfo struct {
 	id       string
+	route    string // the matched route's path template; "" when none matched
 	sqlstate string
 	err      error
 	status   int // overrides the written status in the log (statusClientClosed)

@@ -36,6 +36,8 @@ type Server struct {
 	ExpectedVersion int32
 	// Routes is the route table served; New sets it to the package's Routes.
 	Routes []Route
+	// metrics are served at /metrics; nil unless made by New.
+	metrics *metrics
 }
 
 // NewPool opens the gateway's connection pool. PostgreSQL enforces the
@@ -66,7 +68,8 @@ func NewLogger(cfg Config, w io.Writer) zerolog.Logger {
 
 // New makes a Server over an open pool.
 func New(cfg Config, pool *pgxpool.Pool, log zerolog.Logger) *Server {
-	return &Server{cfg: cfg, pool: pool, log: log, ExpectedVersion: migrations.Latest(), Routes: Routes}
+	return &Server{cfg: cfg, pool: pool, log: log, ExpectedVersion: migrations.Latest(), Routes: Routes,
+		metrics: newMetrics(pool, log)}
 }
 
 // Handler is the whole HTTP surface: operations endpoints and the route table.
@@ -74,6 +77,7 @@ func (s *Server) Handler() http.Handler {
 	r := mux.NewRouter()
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc(metricsPath, s.serveMetrics) // any method: refused clients get a 404 either way
 	for _, rt := range s.Routes {
 		r.Handle(APIPrefix+rt.Path, s.handle(rt)).Methods(rt.Method)
 	}
@@ -85,6 +89,7 @@ func (s *Server) Handler() http.Handler {
 		w.Header().Set("Allow", allowedMethods(r, req))
 		writeError(w, newError(405, "method not allowed on this route", nil))
 	})
+	r.Use(recordRoute)
 	return s.withRequestContext(s.withCORS(r))
 }
 
@@ -203,8 +208,10 @@ func (s *Server) withRequestContext(next http.Handler) http.Handler {
 			if info.err != nil {
 				ev = ev.AnErr("error", info.err)
 			}
+			elapsed := time.Since(start)
+			s.metrics.observe(info, r.Method, status, elapsed)
 			ev.Str("request_id", id).Str("method", r.Method).Str("path", r.URL.Path).Int("status", status).
-				Dur("duration_ms", time.Since(start)).Str("sqlstate", info.sqlstate).
+				Dur("duration_ms", elapsed).Str("sqlstate", info.sqlstate).
 				Str("client", s.clientIP(r).String()).Msg("request")
 		}()
 		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), ctxKey{}, info)))

@@ -1,0 +1,197 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+)
+
+// metricsPath is where the Prometheus exposition is served, outside /api/v1.
+const metricsPath = "/metrics"
+
+// unmatchedRoute labels requests that no route handled (404, 405, CORS
+// preflights): the raw path would give every scanner's guess its own series.
+const unmatchedRoute = "unmatched"
+
+// durationBuckets (seconds) are dense around the 1–5 ms a session check takes
+// (README, "Benchmark") and sparse up to the default 5 s statement timeout;
+// signups and logins spend roughly 100 ms in bcrypt.
+var durationBuckets = []float64{.0005, .001, .002, .003, .004, .005, .0075, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+
+// metrics are one Server's: its own registry, so that several servers in one
+// process (the e2e tests) neither collide nor count each other's requests.
+type metrics struct {
+	handler  http.Handler
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	dbErrors *prometheus.CounterVec
+	// waiting counts requests inside pool.Acquire: pgxpool counts no waiters.
+	waiting atomic.Int64
+}
+
+func newMetrics(pool *pgxpool.Pool, log zerolog.Logger) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "homebase_gateway_requests_total",
+			Help: "HTTP requests answered, by route template, method and status (499: the client hung up).",
+		}, []string{"route", "method", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "homebase_gateway_request_duration_seconds",
+			Help:    "Time from receiving a request to its answer, by route template.",
+			Buckets: durationBuckets,
+		}, []string{"route"}),
+		dbErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "homebase_gateway_db_errors_total",
+			Help: "Failed api calls by SQLSTATE (PT<status> for errors raised or committed by the api functions).",
+		}, []string{"sqlstate"}),
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.requests, m.duration, m.dbErrors,
+		&poolCollector{pool: pool, waiting: &m.waiting},
+	)
+	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog: promLog{log},
+		Registry: reg, // counts its own failures as promhttp_metric_handler_errors_total
+	})
+	return m
+}
+
+// observe counts one answered request; withRequestContext calls it once the
+// final status is known.
+func (m *metrics) observe(info *reqInfo, method string, status int, elapsed time.Duration) {
+	if m == nil {
+		return // a Server not made by New (unit tests) has no metrics
+	}
+	route := info.route
+	if route == "" {
+		route = unmatchedRoute
+	}
+	m.requests.WithLabelValues(route, methodLabel(method), strconv.Itoa(status)).Inc()
+	m.duration.WithLabelValues(route).Observe(elapsed.Seconds())
+	if info.sqlstate != "" {
+		m.dbErrors.WithLabelValues(info.sqlstate).Inc()
+	}
+}
+
+// methodLabel keeps the method label bounded: a client may send any token as
+// a method, and each would otherwise become a series.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "OTHER"
+}
+
+// recordRoute is router middleware: mux runs it only for a matched route, and
+// it keeps that route's path template (never the raw path) for the metrics.
+func recordRoute(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rt := mux.CurrentRoute(r); rt != nil {
+			if tpl, err := rt.GetPathTemplate(); err == nil {
+				requestInfo(r.Context()).route = tpl
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// serveMetrics answers only clients in METRICS_ALLOWED (after X-Forwarded-For
+// from TRUSTED_PROXIES, so a public request relayed by the proxy is refused).
+// Anyone else gets the 404 of a route that does not exist, whatever the method.
+func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	if !s.metricsAllowed(r) {
+		writeError(w, newError(404, "no such route", nil))
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeError(w, newError(405, "method not allowed on this route", nil))
+		return
+	}
+	s.metrics.handler.ServeHTTP(w, r)
+}
+
+func (s *Server) metricsAllowed(r *http.Request) bool {
+	ip := s.clientIP(r)
+	for _, p := range s.cfg.MetricsAllowed {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// queryRow is s.pool.QueryRow(ctx, sql, args...).Scan(dest...), with the
+// acquire made explicit so that the requests waiting for a connection can be
+// counted.
+func (s *Server) queryRow(ctx context.Context, sql string, args []any, dest ...any) error {
+	s.metrics.waiting.Add(1)
+	conn, err := s.pool.Acquire(ctx)
+	s.metrics.waiting.Add(-1)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	return conn.QueryRow(ctx, sql, args...).Scan(dest...)
+}
+
+// poolCollector reads the pool's statistics at scrape time, all from one
+// Stat() so that they agree with each other (total ≥ acquired + idle).
+type poolCollector struct {
+	pool    *pgxpool.Pool
+	waiting *atomic.Int64
+}
+
+var (
+	poolAcquiredDesc = prometheus.NewDesc("homebase_gateway_db_pool_acquired_connections",
+		"Connections in use by a request now.", nil, nil)
+	poolIdleDesc = prometheus.NewDesc("homebase_gateway_db_pool_idle_connections",
+		"Open connections waiting for a request now.", nil, nil)
+	poolTotalDesc = prometheus.NewDesc("homebase_gateway_db_pool_total_connections",
+		"Connections open or being opened now (acquired + idle + constructing).", nil, nil)
+	poolMaxDesc = prometheus.NewDesc("homebase_gateway_db_pool_max_connections",
+		"The pool's size (DB_POOL_SIZE).", nil, nil)
+	poolEmptyAcquiresDesc = prometheus.NewDesc("homebase_gateway_db_pool_empty_acquires_total",
+		"Acquires that found no idle connection and waited for one to be released or opened.", nil, nil)
+	poolWaitingDesc = prometheus.NewDesc("homebase_gateway_db_pool_waiting_requests",
+		"Requests waiting for a connection now.", nil, nil)
+)
+
+func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{poolAcquiredDesc, poolIdleDesc, poolTotalDesc, poolMaxDesc,
+		poolEmptyAcquiresDesc, poolWaitingDesc} {
+		ch <- d
+	}
+}
+
+func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.pool.Stat()
+	ch <- prometheus.MustNewConstMetric(poolAcquiredDesc, prometheus.GaugeValue, float64(st.AcquiredConns()))
+	ch <- prometheus.MustNewConstMetric(poolIdleDesc, prometheus.GaugeValue, float64(st.IdleConns()))
+	ch <- prometheus.MustNewConstMetric(poolTotalDesc, prometheus.GaugeValue, float64(st.TotalConns()))
+	ch <- prometheus.MustNewConstMetric(poolMaxDesc, prometheus.GaugeValue, float64(st.MaxConns()))
+	ch <- prometheus.MustNewConstMetric(poolEmptyAcquiresDesc, prometheus.CounterValue, float64(st.EmptyAcquireCount()))
+	ch <- prometheus.MustNewConstMetric(poolWaitingDesc, prometheus.GaugeValue, float64(c.waiting.Load()))
+}
+
+// promLog sends the exposition handler's errors to the gateway's log.
+type promLog struct{ log zerolog.Logger }
+
+func (l promLog) Println(v ...any) {
+	l.log.Error().Str("component", "metrics").Msg(fmt.Sprint(v...))
+}
