@@ -73,6 +73,7 @@ func (s *Server) Handler() http.Handler {
 	r := mux.NewRouter()
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet, http.MethodHead)
+	r.Handle(APIPrefix+"/openapi.json", s.openAPI()).Methods(http.MethodGet, http.MethodHead)
 	for _, rt := range s.Routes {
 		r.Handle(APIPrefix+rt.Path, s.handle(rt)).Methods(rt.Method)
 	}
