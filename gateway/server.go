@@ -78,6 +78,7 @@ func (s *Server) Handler() http.Handler {
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc(metricsPath, s.serveMetrics) // any method: refused clients get a 404 either way
+	r.Handle(APIPrefix+"/openapi.json", s.openAPI()).Methods(http.MethodGet, http.MethodHead)
 	for _, rt := range s.Routes {
 		r.Handle(APIPrefix+rt.Path, s.handle(rt)).Methods(rt.Method)
 	}

@@ -1,0 +1,202 @@
+package gateway
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// The OpenAPI document is derived from the route table alone, so it lists
+// exactly the routes the gateway serves. What the table does not know it
+// leaves open instead of guessing: a success body is "an object" (the JSON
+// the function returns), and no body member is required (SQL decides which
+// are, and answers 422 with per-field details).
+
+// object is a JSON object of the document.
+type object = map[string]any
+
+// OpenAPIDocument is the OpenAPI 3.1 document of routes, as JSON, with paths
+// relative to the server URL APIPrefix. Its version is the schema version the
+// build expects: every change to an api function is a migration.
+func OpenAPIDocument(routes []Route, schemaVersion int32) []byte {
+	paths := object{}
+	for _, rt := range routes {
+		item, ok := paths[rt.Path].(object)
+		if !ok {
+			item = object{}
+			paths[rt.Path] = item
+		}
+		item[strings.ToLower(rt.Method)] = operation(rt)
+	}
+	doc := object{
+		"openapi": "3.1.0",
+		"info": object{
+			"title":   "homebase",
+			"version": strconv.Itoa(int(schemaVersion)),
+			"description": "Generated from the gateway's route table. A request may send X-Request-Id " +
+				"(1-128 characters of A-Z a-z 0-9 . _ : -); every response carries it, the client's or a new one.",
+		},
+		"servers": []object{{"url": APIPrefix}},
+		"paths":   paths,
+		"components": object{
+			"schemas": object{"Error": object{
+				"type":                 "object",
+				"required":             []string{"code", "message", "details", "hint"},
+				"additionalProperties": false,
+				"properties": object{
+					"code":    object{"type": "string", "pattern": "^[A-Z_]+$"},
+					"message": object{"type": "string"},
+					"details": object{"description": "null, or more about the error: {field: reason} for VALIDATION, {retry_after: seconds} for RATE_LIMITED"},
+					"hint":    object{"type": []string{"string", "null"}},
+				},
+			}},
+			"securitySchemes": object{
+				"bearer": object{"type": "http", "scheme": "bearer",
+					"description": "The token a login returns. The session is bound to the User-Agent it was created with; another one deletes it (401 BROWSER)."},
+				"cookie": object{"type": "apiKey", "in": "cookie", "name": sessionCookie,
+					"description": "Set by the login. A POST, PUT, PATCH or DELETE authenticated by the cookie alone must come from an allowed Origin (403 CSRF)."},
+			},
+		},
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		panic(err) // maps, slices, strings, ints and bools only: Marshal cannot fail
+	}
+	return b
+}
+
+func operation(rt Route) object {
+	op := object{
+		"operationId": rt.Func[strings.LastIndexByte(rt.Func, '.')+1:],
+		"summary":     rt.Summary,
+		"responses":   responses(rt),
+	}
+	var params []object
+	fields := object{}
+	for _, a := range rt.Args {
+		switch a.From {
+		case FromPath:
+			s := kindSchema(a.Kind)
+			if a.Kind == Int {
+				s["minimum"] = 1 // readArgs refuses the others (400)
+			}
+			params = append(params, object{"name": a.Name, "in": "path", "required": true, "schema": s})
+		case FromQuery:
+			params = append(params, object{"name": a.Name, "in": "query", "schema": kindSchema(a.Kind)})
+		case FromBody:
+			s := kindSchema(a.Kind)
+			s["type"] = []string{s["type"].(string), "null"} // null is the same as absent
+			fields[a.Name] = s
+		}
+		// The token, User-Agent, client IP and request id are the request's
+		// context, not parameters: the security schemes and info say how.
+	}
+	if len(params) > 0 {
+		op["parameters"] = params
+	}
+	if len(fields) > 0 {
+		op["requestBody"] = object{
+			"description": "One JSON object; an absent member and null are the same. No body at all counts as {}.",
+			"content": object{"application/json": object{"schema": object{
+				"type": "object", "properties": fields,
+				"additionalProperties": false, // readBody refuses unknown members (400)
+			}}},
+		}
+	}
+	if rt.Auth {
+		op["security"] = []object{{"bearer": []string{}}, {"cookie": []string{}}}
+	}
+	return op
+}
+
+func kindSchema(k Kind) object {
+	if k == Int {
+		return object{"type": "integer", "format": "int64"}
+	}
+	return object{"type": "string"}
+}
+
+// responses are the route's success and the errors it can answer with, by
+// what the route takes; the error codes are those of docs/api.md.
+func responses(rt Route) object {
+	takes := map[Source]bool{}
+	for _, a := range rt.Args {
+		takes[a.From] = true
+	}
+	codes := map[int][]string{400: {"BAD_REQUEST"}, 500: {"INTERNAL"}, 503: {"UNAVAILABLE"}, 504: {"TIMEOUT"}}
+	if rt.Auth {
+		codes[401] = []string{"UNAUTHENTICATED", "INVALID", "EXPIRED", "BROWSER"}
+		codes[403] = []string{"FORBIDDEN"}
+		if !safeMethod(rt.Method) {
+			codes[403] = append(codes[403], "CSRF")
+		}
+	}
+	if checksPassword(rt) {
+		codes[401] = append(codes[401], "INVALID_CREDENTIALS")
+		codes[429] = []string{"RATE_LIMITED"}
+	}
+	if takes[FromPath] {
+		codes[404] = []string{"NOT_FOUND"}
+	}
+	if takes[FromBody] {
+		codes[413] = []string{"PAYLOAD_TOO_LARGE"}
+		codes[415] = []string{"UNSUPPORTED_MEDIA_TYPE"}
+	}
+	if takes[FromBody] || takes[FromQuery] {
+		codes[422] = []string{"VALIDATION"}
+	}
+
+	out := object{strconv.Itoa(rt.Status): success(rt)}
+	for status, cs := range codes {
+		r := object{
+			"description": http.StatusText(status) + ": " + strings.Join(cs, ", "),
+			"content":     object{"application/json": object{"schema": object{"$ref": "#/components/schemas/Error"}}},
+		}
+		if status == http.StatusTooManyRequests {
+			r["headers"] = object{"Retry-After": object{
+				"description": "seconds until the throttling window ends", "schema": object{"type": "integer"}}}
+		}
+		out[strconv.Itoa(status)] = r
+	}
+	return out
+}
+
+// checksPassword: the login, and a logged-in user's routes that take the
+// password, check it against the account and are throttled. Signup takes a
+// password too, but sets it.
+func checksPassword(rt Route) bool {
+	if rt.Cookie != SetCookie && !rt.Auth {
+		return false
+	}
+	for _, a := range rt.Args {
+		if a.From == FromBody && (a.Name == "password" || a.Name == "current_password") {
+			return true
+		}
+	}
+	return false
+}
+
+func success(rt Route) object {
+	r := object{"description": http.StatusText(rt.Status)}
+	if rt.Status != http.StatusNoContent {
+		r["content"] = object{"application/json": object{"schema": object{"type": "object"}}}
+	}
+	cookie := map[CookieEffect]string{
+		SetCookie:   "session=<token>; Path=/; Max-Age=<seconds until expires_at>; HttpOnly; Secure; SameSite=Lax (Secure unless COOKIE_SECURE=false)",
+		ClearCookie: "session=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax: the session cookie is deleted",
+	}[rt.Cookie]
+	if cookie != "" {
+		r["headers"] = object{"Set-Cookie": object{"description": cookie, "schema": object{"type": "string"}}}
+	}
+	return r
+}
+
+// openAPI serves the document of s.Routes, built once when the handler is.
+func (s *Server) openAPI() http.HandlerFunc {
+	doc := OpenAPIDocument(s.Routes, s.ExpectedVersion)
+	return func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(doc)
+	}
+}
