@@ -26,8 +26,6 @@ type Config struct {
 	ShutdownTimeout  time.Duration  // SHUTDOWN_TIMEOUT: grace for in-flight requests on SIGTERM
 	// MAINTENANCE_INTERVAL: how often to run api.maintenance (0 = never)
 	MaintenanceInterval time.Duration
-	// LOG_RETENTION: audit log rows older than this are deleted (0 = the SQL default, 90 days)
-	LogRetention time.Duration
 }
 
 // ConfigFromEnv reads Config from environment variables, with defaults that
@@ -72,13 +70,8 @@ func ConfigFromEnv() (Config, error) {
 		}
 	}
 	if v := os.Getenv("MAINTENANCE_INTERVAL"); v != "" {
-		if c.MaintenanceInterval, err = parseDays(v); err != nil || c.MaintenanceInterval < 0 {
+		if c.MaintenanceInterval, err = time.ParseDuration(v); err != nil || c.MaintenanceInterval < 0 {
 			return c, fmt.Errorf("MAINTENANCE_INTERVAL: want a duration such as 10m, or 0 to turn maintenance off")
-		}
-	}
-	if v := os.Getenv("LOG_RETENTION"); v != "" {
-		if c.LogRetention, err = parseDays(v); err != nil || c.LogRetention < 24*time.Hour {
-			return c, fmt.Errorf("LOG_RETENTION: want a duration of at least a day, such as 90d or 720h")
 		}
 	}
 	if v := os.Getenv("DB_POOL_SIZE"); v != "" {
@@ -94,19 +87,6 @@ func ConfigFromEnv() (Config, error) {
 		return c, fmt.Errorf("LOG_FORMAT: want json or console")
 	}
 	return c, nil
-}
-
-// parseDays is time.ParseDuration that also takes whole days ("90d"), the
-// natural unit of a retention.
-func parseDays(v string) (time.Duration, error) {
-	if n, ok := strings.CutSuffix(v, "d"); ok {
-		days, err := strconv.Atoi(n)
-		if err != nil || days < 0 || days > 100*365 {
-			return 0, fmt.Errorf("bad number of days %q", v)
-		}
-		return time.Duration(days) * 24 * time.Hour, nil
-	}
-	return time.ParseDuration(v)
 }
 
 func env(key, def string) string {

@@ -12,7 +12,7 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 	t.Setenv("DATABASE_URL", "postgres://gateway@127.0.0.1/db")
 	for _, k := range []string{"HOST", "PORT", "LOG_LEVEL", "LOG_FORMAT", "COOKIE_SECURE", "TRUSTED_PROXIES",
 		"METRICS_ALLOWED", "ALLOWED_ORIGINS", "STATEMENT_TIMEOUT", "DB_POOL_SIZE", "SHUTDOWN_TIMEOUT",
-		"MAINTENANCE_INTERVAL", "LOG_RETENTION"} {
+		"MAINTENANCE_INTERVAL"} {
 		t.Setenv(k, "")
 	}
 	c, err := ConfigFromEnv()
@@ -21,7 +21,7 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 	}
 	if c.ListenAddr() != "127.0.0.1:8080" || !c.CookieSecure || len(c.TrustedProxies) != 0 ||
 		c.StatementTimeout != 5*time.Second || c.PoolSize < 4 || c.LogFormat != "json" ||
-		c.MaintenanceInterval != 10*time.Minute || c.LogRetention != 0 {
+		c.MaintenanceInterval != 10*time.Minute {
 		t.Fatalf("defaults: %+v", c)
 	}
 	// /metrics is for a scraper on the same host unless configured otherwise.
@@ -43,7 +43,6 @@ func TestConfigFromEnvValues(t *testing.T) {
 	t.Setenv("DB_POOL_SIZE", "7")
 	t.Setenv("LOG_FORMAT", "console")
 	t.Setenv("MAINTENANCE_INTERVAL", "0")
-	t.Setenv("LOG_RETENTION", "30d")
 	c, err := ConfigFromEnv()
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +50,7 @@ func TestConfigFromEnvValues(t *testing.T) {
 	want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32")}
 	if c.ListenAddr() != "0.0.0.0:9000" || c.CookieSecure || c.StatementTimeout != 250*time.Millisecond ||
 		c.PoolSize != 7 || c.LogFormat != "console" || len(c.AllowedOrigins) != 2 ||
-		c.MaintenanceInterval != 0 || c.LogRetention != 30*24*time.Hour ||
+		c.MaintenanceInterval != 0 ||
 		len(c.TrustedProxies) != 2 || c.TrustedProxies[0] != want[0] || c.TrustedProxies[1] != want[1] {
 		t.Fatalf("parsed: %+v", c)
 	}
@@ -78,9 +77,6 @@ func TestConfigFromEnvRejects(t *testing.T) {
 		"proxy not an entry": {"TRUSTED_PROXIES": "localhost"},
 		"maintenance":        {"MAINTENANCE_INTERVAL": "often"},
 		"negative interval":  {"MAINTENANCE_INTERVAL": "-1m"},
-		"retention":          {"LOG_RETENTION": "ninety days"},
-		"short retention":    {"LOG_RETENTION": "12h"},
-		"retention days":     {"LOG_RETENTION": "-3d"},
 		"metrics prefix":     {"METRICS_ALLOWED": "127.0.0.0/8,::1/129"},
 		"metrics hostname":   {"METRICS_ALLOWED": "localhost"},
 		"metrics garbage":    {"METRICS_ALLOWED": "127.0.0.1, prometheus:9090"},

@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"time"
 )
 
@@ -25,13 +24,9 @@ type MaintenanceResult struct {
 // left, another instance holds the maintenance lock, or the bound is reached.
 func (s *Server) Maintain(ctx context.Context) (MaintenanceResult, error) {
 	var total MaintenanceResult
-	var retention any // NULL: the SQL default
-	if s.cfg.LogRetention > 0 {
-		retention = fmt.Sprintf("%d seconds", int64(s.cfg.LogRetention.Seconds()))
-	}
 	for total.Rounds < maxMaintenanceRounds {
 		var raw []byte
-		if err := s.pool.QueryRow(ctx, "SELECT api.maintenance($1::interval)", retention).Scan(&raw); err != nil {
+		if err := s.pool.QueryRow(ctx, "SELECT api.maintenance()").Scan(&raw); err != nil {
 			return total, err
 		}
 		var round struct {

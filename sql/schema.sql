@@ -413,24 +413,22 @@ $$;
 ALTER FUNCTION api.logout(token text, browser text, ip inet, request_id text) OWNER TO app_owner;
 
 --
--- Name: maintenance(interval, integer); Type: FUNCTION; Schema: api; Owner: app_owner
+-- Name: maintenance(integer); Type: FUNCTION; Schema: api; Owner: app_owner
 --
 
-CREATE FUNCTION api.maintenance(log_retention interval DEFAULT NULL::interval, batch_size integer DEFAULT NULL::integer) RETURNS json
+CREATE FUNCTION api.maintenance(batch_size integer DEFAULT NULL::integer) RETURNS json
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'ext', 'pg_temp'
     AS $$
 DECLARE
-  v_retention interval := coalesce(log_retention, interval '90 days');
+  v_retention interval := (SELECT s.log_retention FROM audit.settings s);
   v_batch integer := coalesce(batch_size, 1000);
   v_sessions integer;
   v_counters integer;
   v_logs integer;
 BEGIN
-  IF v_retention < interval '1 day' OR v_batch NOT BETWEEN 1 AND 100000 THEN
-    PERFORM response.raise(422, 'VALIDATION', 'invalid maintenance settings', jsonb_strip_nulls(jsonb_build_object(
-      'log_retention', CASE WHEN v_retention < interval '1 day' THEN 'must be at least 1 day' END,
-      'batch_size', CASE WHEN v_batch NOT BETWEEN 1 AND 100000 THEN 'must be between 1 and 100000' END)));
+  IF v_batch NOT BETWEEN 1 AND 100000 THEN
+    PERFORM response.raise(422, 'VALIDATION', 'invalid batch size', '{"batch_size": "must be between 1 and 100000"}');
   END IF;
   IF NOT pg_try_advisory_xact_lock(hashtext('homebase maintenance')) THEN
     RETURN json_build_object('skipped', true, 'more', false);
@@ -462,7 +460,7 @@ END
 $$;
 
 
-ALTER FUNCTION api.maintenance(log_retention interval, batch_size integer) OWNER TO app_owner;
+ALTER FUNCTION api.maintenance(batch_size integer) OWNER TO app_owner;
 
 SET default_tablespace = '';
 
@@ -672,6 +670,25 @@ CREATE FUNCTION audit.level_rank(level text) RETURNS integer
 
 
 ALTER FUNCTION audit.level_rank(level text) OWNER TO app_owner;
+
+--
+-- Name: settings_changed(); Type: FUNCTION; Schema: audit; Owner: app_owner
+--
+
+CREATE FUNCTION audit.settings_changed() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+  PERFORM audit.write('WARN', 'audit', 'log retention changed', NULL, NULL, NULL,
+                      jsonb_build_object('from', OLD.log_retention::text, 'to', NEW.log_retention::text,
+                                         'by', session_user));
+  RETURN NULL;
+END
+$$;
+
+
+ALTER FUNCTION audit.settings_changed() OWNER TO app_owner;
 
 --
 -- Name: logs; Type: TABLE; Schema: audit; Owner: app_owner
@@ -1216,6 +1233,27 @@ ALTER TABLE audit.logs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 
 
 --
+-- Name: settings; Type: TABLE; Schema: audit; Owner: app_owner
+--
+
+CREATE TABLE audit.settings (
+    only_one boolean DEFAULT true NOT NULL,
+    log_retention interval DEFAULT '90 days'::interval NOT NULL,
+    CONSTRAINT settings_log_retention_check CHECK ((log_retention >= '1 day'::interval)),
+    CONSTRAINT settings_only_one_check CHECK (only_one)
+);
+
+
+ALTER TABLE audit.settings OWNER TO app_owner;
+
+--
+-- Name: TABLE settings; Type: COMMENT; Schema: audit; Owner: app_owner
+--
+
+COMMENT ON TABLE audit.settings IS 'Audit settings (one row): UPDATE audit.settings SET log_retention = ''30 days'';';
+
+
+--
 -- Name: account_sessions; Type: TABLE; Schema: auth; Owner: app_owner
 --
 
@@ -1275,6 +1313,14 @@ ALTER TABLE auth.accounts ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 
 ALTER TABLE ONLY audit.logs
     ADD CONSTRAINT logs_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: settings settings_pkey; Type: CONSTRAINT; Schema: audit; Owner: app_owner
+--
+
+ALTER TABLE ONLY audit.settings
+    ADD CONSTRAINT settings_pkey PRIMARY KEY (only_one);
 
 
 --
@@ -1351,6 +1397,13 @@ CREATE INDEX account_sessions_account_id_idx ON auth.account_sessions USING btre
 --
 
 CREATE INDEX account_sessions_expiry_time_idx ON auth.account_sessions USING btree (expiry_time);
+
+
+--
+-- Name: settings settings_changed; Type: TRIGGER; Schema: audit; Owner: app_owner
+--
+
+CREATE TRIGGER settings_changed AFTER UPDATE ON audit.settings FOR EACH ROW WHEN ((old.log_retention IS DISTINCT FROM new.log_retention)) EXECUTE FUNCTION audit.settings_changed();
 
 
 --
@@ -1447,11 +1500,11 @@ GRANT ALL ON FUNCTION api.logout(token text, browser text, ip inet, request_id t
 
 
 --
--- Name: FUNCTION maintenance(log_retention interval, batch_size integer); Type: ACL; Schema: api; Owner: app_owner
+-- Name: FUNCTION maintenance(batch_size integer); Type: ACL; Schema: api; Owner: app_owner
 --
 
-REVOKE ALL ON FUNCTION api.maintenance(log_retention interval, batch_size integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION api.maintenance(log_retention interval, batch_size integer) TO gateway;
+REVOKE ALL ON FUNCTION api.maintenance(batch_size integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION api.maintenance(batch_size integer) TO gateway;
 
 
 --
@@ -1506,6 +1559,13 @@ REVOKE ALL ON FUNCTION audit.account_role_changed() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION audit.level_rank(level text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION settings_changed(); Type: ACL; Schema: audit; Owner: app_owner
+--
+
+REVOKE ALL ON FUNCTION audit.settings_changed() FROM PUBLIC;
 
 
 --

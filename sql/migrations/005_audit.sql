@@ -43,6 +43,35 @@ CREATE INDEX logs_logged_at_idx ON audit.logs (logged_at);
 CREATE INDEX logs_source_id_idx ON audit.logs (source, id);
 COMMENT ON TABLE audit.logs IS 'Audit log, written by the functions whose changes it describes; read through GET /admin/logs.';
 
+-- How long log rows are kept; one row. A table the owner alone may change,
+-- rather than a parameter of api.maintenance: whoever holds the gateway's
+-- password must not be able to shorten the retention and erase the trail.
+CREATE TABLE audit.settings (
+  only_one      boolean PRIMARY KEY DEFAULT true CHECK (only_one),
+  log_retention interval NOT NULL DEFAULT interval '90 days',
+  CONSTRAINT settings_log_retention_check CHECK (log_retention >= interval '1 day')
+);
+INSERT INTO audit.settings DEFAULT VALUES;
+COMMENT ON TABLE audit.settings IS 'Audit settings (one row): UPDATE audit.settings SET log_retention = ''30 days'';';
+
+-- A retention change is itself an audit event.
+CREATE FUNCTION audit.settings_changed() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  PERFORM audit.write('WARN', 'audit', 'log retention changed', NULL, NULL, NULL,
+                      jsonb_build_object('from', OLD.log_retention::text, 'to', NEW.log_retention::text,
+                                         'by', session_user));
+  RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER settings_changed
+  AFTER UPDATE ON audit.settings
+  FOR EACH ROW WHEN (OLD.log_retention IS DISTINCT FROM NEW.log_retention)
+  EXECUTE FUNCTION audit.settings_changed();
+
 -- Severity order of the levels, for "this level and above" filters.
 CREATE FUNCTION audit.level_rank(level text) RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -597,29 +626,27 @@ $$;
 -- ============================================================================
 
 -- One bounded, idempotent round of clean-up: deletes at most batch_size
--- expired sessions, stale throttle counters and log rows older than
--- log_retention (default 90 days, at least 1 day). Answers the counts and
--- whether a full batch suggests more is left; callers repeat while "more".
--- Each round is its own short transaction, so clean-up never holds many row
--- locks or a long snapshot. One round at a time across all gateways: a round
--- that finds another one running skips ("skipped": true).
+-- (default 1000) expired sessions, stale throttle counters and log rows older
+-- than audit.settings.log_retention. Answers the counts and whether a full
+-- batch suggests more is left; callers repeat while "more". Each round is its
+-- own short transaction, so clean-up never holds many row locks or a long
+-- snapshot. One round at a time across all gateways: a round that finds
+-- another one running skips ("skipped": true).
 -- Called by the gateway on a timer (MAINTENANCE_INTERVAL) and by `scripts/db maintain`.
-CREATE FUNCTION api.maintenance(log_retention interval DEFAULT NULL, batch_size integer DEFAULT NULL)
+CREATE FUNCTION api.maintenance(batch_size integer DEFAULT NULL)
 RETURNS json
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, ext, pg_temp
 AS $$
 DECLARE
-  v_retention interval := coalesce(log_retention, interval '90 days');
+  v_retention interval := (SELECT s.log_retention FROM audit.settings s);
   v_batch integer := coalesce(batch_size, 1000);
   v_sessions integer;
   v_counters integer;
   v_logs integer;
 BEGIN
-  IF v_retention < interval '1 day' OR v_batch NOT BETWEEN 1 AND 100000 THEN
-    PERFORM response.raise(422, 'VALIDATION', 'invalid maintenance settings', jsonb_strip_nulls(jsonb_build_object(
-      'log_retention', CASE WHEN v_retention < interval '1 day' THEN 'must be at least 1 day' END,
-      'batch_size', CASE WHEN v_batch NOT BETWEEN 1 AND 100000 THEN 'must be between 1 and 100000' END)));
+  IF v_batch NOT BETWEEN 1 AND 100000 THEN
+    PERFORM response.raise(422, 'VALIDATION', 'invalid batch size', '{"batch_size": "must be between 1 and 100000"}');
   END IF;
   IF NOT pg_try_advisory_xact_lock(hashtext('homebase maintenance')) THEN
     RETURN json_build_object('skipped', true, 'more', false);
@@ -652,7 +679,7 @@ $$;
 
 ---- create above / drop below ----
 
-DROP FUNCTION api.maintenance(interval, integer);
+DROP FUNCTION api.maintenance(integer);
 DROP FUNCTION api.admin_logs(text, text, text, text, bigint, bigint, inet, text);
 DROP FUNCTION api.delete_account(text, text, text, inet, text);
 DROP FUNCTION api.change_password(text, text, text, text, inet, text);

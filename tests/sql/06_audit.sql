@@ -4,7 +4,7 @@
 -- Calls run as the gateway role; inspections as the superuser (RESET ROLE).
 -- (Statements run for their effect end in \gset, which swallows their output.)
 BEGIN;
-SELECT plan(64);
+SELECT plan(67);
 
 \ir helpers.psql
 
@@ -237,8 +237,9 @@ SELECT now() - interval '91 days', 'INFO', 'tap06.old', 'old' FROM generate_seri
 UNION ALL SELECT now() - interval '89 days', 'INFO', 'tap06.old', 'recent';
 
 SET LOCAL ROLE gateway;
-SELECT throws_ok($$SELECT api.maintenance(interval '1 hour')$$, 'PT422', 'invalid maintenance settings',
-                 'a retention under a day is refused');
+SELECT throws_ok($$SELECT api.maintenance(0)$$, 'PT422', 'invalid batch size', 'a batch size under 1 is refused');
+SELECT throws_ok($$UPDATE audit.settings SET log_retention = '90 days'$$, '42501', NULL,
+                 'the gateway cannot change the retention (and so erase the log)');
 SELECT api.maintenance(batch_size => 2) AS m1 \gset
 SELECT is(:'m1'::jsonb - 'throttle_counters' - 'expired_sessions',
           '{"skipped": false, "old_logs": 2, "more": true}'::jsonb,
@@ -258,7 +259,13 @@ SELECT is((SELECT details - 'log_retention' - 'throttle_counters' FROM audit.log
           '{"expired_sessions": 2, "old_logs": 2}'::jsonb, 'a round that deletes something logs what it deleted');
 SELECT is(api.maintenance()::jsonb - 'throttle_counters' - 'expired_sessions', '{"skipped": false, "old_logs": 0, "more": false}'::jsonb,
           'running again changes nothing (idempotent)');
-SELECT is(api.maintenance(interval '80 days')::jsonb ->> 'old_logs', '1', 'a shorter retention is honoured');
+SELECT throws_ok($$UPDATE audit.settings SET log_retention = '23 hours'$$, '23514', NULL,
+                 'the owner cannot set a retention under a day');
+UPDATE audit.settings SET log_retention = '80 days';
+SELECT is((SELECT details FROM audit.logs WHERE source = 'audit' ORDER BY id DESC LIMIT 1),
+          jsonb_build_object('from', '90 days', 'to', '80 days', 'by', session_user),
+          'a retention change is logged, with who made it');
+SELECT is(api.maintenance()::jsonb ->> 'old_logs', '1', 'a shorter retention is honoured');
 
 SELECT * FROM finish();
 ROLLBACK;
