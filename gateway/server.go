@@ -285,6 +285,6 @@ func Main(ctx context.Context) error {
 	}
 	log.Info().Str("addr", ln.Addr().String()).Int32("schema_version", migrations.Latest()).
 		Bool("cookie_secure", cfg.CookieSecure).Int32("pool_size", cfg.PoolSize).
-		Dur("maintenance_interval", cfg.MaintenanceInterval).Msg("gateway listening")
+		Str("maintenance_interval", cfg.MaintenanceInterval.String()).Msg("gateway listening")
 	return New(cfg, pool, log).Run(ctx, ln)
 }
