@@ -36,7 +36,7 @@ type Server struct {
 	ExpectedVersion int32
 	// Routes is the route table served; New sets it to the package's Routes.
 	Routes []Route
-	// metrics are served at /metrics; nil unless made by New.
+	// metrics are served at /metrics; made by New, like the rest.
 	metrics *metrics
 }
 
