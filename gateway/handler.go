@@ -23,13 +23,37 @@ const (
 	sessionCookie = "session"
 )
 
-// callSQL is the one statement a route runs. The function runs in FROM, so it
-// has finished (and set response.status, if it fails without rolling back)
-// before current_setting is read.
+// contextItems is the number of attributes of the SQL type request.context
+// (sql/code/request.sql), which contextArgs fills in the same order.
+const contextItems = 4
+
+// contextArgs are the request's context, the first argument of every api
+// function: the session token (NULL when none), the User-Agent, the client
+// IP and the request id. A new context item is an attribute of
+// request.context, one line here and contextItems + 1; no route changes.
+func (s *Server) contextArgs(r *http.Request, tok string, args []any) {
+	if tok != "" {
+		args[0] = tok
+	}
+	args[1] = browserInfo(r)
+	args[2] = s.clientIP(r).String()
+	args[3] = requestInfo(r.Context()).id
+}
+
+// callSQL is the one statement a route runs. The context travels as an
+// anonymous ROW in request.context's attribute order, which PostgreSQL casts
+// to the parameter's type, so the gateway needs no privilege on the request
+// schema. The function runs in FROM, so it has finished (and set
+// response.status, if it fails without rolling back) before current_setting
+// is read.
 func callSQL(rt Route) string {
-	params := make([]string, len(rt.Args))
+	ctx := make([]string, contextItems)
+	for i := range ctx {
+		ctx[i] = fmt.Sprintf("$%d", i+1)
+	}
+	params := []string{"ROW(" + strings.Join(ctx, ", ") + ")"}
 	for i := range rt.Args {
-		params[i] = fmt.Sprintf("$%d", i+1)
+		params = append(params, fmt.Sprintf("$%d", contextItems+i+1))
 	}
 	return fmt.Sprintf("SELECT r, current_setting('response.status', true) FROM %s(%s) AS r",
 		rt.Func, strings.Join(params, ", "))
@@ -120,9 +144,9 @@ func (s *Server) handle(rt Route) http.HandlerFunc {
 	}
 }
 
-// readArgs collects the route's arguments in the function's order. Every
-// problem with the request's shape is a 400, 413 or 415 here; whether the
-// values make sense is for SQL to decide (422).
+// readArgs collects the function's arguments in its order: the context,
+// then the route's own. Every problem with the request's shape is a 400, 413
+// or 415 here; whether the values make sense is for SQL to decide (422).
 func (s *Server) readArgs(r *http.Request, rt Route, tok string) ([]any, *apiError) {
 	var bodyFields map[string]json.RawMessage
 	if takesBody(rt) {
@@ -132,17 +156,11 @@ func (s *Server) readArgs(r *http.Request, rt Route, tok string) ([]any, *apiErr
 		}
 	}
 	q := r.URL.Query()
-	args := make([]any, len(rt.Args))
+	all := make([]any, contextItems+len(rt.Args))
+	s.contextArgs(r, tok, all[:contextItems])
+	args := all[contextItems:]
 	for i, a := range rt.Args {
 		switch a.From {
-		case FromToken:
-			args[i] = tok
-		case FromBrowser:
-			args[i] = browserInfo(r)
-		case FromClientIP:
-			args[i] = s.clientIP(r).String()
-		case FromRequestID:
-			args[i] = requestInfo(r.Context()).id
 		case FromQuery:
 			v := q.Get(a.Name)
 			if v == "" {
@@ -179,7 +197,7 @@ func (s *Server) readArgs(r *http.Request, rt Route, tok string) ([]any, *apiErr
 			args[i] = v
 		}
 	}
-	return args, nil
+	return all, nil
 }
 
 func takesBody(rt Route) bool {

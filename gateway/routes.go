@@ -2,17 +2,16 @@ package gateway
 
 import "net/http"
 
-// Source says where an argument of an api function comes from.
+// Source says where an argument of an api function comes from. The
+// request's context (token, User-Agent, client IP, request id) is not an
+// argument of the route: every api function takes it first, as one
+// request.context value (handler.go, contextItems).
 type Source int
 
 const (
-	FromBody      Source = iota // a member of the JSON body object
-	FromQuery                   // a query-string parameter
-	FromPath                    // a {name} segment of the path
-	FromToken                   // the session token: Authorization: Bearer, else the session cookie
-	FromBrowser                 // the User-Agent header ("" when absent)
-	FromClientIP                // the client address (X-Forwarded-For only behind TRUSTED_PROXIES)
-	FromRequestID               // the request id (the client's X-Request-Id if sane, else a new one), for the audit log
+	FromBody  Source = iota // a member of the JSON body object
+	FromQuery               // a query-string parameter
+	FromPath                // a {name} segment of the path
 )
 
 // Kind is the JSON (or path, or query) type an argument must have; SQL
@@ -24,7 +23,7 @@ const (
 	Int
 )
 
-// Arg is one parameter of an api function, in the function's order.
+// Arg is one parameter of an api function after its context, in the function's order.
 type Arg struct {
 	Name string
 	From Source
@@ -45,7 +44,7 @@ type Route struct {
 	Method  string
 	Path    string // under /api/v1, gorilla/mux syntax
 	Summary string // one line for the OpenAPI document
-	Func    string // the api function, schema-qualified
+	Func    string // the api function, schema-qualified; called as Func(ctx, Args...)
 	Auth    bool   // a session token must be sent (401 UNAUTHENTICATED otherwise)
 	Status  int    // status on success; the function may override it (response.fail)
 	Cookie  CookieEffect
@@ -56,13 +55,6 @@ func body(name string) Arg     { return Arg{Name: name, From: FromBody} }
 func query(name string) Arg    { return Arg{Name: name, From: FromQuery} }
 func queryInt(name string) Arg { return Arg{Name: name, From: FromQuery, Kind: Int} }
 func pathInt(name string) Arg  { return Arg{Name: name, From: FromPath, Kind: Int} }
-
-var (
-	token     = Arg{Name: "token", From: FromToken}
-	browser   = Arg{Name: "browser", From: FromBrowser}
-	clientIP  = Arg{Name: "ip", From: FromClientIP}
-	requestID = Arg{Name: "request_id", From: FromRequestID}
-)
 
 // APIPrefix is where every route of Routes lives.
 const APIPrefix = "/api/v1"
@@ -75,37 +67,33 @@ var Routes = []Route{
 		Args:    []Arg{query("username"), query("email")}},
 	{Method: http.MethodPost, Path: "/accounts", Func: "api.signup", Status: 201,
 		Summary: "Create an account",
-		Args:    []Arg{body("username"), body("email"), body("password"), body("display_name"), clientIP, requestID}},
+		Args:    []Arg{body("username"), body("email"), body("password"), body("display_name")}},
 	{Method: http.MethodPost, Path: "/sessions", Func: "api.login", Status: 201, Cookie: SetCookie,
 		Summary: "Log in: a session token, also set as the session cookie",
-		Args:    []Arg{body("login"), body("password"), browser, clientIP, requestID}},
+		Args:    []Arg{body("login"), body("password")}},
 	{Method: http.MethodGet, Path: "/session", Func: "api.current_session", Auth: true, Status: 200,
-		Summary: "The caller's account and session",
-		Args:    []Arg{token, browser, clientIP, requestID}},
+		Summary: "The caller's account and session"},
 	{Method: http.MethodDelete, Path: "/session", Func: "api.logout", Auth: true, Status: 204, Cookie: ClearCookie,
-		Summary: "Log out: delete the presented session",
-		Args:    []Arg{token, browser, clientIP, requestID}},
+		Summary: "Log out: delete the presented session"},
 	{Method: http.MethodGet, Path: "/sessions", Func: "api.list_sessions", Auth: true, Status: 200,
-		Summary: "The caller's sessions, newest first",
-		Args:    []Arg{token, browser, clientIP, requestID}},
+		Summary: "The caller's sessions, newest first"},
 	{Method: http.MethodDelete, Path: "/sessions/{id}", Func: "api.revoke_session", Auth: true, Status: 204,
 		Summary: "Delete one of the caller's sessions",
-		Args:    []Arg{token, browser, pathInt("id"), clientIP, requestID}},
+		Args:    []Arg{pathInt("id")}},
 	{Method: http.MethodDelete, Path: "/sessions", Func: "api.revoke_other_sessions", Auth: true, Status: 204,
-		Summary: "Delete every session of the caller but the current one",
-		Args:    []Arg{token, browser, clientIP, requestID}},
+		Summary: "Delete every session of the caller but the current one"},
 	{Method: http.MethodPatch, Path: "/account", Func: "api.update_account", Auth: true, Status: 200,
 		Summary: "Change the display name or e-mail address",
-		Args:    []Arg{token, browser, body("display_name"), body("email"), clientIP, requestID}},
+		Args:    []Arg{body("display_name"), body("email")}},
 	{Method: http.MethodPut, Path: "/account/password", Func: "api.change_password", Auth: true, Status: 204,
 		Summary: "Change the password; other sessions are deleted",
-		Args:    []Arg{token, browser, body("current_password"), body("new_password"), clientIP, requestID}},
+		Args:    []Arg{body("current_password"), body("new_password")}},
 	{Method: http.MethodDelete, Path: "/account", Func: "api.delete_account", Auth: true, Status: 204, Cookie: ClearCookie,
 		Summary: "Delete the account and everything it owns",
-		Args:    []Arg{token, browser, body("password"), clientIP, requestID}},
+		Args:    []Arg{body("password")}},
 
 	// Admin
 	{Method: http.MethodGet, Path: "/admin/logs", Func: "api.admin_logs", Auth: true, Status: 200,
 		Summary: "The audit log, newest first (admins only)",
-		Args:    []Arg{token, browser, query("level"), query("source"), queryInt("before"), queryInt("limit"), clientIP, requestID}},
+		Args:    []Arg{query("level"), query("source"), queryInt("before"), queryInt("limit")}},
 }

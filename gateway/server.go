@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 
+	"homebase/sql/code"
 	"homebase/sql/migrations"
 )
 
@@ -34,6 +36,9 @@ type Server struct {
 	log  zerolog.Logger
 	// ExpectedVersion is the migration version /readyz requires.
 	ExpectedVersion int32
+	// ExpectedCode is the digest of the code package /readyz requires
+	// (sql/code as this build embeds it).
+	ExpectedCode string
 	// Routes is the route table served; New sets it to the package's Routes.
 	Routes []Route
 	// metrics are served at /metrics; made by New, like the rest.
@@ -68,8 +73,8 @@ func NewLogger(cfg Config, w io.Writer) zerolog.Logger {
 
 // New makes a Server over an open pool.
 func New(cfg Config, pool *pgxpool.Pool, log zerolog.Logger) *Server {
-	return &Server{cfg: cfg, pool: pool, log: log, ExpectedVersion: migrations.Latest(), Routes: Routes,
-		metrics: newMetrics(pool, log)}
+	return &Server{cfg: cfg, pool: pool, log: log, ExpectedVersion: migrations.Latest(), ExpectedCode: code.Digest(),
+		Routes: Routes, metrics: newMetrics(pool, log)}
 }
 
 // Handler is the whole HTTP surface: operations endpoints and the route table.
@@ -150,28 +155,55 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	w.Write([]byte(`{"status":"ok"}`))
 }
 
-// readyz: the database answers as the gateway role, and its schema is at the
-// version this build was made for.
+// readyz: the database answers as the gateway role, its schema is at the
+// migration version this build was made for, and the code package installed
+// is the one this build embeds. Otherwise 503, saying which and what to run.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	var version *int32
-	err := s.pool.QueryRow(ctx, "SELECT (api.readiness()->>'version')::int").Scan(&version)
+	var ready struct {
+		Version *int32  `json:"version"`
+		Code    *string `json:"code"`
+	}
+	var raw []byte
+	err := s.pool.QueryRow(ctx, "SELECT api.readiness()").Scan(&raw)
+	if err == nil {
+		err = json.Unmarshal(raw, &ready)
+	}
 	if err != nil {
 		requestInfo(r.Context()).err = err
-		writeError(w, newError(503, "the database is not reachable", nil))
+		msg := "the database is not reachable"
+		if _, state := errorFromDB(ctx, err); state == "3F000" || state == "42883" {
+			// No schema api, or no api.readiness: the package is not installed.
+			msg = "no code package is installed; install it (scripts/db migrate)"
+		}
+		writeError(w, newError(503, msg, nil))
 		return
 	}
-	if version == nil || *version != s.ExpectedVersion {
+	if ready.Version == nil || *ready.Version != s.ExpectedVersion {
 		got := "none"
-		if version != nil {
-			got = strconv.Itoa(int(*version))
+		if ready.Version != nil {
+			got = strconv.Itoa(int(*ready.Version))
 		}
 		writeError(w, newError(503, fmt.Sprintf("schema version %s, this build needs %d; run the migrations", got, s.ExpectedVersion), nil))
 		return
 	}
+	if ready.Code == nil || *ready.Code != s.ExpectedCode {
+		got := "none"
+		if ready.Code != nil {
+			got = short(*ready.Code)
+		}
+		writeError(w, newError(503, fmt.Sprintf("code package %s installed, this build has %s; install it (scripts/db migrate)",
+			got, short(s.ExpectedCode)), nil))
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
-	fmt.Fprintf(w, `{"status":"ready","version":%d}`, *version)
+	fmt.Fprintf(w, `{"status":"ready","version":%d,"code":%q}`, *ready.Version, *ready.Code)
+}
+
+// short is the start of a digest, as git shortens commit ids.
+func short(digest string) string {
+	return digest[:min(12, len(digest))]
 }
 
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
@@ -284,6 +316,7 @@ func Main(ctx context.Context) error {
 		return err
 	}
 	log.Info().Str("addr", ln.Addr().String()).Int32("schema_version", migrations.Latest()).
+		Str("code_package", short(code.Digest())).
 		Bool("cookie_secure", cfg.CookieSecure).Int32("pool_size", cfg.PoolSize).
 		Str("maintenance_interval", cfg.MaintenanceInterval.String()).Msg("gateway listening")
 	return New(cfg, pool, log).Run(ctx, ln)

@@ -118,6 +118,48 @@ ensure_go_modules() {
   (cd "$ROOT" && go mod download)
 }
 
+# squawk, the migration linter, pinned, from the npm registry into .local/npm
+# (never global). Since 2.52.1 squawk-cli has no install script (older ones
+# downloaded from GitHub): its optional dependency @squawk-cli/<os>-<cpu>
+# holds the prebuilt binary, so only the registry is reached. Prints the path
+# of the squawk command.
+ensure_squawk() {
+  local version=2.66.0 prefix="$LOCAL_DIR/npm" bin
+  bin="$prefix/node_modules/.bin/squawk"
+  if [[ $("$bin" --version 2>/dev/null) != "squawk $version" ]]; then
+    command -v npm >/dev/null || ensure_packages npm
+    command -v npm >/dev/null || die "npm is not installed (Debian: apt-get install npm); scripts/test needs it for squawk"
+    say "installing squawk-cli@$version into ${prefix#"$ROOT"/}"
+    mkdir -p "$prefix"
+    npm install --no-save --no-audit --no-fund --include=optional --ignore-scripts --loglevel=error --prefix "$prefix" \
+      "squawk-cli@$version" >&2 || die "npm could not install squawk-cli@$version"
+    [[ $("$bin" --version 2>/dev/null) == "squawk $version" ]] ||
+      die "squawk-cli@$version installed, but $bin does not run (no @squawk-cli package for $(uname -sm)?)"
+  fi
+  printf '%s\n' "$bin"
+}
+
+# Lints tern migrations with squawk and the committed .squawk.toml: only the
+# "up" part of each file, above `---- create above / drop below ----` (the
+# down part drops things on purpose), fed on stdin under the file's own name
+# so findings name the right file and line. tern runs each migration in a
+# transaction, so squawk assumes one, except for a file whose up part holds
+# tern's `---- tern: disable-tx ----` line (there each statement runs on its
+# own). Prints the findings; non-zero if any file has one.
+lint_migrations() { # files...
+  local squawk f up tx status=0
+  squawk=$(ensure_squawk) || return 1
+  [[ $# -gt 0 ]] || { say "lint_migrations: no files"; return 1; }
+  for f in "$@"; do
+    [[ -f $f ]] || { say "lint_migrations: no such file: $f"; status=1; continue; }
+    up=$(awk -v m='---- create above / drop below ----' \
+      'i = index($0, m) { printf "%s\n", substr($0, 1, i - 1); exit } { print }' "$f")
+    if grep -qx -- '---- tern: disable-tx ----' <<<"$up"; then tx=--no-assume-in-transaction; else tx=--assume-in-transaction; fi
+    printf '%s\n' "$up" | "$squawk" --config "$ROOT/.squawk.toml" "$tx" --stdin-filepath "$f" || status=1
+  done
+  return $status
+}
+
 # --- local cluster ------------------------------------------------------------
 
 # Runs a command as the cluster's OS user.
@@ -221,19 +263,42 @@ drop_database() { # db
 
 tern() { # db, tern args...
   local db=$1; shift
-  (cd "$ROOT" && MIGRATION_DATABASE_URL=$(owner_url "$db") go tool tern "$@" --config tern.conf --migrations sql/migrations)
+  (cd "$ROOT" && MIGRATION_DATABASE_URL=$(owner_url "$db") go tool tern "$@" --config tern.conf)
 }
 
-migrate() { # db [destination]
+# The migrations alone (sql/migrations), up to the last or to a destination.
+migrate_only() { # db [destination]
   # tern echoes every migration's SQL; keep only its "executing" lines.
-  tern "$1" migrate ${2:+--destination "$2"} | sed -n 's/^[0-9-]* [0-9:]* executing /migrated /p' >&2
+  tern "$1" migrate --migrations sql/migrations ${2:+--destination "$2"} |
+    sed -n 's/^[0-9-]* [0-9:]* executing /migrated /p' >&2
+}
+
+# The code package (sql/code): drops and recreates every function in one
+# transaction, under tern's advisory lock.
+install_code() { # db
+  tern "$1" code install sql/code
+  say "installed the code package sql/code"
+}
+
+# Deploying: the migrations, then the code package. The package is written
+# for the last migration, so moving to an older destination leaves the code
+# as it is (/readyz says the schema is not this build's until the next full
+# migrate).
+migrate() { # db [destination]
+  migrate_only "$@"
+  if [[ -z ${2:-} || $2 == last || $2 == "$(last_migration)" ]]; then install_code "$1"; fi
+}
+
+# The number of the last migration file.
+last_migration() {
+  (cd "$ROOT/sql/migrations" && ls [0-9]*_*.sql | sed -n '$s/_.*//p' | sed 's/^0*//')
 }
 
 # --- schema snapshot ------------------------------------------------------------
 
 SCHEMA_FILE="$ROOT/sql/schema.sql"
 
-# The schema of a migrated database as sql/schema.sql holds it: a header, then
+# The schema of a database as sql/schema.sql holds it: a header, then
 # pg_dump --schema-only (owners and grants included) without the lines that
 # differ between two dumps of the same schema: the server's and pg_dump's
 # versions, and the \restrict / \unrestrict lines whose key is random on every
@@ -241,11 +306,12 @@ SCHEMA_FILE="$ROOT/sql/schema.sql"
 # Written by `scripts/db snapshot`, compared by scripts/test.
 dump_schema() { # db
   cat <<'EOF'
--- The schema that sql/migrations builds, as pg_dump --schema-only prints it.
+-- The data layer that sql/migrations builds (schemas, tables, constraints,
+-- indexes, triggers and their functions, grants), as pg_dump --schema-only
+-- prints it, before the code package (sql/code) is installed.
 -- Generated by `scripts/db snapshot`; do not edit by hand. scripts/test fails
--- when it differs from a freshly migrated database.
--- Read the current definition of any function, table or grant here; databases
--- are built by the migrations, never from this file.
+-- when it differs from a freshly migrated database. Databases are built by
+-- the migrations, never from this file.
 
 EOF
   pg_dump "$(admin_url "$1")" --schema-only | awk '
@@ -255,9 +321,9 @@ EOF
 }
 
 # Prepares a server, roles and a migrated database; used by run and test.
-prepare_database() { # db
+prepare_database() { # db [destination]
   cluster_start
   bootstrap_roles
   create_database "$1"
-  migrate "$1"
+  migrate "$1" "${2:-}"
 }

@@ -2,16 +2,22 @@ package e2e
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
+	"github.com/jackc/tern/v2/migrate"
+
 	"homebase/gateway"
+	"homebase/sql/code"
 	"homebase/sql/migrations"
 )
 
@@ -38,6 +44,90 @@ func TestReadyz(t *testing.T) {
 	body := r.JSON(t)
 	if body["status"] != "ready" || body["version"] != float64(migrations.Latest()) {
 		t.Fatalf("readyz body %s, want status ready and version %d", r.Body, migrations.Latest())
+	}
+	// The code package: the one this build embeds, which is the one installed.
+	if body["code"] != code.Digest() {
+		t.Fatalf("readyz body %s, want code %s (code.Digest())", r.Body, code.Digest())
+	}
+	if installed := installedCode(t); body["code"] != installed {
+		t.Fatalf("readyz body %s, want code %s (public.code_package)", r.Body, installed)
+	}
+}
+
+// installedCode is the digest that the last install recorded in public.code_package.
+func installedCode(t *testing.T) string {
+	t.Helper()
+	var digest string
+	if err := owner.QueryRow(context.Background(),
+		"SELECT digest FROM public.code_package WHERE name = 'sql/code'").Scan(&digest); err != nil {
+		t.Fatalf("reading public.code_package: %v", err)
+	}
+	return digest
+}
+
+// editedCodeDigest is the digest of sql/code with one function body changed,
+// computed as tern evaluates a package: a gateway built from that tree.
+func editedCodeDigest(t *testing.T) string {
+	t.Helper()
+	edited := fstest.MapFS{}
+	err := fs.WalkDir(code.FS, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := fs.ReadFile(code.FS, path)
+		edited[path] = &fstest.MapFile{Data: data}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const from, to = "'give a username, an email or both'", "'give a username or an email (edited)'"
+	f := edited["api/accounts.sql"]
+	if f == nil || !strings.Contains(string(f.Data), from) {
+		t.Fatalf("api/accounts.sql no longer holds %s: update this test", from)
+	}
+	f.Data = []byte(strings.Replace(string(f.Data), from, to, 1))
+	cp, err := migrate.LoadCodePackage(edited)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sql, err := cp.Eval(map[string]any{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(sql))
+	digest := hex.EncodeToString(sum[:])
+	if digest == code.Digest() {
+		t.Fatal("editing a function body did not change the package digest")
+	}
+	return digest
+}
+
+// A gateway built with another code package is not ready (the load balancer
+// keeps it out of rotation until the package is installed), but it is no
+// kill switch: the routes keep answering meanwhile.
+func TestReadyzCodeMismatch(t *testing.T) {
+	t.Parallel()
+	want := editedCodeDigest(t)
+	g := startServer(t, nil, func(s *gateway.Server) { s.ExpectedCode = want })
+	r := g.do(req{Method: "GET", Path: "//readyz"})
+	expect(t, r, 503, "UNAVAILABLE")
+	msg, _ := expectErrorBody(t, r)["message"].(string)
+	installed := installedCode(t)
+	for _, part := range []string{"code package", installed[:12], want[:12]} {
+		if !strings.Contains(msg, part) {
+			t.Errorf("readyz message %q does not mention %q (installed %s, build %s)", msg, part, installed, want)
+		}
+	}
+	if strings.Contains(msg, installed) || strings.Contains(msg, want) {
+		t.Errorf("readyz message %q holds a whole digest, want the short forms", msg)
+	}
+	expect(t, g.do(req{Method: "HEAD", Path: "//readyz"}), 503, "")
+	expect(t, g.do(req{Method: "GET", Path: "//healthz"}), 200, "")
+	r = g.do(req{Method: "GET", Path: "/availability?username=x"})
+	expect(t, r, 200, "")
+	if r.JSON(t)["status"] == nil {
+		t.Fatalf("availability body %s", r.Body)
 	}
 }
 

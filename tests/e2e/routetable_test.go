@@ -9,7 +9,8 @@ import (
 )
 
 // The route table and the api schema must describe the same functions: each
-// route's function exists with the argument types the route sends, and every
+// route's function exists with the argument types the route sends (the
+// context, then the route's arguments), and every
 // api function is reachable (api.readiness through /readyz, api.maintenance
 // through the gateway's timer).
 func TestRouteTableMatchesAPISchema(t *testing.T) {
@@ -40,20 +41,17 @@ func TestRouteTableMatchesAPISchema(t *testing.T) {
 	}
 
 	sqlType := func(a gateway.Arg) string {
-		switch {
-		case a.From == gateway.FromClientIP:
-			return "inet"
-		case a.Kind == gateway.Int:
+		if a.Kind == gateway.Int {
 			return "bigint"
-		default:
-			return "text"
 		}
+		return "text"
 	}
 	used := map[string]bool{"api.readiness": true, "api.maintenance": true}
 	for _, rt := range gateway.Routes {
-		want := make([]string, len(rt.Args))
-		for i, a := range rt.Args {
-			want[i] = sqlType(a)
+		// Every route's function takes the request's context first.
+		want := []string{"request.context"}
+		for _, a := range rt.Args {
+			want = append(want, sqlType(a))
 		}
 		got, ok := functions[rt.Func]
 		if !ok {

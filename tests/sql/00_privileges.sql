@@ -1,7 +1,12 @@
--- The privilege model: the gateway role reaches api functions and nothing else.
--- (Schema tap is pgTAP itself, installed by scripts/test for the test database only.)
+-- The privilege model: the gateway role reaches api functions and nothing else
+-- (sql/migrations/001_foundation.sql, the grants of sql/code/install.sql), and
+-- every api route takes the request's context, `ctx request.context`, first.
+-- (Schema tap is pgTAP itself, installed by scripts/test for the test database only.
+-- This file creates no temporary function and does not include helpers.psql:
+-- the session's own pg_temp schema is one the gateway may use, so a function
+-- there would count as reachable below.)
 BEGIN;
-SELECT plan(9);
+SELECT plan(15);
 
 SELECT ok(NOT rolcanlogin, 'the owner role cannot log in') FROM pg_roles WHERE rolname = 'app_owner';
 SELECT ok(rolcanlogin AND NOT rolsuper AND NOT rolcreaterole AND NOT rolcreatedb,
@@ -28,6 +33,9 @@ SELECT is_empty($$
      AND (has_table_privilege('gateway', c.oid, 'SELECT') OR has_table_privilege('gateway', c.oid, 'INSERT')
           OR has_table_privilege('gateway', c.oid, 'UPDATE') OR has_table_privilege('gateway', c.oid, 'DELETE'))
 $$, 'the gateway has no privilege on any table, view or sequence');
+SELECT ok(NOT has_schema_privilege('gateway', 'request', 'USAGE'),
+          'the gateway cannot use schema request (it sends the context as an anonymous ROW)');
+SELECT ok(NOT has_schema_privilege('gateway', 'response', 'USAGE'), 'the gateway cannot use schema response');
 
 -- api functions run as the owner with a pinned search_path.
 SELECT is_empty($$
@@ -37,10 +45,32 @@ SELECT is_empty($$
               AND EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%'))
 $$, 'every api function is SECURITY DEFINER, owned by app_owner, with a fixed search_path');
 
+-- Every route takes the request's context first; the two operations the
+-- gateway calls on its own (not routes) take none.
+SELECT is_empty($$
+  SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+   WHERE n.nspname = 'api' AND p.proname NOT IN ('maintenance', 'readiness')
+     AND (p.pronargs = 0 OR p.proargtypes[0] <> 'request.context'::regtype OR p.proargnames[1] IS DISTINCT FROM 'ctx')
+$$, 'every api route function''s first argument is ctx request.context');
+SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY p.proname) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+            WHERE n.nspname = 'api' AND NOT 'request.context'::regtype = ANY (p.proargtypes::oid[])),
+          ARRAY['api.maintenance(integer)', 'api.readiness()'],
+          'only api.maintenance and api.readiness take no request context');
+
+-- A session for the ROW call below.
+INSERT INTO auth.accounts (username, email, password_hash)
+VALUES ('Tap00_Ann', 'tap00.ann@example.com', auth.dummy_password_hash());
+SELECT auth.create_account_session('Tap00_Ann', 'UA-Tap00', '192.0.2.1') AS tok \gset
+
 -- As the gateway: a table read is refused, an api call is not.
 SET LOCAL ROLE gateway;
 SELECT throws_ok('SELECT count(*) FROM auth.accounts', '42501', NULL, 'the gateway cannot read auth.accounts');
-SELECT lives_ok($$SELECT api.availability('nobody_here', NULL)$$, 'the gateway can call an api function');
+SELECT lives_ok($$SELECT api.availability(ROW(NULL, NULL, NULL, NULL), 'nobody_here', NULL)$$,
+                'the gateway can call an api function');
+SELECT throws_ok($$SELECT request.context(token => 'x')$$, '42501', 'permission denied for schema request',
+                 'the gateway cannot call the constructor request.context');
+SELECT is(api.current_session(ROW(:'tok', 'UA-Tap00', '192.0.2.1', 'tap00-req')) #>> '{account,username}', 'Tap00_Ann',
+          'the gateway passes the context as an anonymous ROW(token, browser, ip, request_id)');
 RESET ROLE;
 
 SELECT * FROM finish();

@@ -1,9 +1,32 @@
--- Response helpers (002_response.sql): timestamps, error bodies, raised and
--- committed failures.
+-- The request context (its type: sql/migrations/001_foundation.sql; its
+-- constructor: sql/code/request.sql) and the response helpers
+-- (sql/code/response.sql): timestamps, error bodies, raised and committed
+-- failures.
 BEGIN;
-SELECT plan(32);
+SELECT plan(39);
 
 \ir helpers.psql
+
+-- request.context: the type's attributes, in the order the gateway's
+-- anonymous ROW(...) follows.
+SELECT is((SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_attribute a
+            WHERE a.attrelid = (SELECT t.typrelid FROM pg_type t WHERE t.oid = 'request.context'::regtype)
+              AND a.attnum > 0 AND NOT a.attisdropped),
+          ARRAY['token', 'browser', 'ip', 'request_id'], 'request.context is (token, browser, ip, request_id)');
+-- The constructor: every item named and optional; what is omitted is NULL.
+SELECT is(to_jsonb(request.context(token => 'tok', browser => 'UA', ip => '192.0.2.1', request_id => 'req-1')),
+          '{"token": "tok", "browser": "UA", "ip": "192.0.2.1", "request_id": "req-1"}'::jsonb,
+          'request.context(...) builds the composite from named arguments');
+SELECT is(to_jsonb(request.context(request_id => 'req-2', browser => 'UA')),
+          '{"token": null, "browser": "UA", "ip": null, "request_id": "req-2"}'::jsonb,
+          'named arguments in any order; omitted items are NULL');
+SELECT ok(request.context() IS NULL, 'request.context() without arguments has every item NULL');
+SELECT is(request.context('tok', 'UA'), ROW('tok', 'UA', NULL, NULL)::request.context,
+          'positional arguments follow the attribute order');
+SELECT throws_ok($$SELECT request.context(ip => 'not an address')$$, '22P02', NULL, 'ip is an inet');
+-- The tests' own constructor for the gateway role (helpers.psql) builds the same.
+SELECT is(pg_temp.ctx(ip => '192.0.2.1', request_id => 'req-3'), request.context(ip => '192.0.2.1', request_id => 'req-3'),
+          'pg_temp.ctx builds what request.context builds');
 
 -- response.ts: RFC 3339 in UTC, whatever the session's TimeZone.
 SET LOCAL TimeZone = 'America/New_York';

@@ -1,5 +1,6 @@
--- Accounts (003_auth.sql): table constraints, the display_name trigger,
--- password hashing, availability and validation.
+-- Accounts (the table and its display_name trigger: sql/migrations/002_auth.sql;
+-- the functions: sql/code/auth.sql): table constraints, the display_name
+-- trigger, password hashing, availability and validation.
 BEGIN;
 SELECT plan(62);
 
@@ -118,9 +119,9 @@ SELECT ok(auth.password_matches('tap02 secret pw', :'hash1'), 'the right passwor
 SELECT ok(auth.password_matches('tap02 secret pw', :'hash2'), 'the right password matches the other salt too');
 SELECT ok(NOT auth.password_matches('tap02 secret PW', :'hash1'), 'a wrong password does not match');
 SELECT ok(NOT auth.password_matches('', :'hash1'), 'an empty password does not match');
--- (NULL, not false: callers must coalesce, as the api functions do.)
-SELECT ok(auth.password_matches('tap02 secret pw', NULL) IS NOT TRUE, 'nothing matches a NULL hash');
-SELECT ok(auth.password_matches(NULL, :'hash1') IS NOT TRUE, 'a NULL password matches nothing');
+-- (false, never NULL: callers may write NOT password_matches(...).)
+SELECT is(auth.password_matches('tap02 secret pw', NULL), false, 'nothing matches a NULL hash');
+SELECT is(auth.password_matches(NULL, :'hash1'), false, 'a NULL password matches nothing');
 SELECT auth.hash_password(repeat('p', 72)) AS hash72, auth.hash_password(repeat('é', 36)) AS hash_e \gset
 SELECT ok(auth.password_matches(repeat('p', 72), :'hash72'), 'a 72-byte password matches');
 SELECT ok(ext.crypt(repeat('p', 72) || 'x', :'hash72') = :'hash72',

@@ -1,7 +1,8 @@
--- Sessions (003_auth.sql): auth.create_account_session, auth.check_session
--- and the seed's auth.check_session_token.
+-- Sessions (the table: sql/migrations/002_auth.sql; the functions:
+-- sql/code/auth.sql): auth.create_account_session, auth.check_session (which
+-- takes the request's context) and the seed's auth.check_session_token.
 BEGIN;
-SELECT plan(53);
+SELECT plan(54);
 
 -- Two fixture accounts (auth.dummy_password_hash() spares a bcrypt computation).
 INSERT INTO auth.accounts (username, email, password_hash) VALUES
@@ -43,7 +44,7 @@ SELECT auth.create_account_session('Tap03_Ann', 'UA-Firefox', NULL) AS t_noip \g
 SELECT auth.create_account_session('Tap03_Ann', 'UA-Firefox', '198.51.100.1') AS t2 \gset
 SELECT is((SELECT count(*) FROM auth.account_sessions WHERE token_digest = auth.token_digest(:'t1')), 0::bigint,
           'the previous session of that device is gone');
-SELECT is((SELECT message FROM auth.check_session(:'t1', 'UA-Firefox')), 'INVALID', 'its token no longer works');
+SELECT is((SELECT message FROM auth.check_session(request.context(:'t1', 'UA-Firefox'))), 'INVALID', 'its token no longer works');
 SELECT is((SELECT count(*) FROM auth.account_sessions
             WHERE account_id = :ann AND browser_info = 'UA-Firefox' AND ip_address = '198.51.100.1'), 1::bigint,
           'that device has exactly one session');
@@ -62,35 +63,35 @@ SELECT is((SELECT count(*) FROM auth.account_sessions WHERE token_digest = auth.
 
 -- check_session: OK with the session's columns.
 SELECT results_eq(
-  format($$SELECT message, account_id, created_at, last_used, expiry_time FROM auth.check_session(%L, 'UA-Firefox')$$, :'t2'),
+  format($$SELECT message, account_id, created_at, last_used, expiry_time FROM auth.check_session(request.context(%L, 'UA-Firefox'))$$, :'t2'),
   format($$VALUES ('OK', %s::bigint, now(), now(), now() + interval '30 days')$$, :ann),
   'a valid token from its browser is OK, with account and times');
-SELECT is((SELECT session_id FROM auth.check_session(:'t2', 'UA-Firefox')),
+SELECT is((SELECT session_id FROM auth.check_session(request.context(:'t2', 'UA-Firefox'))),
           (SELECT id FROM auth.account_sessions WHERE token_digest = auth.token_digest(:'t2')), 'OK gives the session id');
-SELECT is((SELECT message FROM auth.check_session(:'t_nobrowser', NULL)), 'OK',
+SELECT is((SELECT message FROM auth.check_session(request.context(:'t_nobrowser', NULL))), 'OK',
           'a session made without a browser is OK when presented without one');
-SELECT is((SELECT message FROM auth.check_session(:'t_nobrowser', '')), 'OK', '... or with an empty one');
+SELECT is((SELECT message FROM auth.check_session(request.context(:'t_nobrowser', ''))), 'OK', '... or with an empty one');
 
 -- check_session: INVALID for an unknown token, with nothing else.
-SELECT results_eq($$SELECT * FROM auth.check_session('tap03-not-a-token-tap03-not-a-token-tap03-no', 'UA-Firefox')$$,
+SELECT results_eq($$SELECT * FROM auth.check_session(request.context('tap03-not-a-token-tap03-not-a-token-tap03-no', 'UA-Firefox'))$$,
                   $$VALUES ('INVALID', NULL::bigint, NULL::bigint, NULL::timestamptz, NULL::timestamptz, NULL::timestamptz)$$,
                   'an unknown token is INVALID, every other column NULL');
-SELECT is((SELECT message FROM auth.check_session(NULL, 'UA-Firefox')), 'INVALID', 'a NULL token is INVALID');
-SELECT is((SELECT message FROM auth.check_session('', 'UA-Firefox')), 'INVALID', 'an empty token is INVALID');
-SELECT is((SELECT message FROM auth.check_session(upper(:'t2'), 'UA-Firefox')), 'INVALID',
+SELECT is((SELECT message FROM auth.check_session(request.context(NULL, 'UA-Firefox'))), 'INVALID', 'a NULL token is INVALID');
+SELECT is((SELECT message FROM auth.check_session(request.context('', 'UA-Firefox'))), 'INVALID', 'an empty token is INVALID');
+SELECT is((SELECT message FROM auth.check_session(request.context(upper(:'t2'), 'UA-Firefox'))), 'INVALID',
           'tokens are case-sensitive');
 
 -- check_session: BROWSER for another browser, and the session is deleted.
 SELECT auth.create_account_session('Tap03_Ann', 'UA-Safari', '198.51.100.3') AS t_safari \gset
-SELECT results_eq(format($$SELECT * FROM auth.check_session(%L, 'UA-Firefox')$$, :'t_safari'),
+SELECT results_eq(format($$SELECT * FROM auth.check_session(request.context(%L, 'UA-Firefox'))$$, :'t_safari'),
                   $$VALUES ('BROWSER', NULL::bigint, NULL::bigint, NULL::timestamptz, NULL::timestamptz, NULL::timestamptz)$$,
                   'a token presented by another browser answers BROWSER and nothing else');
 SELECT is((SELECT count(*) FROM auth.account_sessions WHERE token_digest = auth.token_digest(:'t_safari')), 0::bigint,
           'the BROWSER session is deleted');
-SELECT is((SELECT message FROM auth.check_session(:'t_safari', 'UA-Safari')), 'INVALID',
+SELECT is((SELECT message FROM auth.check_session(request.context(:'t_safari', 'UA-Safari'))), 'INVALID',
           'afterwards even the right browser gets INVALID');
 SELECT auth.create_account_session('Tap03_Ann', 'UA-Edge', '198.51.100.3') AS t_edge \gset
-SELECT is((SELECT message FROM auth.check_session(:'t_edge', NULL)), 'BROWSER',
+SELECT is((SELECT message FROM auth.check_session(request.context(:'t_edge', NULL))), 'BROWSER',
           'a token presented without a browser answers BROWSER');
 
 -- check_session: EXPIRED once expiry_time has passed (or is now), and the session is deleted.
@@ -98,23 +99,23 @@ SELECT auth.create_account_session('Tap03_Ann', 'UA-Old', '198.51.100.4') AS t_o
 UPDATE auth.account_sessions SET created_at = now() - interval '31 days', expiry_time = now() - interval '1 day',
                                  last_used = now() - interval '2 days'
  WHERE token_digest = auth.token_digest(:'t_old');
-SELECT results_eq(format($$SELECT * FROM auth.check_session(%L, 'UA-Old')$$, :'t_old'),
+SELECT results_eq(format($$SELECT * FROM auth.check_session(request.context(%L, 'UA-Old'))$$, :'t_old'),
                   $$VALUES ('EXPIRED', NULL::bigint, NULL::bigint, NULL::timestamptz, NULL::timestamptz, NULL::timestamptz)$$,
                   'an expired session answers EXPIRED and nothing else');
 SELECT is((SELECT count(*) FROM auth.account_sessions WHERE token_digest = auth.token_digest(:'t_old')), 0::bigint,
           'the EXPIRED session is deleted');
-SELECT is((SELECT message FROM auth.check_session(:'t_old', 'UA-Old')), 'INVALID', 'afterwards its token is INVALID');
+SELECT is((SELECT message FROM auth.check_session(request.context(:'t_old', 'UA-Old'))), 'INVALID', 'afterwards its token is INVALID');
 SELECT auth.create_account_session('Tap03_Ann', 'UA-Edge', '198.51.100.5') AS t_edge_now \gset
 UPDATE auth.account_sessions SET expiry_time = now() WHERE token_digest = auth.token_digest(:'t_edge_now');
-SELECT is((SELECT message FROM auth.check_session(:'t_edge_now', 'UA-Edge')), 'EXPIRED',
+SELECT is((SELECT message FROM auth.check_session(request.context(:'t_edge_now', 'UA-Edge'))), 'EXPIRED',
           'a session expiring right now is EXPIRED');
 SELECT auth.create_account_session('Tap03_Ann', 'UA-Edge', '198.51.100.6') AS t_edge_soon \gset
 UPDATE auth.account_sessions SET expiry_time = now() + interval '1 second' WHERE token_digest = auth.token_digest(:'t_edge_soon');
-SELECT is((SELECT message FROM auth.check_session(:'t_edge_soon', 'UA-Edge')), 'OK',
+SELECT is((SELECT message FROM auth.check_session(request.context(:'t_edge_soon', 'UA-Edge'))), 'OK',
           'a session expiring in a second is still OK');
 SELECT auth.create_account_session('Tap03_Ann', 'UA-Opera', '198.51.100.7') AS t_old_other \gset
 UPDATE auth.account_sessions SET expiry_time = now() - interval '1 minute' WHERE token_digest = auth.token_digest(:'t_old_other');
-SELECT is((SELECT message FROM auth.check_session(:'t_old_other', 'UA-Firefox')), 'EXPIRED',
+SELECT is((SELECT message FROM auth.check_session(request.context(:'t_old_other', 'UA-Firefox'))), 'EXPIRED',
           'an expired session from another browser answers EXPIRED');
 SELECT is((SELECT count(*) FROM auth.account_sessions WHERE token_digest = auth.token_digest(:'t_old_other')), 0::bigint,
           '... and is deleted too');
@@ -124,17 +125,17 @@ SELECT is((SELECT count(*) FROM auth.account_sessions WHERE token_digest = auth.
 -- check_session: OK refreshes last_used only when it is more than a minute old.
 UPDATE auth.account_sessions SET last_used = now() - interval '30 seconds' WHERE token_digest = auth.token_digest(:'t2');
 SELECT ctid::text AS ctid_fresh FROM auth.account_sessions WHERE token_digest = auth.token_digest(:'t2') \gset
-SELECT is((SELECT last_used FROM auth.check_session(:'t2', 'UA-Firefox')), now() - interval '30 seconds',
+SELECT is((SELECT last_used FROM auth.check_session(request.context(:'t2', 'UA-Firefox'))), now() - interval '30 seconds',
           'OK returns a 30-seconds-old last_used as is');
 SELECT is((SELECT last_used FROM auth.account_sessions WHERE token_digest = auth.token_digest(:'t2')),
           now() - interval '30 seconds', 'a 30-seconds-old last_used is not refreshed');
 SELECT is((SELECT ctid::text FROM auth.account_sessions WHERE token_digest = auth.token_digest(:'t2')), :'ctid_fresh'::text,
           'the row was not rewritten at all');
 UPDATE auth.account_sessions SET last_used = now() - interval '1 minute' WHERE token_digest = auth.token_digest(:'t2');
-SELECT is((SELECT last_used FROM auth.check_session(:'t2', 'UA-Firefox')), now() - interval '1 minute',
+SELECT is((SELECT last_used FROM auth.check_session(request.context(:'t2', 'UA-Firefox'))), now() - interval '1 minute',
           'a last_used exactly one minute old is not refreshed either');
 UPDATE auth.account_sessions SET last_used = now() - interval '2 minutes' WHERE token_digest = auth.token_digest(:'t2');
-SELECT is((SELECT last_used FROM auth.check_session(:'t2', 'UA-Firefox')), now(),
+SELECT is((SELECT last_used FROM auth.check_session(request.context(:'t2', 'UA-Firefox'))), now(),
           'OK returns the refreshed last_used when it was 2 minutes old');
 SELECT is((SELECT last_used FROM auth.account_sessions WHERE token_digest = auth.token_digest(:'t2')), now(),
           'a 2-minutes-old last_used is refreshed in the table');
@@ -171,6 +172,8 @@ SELECT throws_ok($$SELECT auth.create_account_session('Tap03_Ann', 'x', NULL)$$,
                  'the gateway cannot call create_account_session');
 SELECT throws_ok(format('SELECT * FROM auth.check_session_token(%L, %L)', :'t2', 'UA-Firefox'), '42501', NULL,
                  'the gateway cannot call check_session_token');
+SELECT throws_ok(format('SELECT * FROM auth.check_session(ROW(%L, %L, NULL, NULL))', :'t2', 'UA-Firefox'), '42501', NULL,
+                 'the gateway cannot call check_session, even with an anonymous ROW context');
 RESET ROLE;
 
 -- Deleting an account deletes its sessions.

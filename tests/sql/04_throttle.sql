@@ -1,6 +1,7 @@
--- Login throttling (003_auth.sql; auth.verify_password as redefined in 005_audit.sql): auth.throttle_keys, auth.throttle_record_failure,
--- auth.throttle_retry_after, auth.verify_password. Limits: 5 failures per account (or unknown login)
--- key, 20 per IP key, in a 15-minute window.
+-- Login throttling (the table: sql/migrations/002_auth.sql; the functions:
+-- sql/code/auth.sql): auth.throttle_keys, auth.throttle_record_failure,
+-- auth.throttle_retry_after, auth.verify_password. Limits: 5 failures per
+-- account (or unknown login) key, 20 per IP key, in a 15-minute window.
 BEGIN;
 SELECT plan(47);
 
@@ -107,22 +108,27 @@ SELECT is(ARRAY[auth.throttle_limit('account:1'), auth.throttle_limit('login:ab'
 
 -- verify_password: a wrong password is a committed 401 counted against every key.
 SELECT ext.crypt('the right one', ext.gen_salt('bf', 4)) AS vp_hash \gset
-SELECT is(pg_temp.failure(format($$SELECT auth.verify_password('{account:-4100,ip:192.0.2.70}', 'wrong one', %L, 'no', 'test', -4100, '192.0.2.70', NULL)$$, :'vp_hash')),
+SELECT is(pg_temp.failure(format($$SELECT auth.verify_password(request.context(ip => '192.0.2.70'),
+                                  '{account:-4100,ip:192.0.2.70}', 'wrong one', %L, 'no', 'test', -4100)$$, :'vp_hash')),
           '401 INVALID_CREDENTIALS', 'a wrong password returns the 401 body and sets response.status');
 SELECT is((SELECT array_agg(failures ORDER BY key) FROM auth.login_failures WHERE key IN ('account:-4100', 'ip:192.0.2.70')),
           ARRAY[1, 1], 'the failure counts against the account and the IP');
-SELECT is(auth.verify_password('{account:-4100,ip:192.0.2.70}', 'wrong one', NULL, 'no', 'test', -4100, '192.0.2.70', NULL)->>'message', 'no',
+SELECT is(auth.verify_password(request.context(ip => '192.0.2.70'),
+                               '{account:-4100,ip:192.0.2.70}', 'wrong one', NULL, 'no', 'test', -4100)->>'message', 'no',
           'a missing hash is a wrong password, with the caller''s message');
 -- The right password: NULL, the account's count cleared, the IP's kept.
-SELECT is(pg_temp.failure(format($$SELECT auth.verify_password('{account:-4100,ip:192.0.2.70}', 'the right one', %L, 'no', 'test', -4100, '192.0.2.70', NULL)$$, :'vp_hash')),
+SELECT is(pg_temp.failure(format($$SELECT auth.verify_password(request.context(ip => '192.0.2.70'),
+                                  '{account:-4100,ip:192.0.2.70}', 'the right one', %L, 'no', 'test', -4100)$$, :'vp_hash')),
           '- -', 'the right password returns NULL without a status');
 SELECT ok(NOT EXISTS (SELECT 1 FROM auth.login_failures WHERE key = 'account:-4100'), 'the account''s count is cleared');
 SELECT is((SELECT failures FROM auth.login_failures WHERE key = 'ip:192.0.2.70'), 2, 'the IP''s count is kept');
 -- A blocked key: 429 even for the right password, and nothing more is counted.
 UPDATE auth.login_failures SET failures = 20 WHERE key = 'ip:192.0.2.70';
-SELECT is(pg_temp.error_of(format($$SELECT auth.verify_password('{account:-4100,ip:192.0.2.70}', 'the right one', %L, 'no', 'test', -4100, '192.0.2.70', NULL)$$, :'vp_hash'))->>'sqlstate',
+SELECT is(pg_temp.error_of(format($$SELECT auth.verify_password(request.context(ip => '192.0.2.70'),
+                                  '{account:-4100,ip:192.0.2.70}', 'the right one', %L, 'no', 'test', -4100)$$, :'vp_hash'))->>'sqlstate',
           'PT429', 'while a key is blocked even the right password raises PT429');
-SELECT ok((pg_temp.error_of(format($$SELECT auth.verify_password('{account:-4100,ip:192.0.2.70}', 'x', %L, 'no', 'test', -4100, '192.0.2.70', NULL)$$, :'vp_hash'))
+SELECT ok((pg_temp.error_of(format($$SELECT auth.verify_password(request.context(ip => '192.0.2.70'),
+                                  '{account:-4100,ip:192.0.2.70}', 'x', %L, 'no', 'test', -4100)$$, :'vp_hash'))
            #>> '{detail,details,retry_after}')::int BETWEEN 1 AND 900, 'the 429 carries retry_after in seconds');
 
 SELECT * FROM finish();

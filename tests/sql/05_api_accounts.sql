@@ -1,20 +1,24 @@
--- api functions for accounts and sessions (004_api_accounts.sql), called as
--- the gateway role, as the gateway calls them. Raised errors are checked by
+-- api functions for accounts and sessions (sql/code/api/accounts.sql,
+-- sql/code/api/sessions.sql) and api.readiness (sql/code/api/admin.sql),
+-- called as the gateway role, as the gateway calls them: the request's
+-- context first, built by pg_temp.ctx (helpers.psql; the gateway role cannot
+-- use schema request, so not request.context). Raised errors are checked by
 -- SQLSTATE (and the code in DETAIL); committed failures (response.fail) by
 -- response.status and the body's code. Inspections of tables run as the
 -- superuser (RESET ROLE), since the gateway can read none.
 -- (Statements run for their effect end in \gset, which swallows their output.)
 BEGIN;
-SELECT plan(124);
+SELECT plan(127);
 
 \ir helpers.psql
 
 SELECT version AS schema_version FROM public.schema_version \gset
+SELECT digest AS code_digest FROM public.code_package WHERE name = 'sql/code' \gset
 
 SET LOCAL ROLE gateway;
 
 -- api.signup: 201 {"account": {...}} with the display_name defaulting to the username.
-SELECT api.signup('Tap05_Amy', 'Tap05.Amy@Example.com', 'amy password 1', NULL) AS amy_signup \gset
+SELECT api.signup(pg_temp.ctx(), 'Tap05_Amy', 'Tap05.Amy@Example.com', 'amy password 1', NULL) AS amy_signup \gset
 SELECT (:'amy_signup'::jsonb #>> '{account,id}') AS amy \gset
 SELECT is((SELECT array_agg(k) FROM jsonb_object_keys(:'amy_signup'::jsonb) k), ARRAY['account'],
           'signup returns {"account": ...}');
@@ -27,36 +31,36 @@ SELECT is((SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(:'amy_signup'::
 SELECT matches(:'amy_signup'::jsonb #>> '{account,created_at}', '^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$',
                'created_at is RFC 3339 in UTC');
 SELECT is((:'amy_signup'::jsonb #>> '{account,created_at}')::timestamptz, now(), 'created_at is the signup time');
-SELECT is(api.signup('Tap05_Bob', 'tap05.bob@example.com', 'bob password 1', 'Bob B.')::jsonb #>> '{account,display_name}',
+SELECT is(api.signup(pg_temp.ctx(), 'Tap05_Bob', 'tap05.bob@example.com', 'bob password 1', 'Bob B.')::jsonb #>> '{account,display_name}',
           'Bob B.', 'signup keeps a given display_name');
-SELECT is(api.signup('Tap05_Cat', 'tap05.cat@example.com', 'cat password 1', '')::jsonb #>> '{account,display_name}',
+SELECT is(api.signup(pg_temp.ctx(), 'Tap05_Cat', 'tap05.cat@example.com', 'cat password 1', '')::jsonb #>> '{account,display_name}',
           'Tap05_Cat', 'signup with an empty display_name falls back to the username');
-SELECT (api.signup('Tap05_Dan', 'tap05.dan@example.com', 'dan password 1', NULL)::jsonb #>> '{account,id}') AS dan \gset
-SELECT (api.signup('Tap05_Fay', 'tap05.fay@example.com', 'fay password 1', NULL)::jsonb #>> '{account,id}') AS fay \gset
+SELECT (api.signup(pg_temp.ctx(), 'Tap05_Dan', 'tap05.dan@example.com', 'dan password 1', NULL)::jsonb #>> '{account,id}') AS dan \gset
+SELECT (api.signup(pg_temp.ctx(), 'Tap05_Fay', 'tap05.fay@example.com', 'fay password 1', NULL)::jsonb #>> '{account,id}') AS fay \gset
 
 -- api.signup: 422 VALIDATION with per-field details.
-SELECT throws_ok($$SELECT api.signup(NULL, NULL, NULL, NULL)$$, 'PT422', 'some fields are invalid',
+SELECT throws_ok($$SELECT api.signup(pg_temp.ctx(), NULL, NULL, NULL, NULL)$$, 'PT422', 'some fields are invalid',
                  'signup without fields raises PT422');
-SELECT is(pg_temp.error_of($$SELECT api.signup(NULL, NULL, NULL, NULL)$$) -> 'detail',
+SELECT is(pg_temp.error_of($$SELECT api.signup(pg_temp.ctx(), NULL, NULL, NULL, NULL)$$) -> 'detail',
           '{"code": "VALIDATION", "details": {"username": "required", "email": "required", "password": "required"}}'::jsonb,
           'each missing field is reported as required');
-SELECT throws_ok($$SELECT api.signup('a b', 'not-an-email', 'short', NULL)$$, 'PT422', 'some fields are invalid',
+SELECT throws_ok($$SELECT api.signup(pg_temp.ctx(), 'a b', 'not-an-email', 'short', NULL)$$, 'PT422', 'some fields are invalid',
                  'signup with malformed fields raises PT422');
 SELECT is((SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(
-             pg_temp.error_of($$SELECT api.signup('a b', 'not-an-email', 'short', repeat('d', 65))$$) #> '{detail,details}') k),
+             pg_temp.error_of($$SELECT api.signup(pg_temp.ctx(), 'a b', 'not-an-email', 'short', repeat('d', 65))$$) #> '{detail,details}') k),
           ARRAY['display_name', 'email', 'password', 'username'], 'each malformed field is reported');
-SELECT is(pg_temp.error_of(format('SELECT api.signup(%L, %L, %L, NULL)', 'tap05_long', 'tap05.long@example.com', repeat('é', 37)))
+SELECT is(pg_temp.error_of(format('SELECT api.signup(pg_temp.ctx(), %L, %L, %L, NULL)', 'tap05_long', 'tap05.long@example.com', repeat('é', 37)))
             #> '{detail,details}',
           '{"password": "must be at most 72 bytes"}'::jsonb, 'a 37-character, 74-byte password is refused, not truncated');
 
 -- api.signup: 409 USERNAME_TAKEN / EMAIL_TAKEN, ignoring case.
-SELECT throws_ok($$SELECT api.signup('TAP05_AMY', 'tap05.other@example.com', 'other password', NULL)$$,
+SELECT throws_ok($$SELECT api.signup(pg_temp.ctx(), 'TAP05_AMY', 'tap05.other@example.com', 'other password', NULL)$$,
                  'PT409', 'that username is taken', 'a taken username (other case) raises PT409');
-SELECT is(pg_temp.error_of($$SELECT api.signup('TAP05_AMY', 'tap05.other@example.com', 'other password', NULL)$$) #>> '{detail,code}',
+SELECT is(pg_temp.error_of($$SELECT api.signup(pg_temp.ctx(), 'TAP05_AMY', 'tap05.other@example.com', 'other password', NULL)$$) #>> '{detail,code}',
           'USERNAME_TAKEN', '... with code USERNAME_TAKEN');
-SELECT throws_ok($$SELECT api.signup('tap05_other', 'TAP05.AMY@EXAMPLE.COM', 'other password', NULL)$$,
+SELECT throws_ok($$SELECT api.signup(pg_temp.ctx(), 'tap05_other', 'TAP05.AMY@EXAMPLE.COM', 'other password', NULL)$$,
                  'PT409', 'that e-mail address is already registered', 'a taken e-mail (other case) raises PT409');
-SELECT is(pg_temp.error_of($$SELECT api.signup('tap05_other', 'TAP05.AMY@EXAMPLE.COM', 'other password', NULL)$$) #>> '{detail,code}',
+SELECT is(pg_temp.error_of($$SELECT api.signup(pg_temp.ctx(), 'tap05_other', 'TAP05.AMY@EXAMPLE.COM', 'other password', NULL)$$) #>> '{detail,code}',
           'EMAIL_TAKEN', '... with code EMAIL_TAKEN');
 
 -- api.signup: losing a race to a concurrent signup (simulated by a trigger
@@ -75,10 +79,10 @@ END
 $$;
 CREATE TRIGGER tap05_race BEFORE INSERT ON auth.accounts FOR EACH ROW EXECUTE FUNCTION pg_temp.tap05_race();
 SET LOCAL ROLE gateway;
-SELECT is(pg_temp.error_of($$SELECT api.signup('tap05_racer_email', 'tap05.racer@example.com', 'racer password', NULL)$$) - 'hint',
+SELECT is(pg_temp.error_of($$SELECT api.signup(pg_temp.ctx(), 'tap05_racer_email', 'tap05.racer@example.com', 'racer password', NULL)$$) - 'hint',
           '{"sqlstate": "PT409", "message": "that e-mail address is already registered", "detail": {"code": "EMAIL_TAKEN", "details": null}}'::jsonb,
           'an e-mail taken between the check and the insert raises PT409 EMAIL_TAKEN');
-SELECT is(pg_temp.error_of($$SELECT api.signup('tap05_racer_name', 'tap05.racer@example.com', 'racer password', NULL)$$) - 'hint',
+SELECT is(pg_temp.error_of($$SELECT api.signup(pg_temp.ctx(), 'tap05_racer_name', 'tap05.racer@example.com', 'racer password', NULL)$$) - 'hint',
           '{"sqlstate": "PT409", "message": "that username is taken", "detail": {"code": "USERNAME_TAKEN", "details": null}}'::jsonb,
           'a username taken between the check and the insert raises PT409 USERNAME_TAKEN');
 RESET ROLE;
@@ -86,17 +90,19 @@ DROP TRIGGER tap05_race ON auth.accounts;
 SET LOCAL ROLE gateway;
 
 -- api.availability: {"status": "USERNAME" | "EMAIL" | "OK"}, ignoring case; 422 without arguments.
-SELECT is(api.availability('tap05_amy', NULL)::jsonb, '{"status": "USERNAME"}', 'a taken username (other case) answers USERNAME');
-SELECT is(api.availability(NULL, 'TAP05.AMY@EXAMPLE.COM')::jsonb, '{"status": "EMAIL"}', 'a taken e-mail (other case) answers EMAIL');
-SELECT is(api.availability('tap05_free', 'tap05.free@example.com')::jsonb, '{"status": "OK"}', 'free ones answer OK');
-SELECT is(api.availability('tap05_racer_email', 'tap05.racer@example.com')::jsonb, '{"status": "OK"}',
+SELECT is(api.availability(pg_temp.ctx(), 'tap05_amy', NULL)::jsonb,
+          '{"status": "USERNAME"}', 'a taken username (other case) answers USERNAME');
+SELECT is(api.availability(pg_temp.ctx(), NULL, 'TAP05.AMY@EXAMPLE.COM')::jsonb,
+          '{"status": "EMAIL"}', 'a taken e-mail (other case) answers EMAIL');
+SELECT is(api.availability(pg_temp.ctx(), 'tap05_free', 'tap05.free@example.com')::jsonb, '{"status": "OK"}', 'free ones answer OK');
+SELECT is(api.availability(pg_temp.ctx(), 'tap05_racer_email', 'tap05.racer@example.com')::jsonb, '{"status": "OK"}',
           'the raced signups left nothing behind');
-SELECT throws_ok($$SELECT api.availability(NULL, NULL)$$, 'PT422', 'give a username, an email or both',
+SELECT throws_ok($$SELECT api.availability(pg_temp.ctx(), NULL, NULL)$$, 'PT422', 'give a username, an email or both',
                  'availability without arguments raises PT422');
 
 -- api.login by username (any case): a 43-character token, its expiry, the account; no status set.
 SET LOCAL response.status = '';
-SELECT api.login('tap05_amy', 'amy password 1', 'UA-Amy-1', '203.0.113.5') AS amy1_json \gset
+SELECT api.login(pg_temp.ctx(browser => 'UA-Amy-1', ip => '203.0.113.5'), 'tap05_amy', 'amy password 1') AS amy1_json \gset
 SELECT :'amy1_json'::jsonb ->> 'token' AS amy1 \gset
 SELECT is(current_setting('response.status', true), '', 'a successful login sets no response.status');
 SELECT matches(:'amy1'::text, '^[A-Za-z0-9_-]{43}$', 'login returns a 43-character base64url token');
@@ -105,16 +111,16 @@ SELECT matches(:'amy1_json'::jsonb ->> 'expires_at', '^\d{4}-\d\d-\d\dT\d\d:\d\d
 SELECT is(:'amy1_json'::jsonb -> 'account', :'amy_signup'::jsonb -> 'account', 'login returns the account JSON');
 
 -- api.login: a wrong password and an unknown login give the same committed 401.
-SELECT is(pg_temp.failure($$SELECT api.login('Tap05_Amy', 'amy password 2', 'UA-Amy-9', '203.0.113.5')$$),
+SELECT is(pg_temp.failure($$SELECT api.login(pg_temp.ctx(browser => 'UA-Amy-9', ip => '203.0.113.5'), 'Tap05_Amy', 'amy password 2')$$),
           '401 INVALID_CREDENTIALS', 'a wrong password is a committed 401 INVALID_CREDENTIALS');
-SELECT is(pg_temp.failure($$SELECT api.login('tap05_nobody', 'amy password 1', 'UA-Amy-9', '203.0.113.5')$$),
+SELECT is(pg_temp.failure($$SELECT api.login(pg_temp.ctx(browser => 'UA-Amy-9', ip => '203.0.113.5'), 'tap05_nobody', 'amy password 1')$$),
           '401 INVALID_CREDENTIALS', 'an unknown login is a committed 401 INVALID_CREDENTIALS');
-SELECT is(api.login('Tap05_Amy', 'amy password 2', 'UA-Amy-9', '203.0.113.5')::jsonb,
-          api.login('tap05.nobody@example.com', 'amy password 2', 'UA-Amy-9', '203.0.113.5')::jsonb,
+SELECT is(api.login(pg_temp.ctx(browser => 'UA-Amy-9', ip => '203.0.113.5'), 'Tap05_Amy', 'amy password 2')::jsonb,
+          api.login(pg_temp.ctx(browser => 'UA-Amy-9', ip => '203.0.113.5'), 'tap05.nobody@example.com', 'amy password 2')::jsonb,
           'the bodies of both are identical');
-SELECT throws_ok($$SELECT api.login(NULL, 'amy password 1', 'UA-Amy-9', '203.0.113.5')$$, 'PT422',
+SELECT throws_ok($$SELECT api.login(pg_temp.ctx(browser => 'UA-Amy-9', ip => '203.0.113.5'), NULL, 'amy password 1')$$, 'PT422',
                  'login and password are required', 'login without a login raises PT422');
-SELECT is(pg_temp.error_of($$SELECT api.login(NULL, NULL, 'UA-Amy-9', '203.0.113.5')$$) #> '{detail,details}',
+SELECT is(pg_temp.error_of($$SELECT api.login(pg_temp.ctx(browser => 'UA-Amy-9', ip => '203.0.113.5'), NULL, NULL)$$) #> '{detail,details}',
           '{"login": "required", "password": "required"}'::jsonb, 'both missing fields are reported');
 RESET ROLE;
 SELECT is((SELECT failures FROM auth.login_failures WHERE key = 'account:' || :'amy'), 2,
@@ -129,7 +135,7 @@ SELECT is((SELECT count(*) FROM auth.account_sessions WHERE browser_info = 'UA-A
 SET LOCAL ROLE gateway;
 
 -- api.login by e-mail (any case) succeeds, clears the account's failures, tracks logins.
-SELECT api.login('TAP05.amy@EXAMPLE.com', 'amy password 1', 'UA-Amy-2', '203.0.113.6') ->> 'token' AS amy2 \gset
+SELECT api.login(pg_temp.ctx(browser => 'UA-Amy-2', ip => '203.0.113.6'), 'TAP05.amy@EXAMPLE.com', 'amy password 1') ->> 'token' AS amy2 \gset
 SELECT matches(:'amy2'::text, '^[A-Za-z0-9_-]{43}$', 'login by e-mail in another case returns a token');
 RESET ROLE;
 SELECT is((SELECT count(*) FROM auth.login_failures WHERE key = 'account:' || :'amy'), 0::bigint,
@@ -141,33 +147,33 @@ SELECT is((SELECT count(*) FROM auth.account_sessions WHERE account_id = :amy), 
 SET LOCAL ROLE gateway;
 
 -- api.login: 5 failures block the account (PT429), even with the right password; so do 20 from an IP.
-SELECT is(pg_temp.failure($$SELECT api.login('tap05_cat', 'wrong password', 'UA-Cat', '203.0.113.7')$$), '401 INVALID_CREDENTIALS',
-          'Cat''s failed login 1');
-SELECT is(pg_temp.failure($$SELECT api.login('tap05_cat', 'wrong password', 'UA-Cat', '203.0.113.8')$$), '401 INVALID_CREDENTIALS',
-          'Cat''s failed login 2, from another IP');
-SELECT is(pg_temp.failure($$SELECT api.login('tap05.cat@example.com', 'wrong password', 'UA-Cat', '203.0.113.7')$$),
+SELECT is(pg_temp.failure($$SELECT api.login(pg_temp.ctx(browser => 'UA-Cat', ip => '203.0.113.7'), 'tap05_cat', 'wrong password')$$),
+          '401 INVALID_CREDENTIALS', 'Cat''s failed login 1');
+SELECT is(pg_temp.failure($$SELECT api.login(pg_temp.ctx(browser => 'UA-Cat', ip => '203.0.113.8'), 'tap05_cat', 'wrong password')$$),
+          '401 INVALID_CREDENTIALS', 'Cat''s failed login 2, from another IP');
+SELECT is(pg_temp.failure($$SELECT api.login(pg_temp.ctx(browser => 'UA-Cat', ip => '203.0.113.7'), 'tap05.cat@example.com', 'wrong password')$$),
           '401 INVALID_CREDENTIALS', 'Cat''s failed login 3, by e-mail');
-SELECT is(pg_temp.failure($$SELECT api.login('TAP05_CAT', 'wrong password', 'UA-Cat', '203.0.113.7')$$), '401 INVALID_CREDENTIALS',
-          'Cat''s failed login 4');
-SELECT is(pg_temp.failure($$SELECT api.login('tap05_cat', 'wrong password', 'UA-Cat', '203.0.113.7')$$), '401 INVALID_CREDENTIALS',
-          'Cat''s failed login 5');
-SELECT throws_ok($$SELECT api.login('tap05_cat', 'cat password 1', 'UA-Cat', '203.0.113.9')$$, 'PT429',
+SELECT is(pg_temp.failure($$SELECT api.login(pg_temp.ctx(browser => 'UA-Cat', ip => '203.0.113.7'), 'TAP05_CAT', 'wrong password')$$),
+          '401 INVALID_CREDENTIALS', 'Cat''s failed login 4');
+SELECT is(pg_temp.failure($$SELECT api.login(pg_temp.ctx(browser => 'UA-Cat', ip => '203.0.113.7'), 'tap05_cat', 'wrong password')$$),
+          '401 INVALID_CREDENTIALS', 'Cat''s failed login 5');
+SELECT throws_ok($$SELECT api.login(pg_temp.ctx(browser => 'UA-Cat', ip => '203.0.113.9'), 'tap05_cat', 'cat password 1')$$, 'PT429',
                  'too many failed attempts; try again later', 'after 5 failures even the right password raises PT429');
-SELECT is(pg_temp.error_of($$SELECT api.login('tap05_cat', 'cat password 1', 'UA-Cat', '203.0.113.9')$$) -> 'detail',
+SELECT is(pg_temp.error_of($$SELECT api.login(pg_temp.ctx(browser => 'UA-Cat', ip => '203.0.113.9'), 'tap05_cat', 'cat password 1')$$) -> 'detail',
           '{"code": "RATE_LIMITED", "details": {"retry_after": 900}}'::jsonb, '... with code RATE_LIMITED and retry_after');
-DO $$ BEGIN FOR i IN 1..5 LOOP PERFORM api.login('Tap05_Ghost', 'whatever', 'UA-Ghost', NULL); END LOOP; END $$;
-SELECT throws_ok($$SELECT api.login('tap05_ghost', 'whatever', 'UA-Ghost', NULL)$$, 'PT429', NULL,
+DO $$ BEGIN FOR i IN 1..5 LOOP PERFORM api.login(pg_temp.ctx(browser => 'UA-Ghost'), 'Tap05_Ghost', 'whatever'); END LOOP; END $$;
+SELECT throws_ok($$SELECT api.login(pg_temp.ctx(browser => 'UA-Ghost'), 'tap05_ghost', 'whatever')$$, 'PT429', NULL,
                  'an unknown login is throttled like a known one');
 RESET ROLE;
 INSERT INTO auth.login_failures (key, failures, window_start) VALUES ('ip:203.0.113.99', 20, now());
 SET LOCAL ROLE gateway;
-SELECT throws_ok($$SELECT api.login('tap05_bob', 'bob password 1', 'UA-Bob', '203.0.113.99')$$, 'PT429', NULL,
+SELECT throws_ok($$SELECT api.login(pg_temp.ctx(browser => 'UA-Bob', ip => '203.0.113.99'), 'tap05_bob', 'bob password 1')$$, 'PT429', NULL,
                  'an IP with 20 failures is blocked, even for a right password');
-SELECT api.login('tap05_bob', 'bob password 1', 'UA-Bob', '203.0.113.100') ->> 'token' AS bob1 \gset
+SELECT api.login(pg_temp.ctx(browser => 'UA-Bob', ip => '203.0.113.100'), 'tap05_bob', 'bob password 1') ->> 'token' AS bob1 \gset
 SELECT matches(:'bob1'::text, '^[A-Za-z0-9_-]{43}$', 'the same login from another IP succeeds');
 
 -- api.current_session: the account and the session.
-SELECT api.current_session(:'amy1', 'UA-Amy-1') AS amy1_session \gset
+SELECT api.current_session(pg_temp.ctx(:'amy1', 'UA-Amy-1')) AS amy1_session \gset
 SELECT is(:'amy1_session'::jsonb -> 'account', :'amy_signup'::jsonb -> 'account', 'current_session returns the account');
 SELECT is((SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(:'amy1_session'::jsonb -> 'session') k),
           ARRAY['created_at', 'expires_at', 'id', 'last_used'], 'the session JSON has exactly these keys');
@@ -184,18 +190,19 @@ SELECT is((SELECT id FROM auth.account_sessions WHERE token_digest = auth.token_
 SET LOCAL ROLE gateway;
 
 -- api.current_session: committed 401 INVALID, EXPIRED and BROWSER; the last two delete the session.
-SELECT is(pg_temp.failure($$SELECT api.current_session('tap05-no-such-token', 'UA-Amy-1')$$), '401 INVALID',
+SELECT is(pg_temp.failure($$SELECT api.current_session(pg_temp.ctx('tap05-no-such-token', 'UA-Amy-1'))$$), '401 INVALID',
           'an unknown token is a committed 401 INVALID');
-SELECT is(pg_temp.failure($$SELECT api.current_session(NULL, 'UA-Amy-1')$$), '401 INVALID', 'no token is a committed 401 INVALID');
-SELECT api.login('tap05_amy', 'amy password 1', 'UA-Amy-3', '203.0.113.5') ->> 'token' AS amy3 \gset
+SELECT is(pg_temp.failure($$SELECT api.current_session(pg_temp.ctx(NULL, 'UA-Amy-1'))$$),
+          '401 INVALID', 'no token is a committed 401 INVALID');
+SELECT api.login(pg_temp.ctx(browser => 'UA-Amy-3', ip => '203.0.113.5'), 'tap05_amy', 'amy password 1') ->> 'token' AS amy3 \gset
 RESET ROLE;
 UPDATE auth.account_sessions SET expiry_time = now() - interval '1 second' WHERE token_digest = auth.token_digest(:'amy3');
 SET LOCAL ROLE gateway;
-SELECT is(pg_temp.failure(format('SELECT api.current_session(%L, %L)', :'amy3', 'UA-Amy-3')), '401 EXPIRED',
+SELECT is(pg_temp.failure(format('SELECT api.current_session(pg_temp.ctx(%L, %L))', :'amy3', 'UA-Amy-3')), '401 EXPIRED',
           'an expired session is a committed 401 EXPIRED');
-SELECT is(api.current_session(:'amy3', 'UA-Amy-3') ->> 'code', 'INVALID', 'then its token is INVALID');
-SELECT api.login('tap05_amy', 'amy password 1', 'UA-Amy-4', '203.0.113.5') ->> 'token' AS amy4 \gset
-SELECT is(pg_temp.failure(format('SELECT api.current_session(%L, %L)', :'amy4', 'UA-Mallory')), '401 BROWSER',
+SELECT is(api.current_session(pg_temp.ctx(:'amy3', 'UA-Amy-3')) ->> 'code', 'INVALID', 'then its token is INVALID');
+SELECT api.login(pg_temp.ctx(browser => 'UA-Amy-4', ip => '203.0.113.5'), 'tap05_amy', 'amy password 1') ->> 'token' AS amy4 \gset
+SELECT is(pg_temp.failure(format('SELECT api.current_session(pg_temp.ctx(%L, %L))', :'amy4', 'UA-Mallory')), '401 BROWSER',
           'a token from another browser is a committed 401 BROWSER');
 RESET ROLE;
 SELECT is((SELECT count(*) FROM auth.account_sessions WHERE token_digest IN (auth.token_digest(:'amy3'), auth.token_digest(:'amy4'))),
@@ -212,7 +219,7 @@ SELECT id AS amy2_sid FROM auth.account_sessions WHERE token_digest = auth.token
 SELECT encode(token_digest, 'hex') AS amy1_hex, encode(token_digest, 'base64') AS amy1_b64
   FROM auth.account_sessions WHERE token_digest = auth.token_digest(:'amy1') \gset
 SET LOCAL ROLE gateway;
-SELECT api.list_sessions(:'amy1', 'UA-Amy-1') AS amy_list \gset
+SELECT api.list_sessions(pg_temp.ctx(:'amy1', 'UA-Amy-1')) AS amy_list \gset
 SELECT is((SELECT array_agg((s ->> 'id')::bigint ORDER BY n) FROM jsonb_array_elements(:'amy_list'::jsonb -> 'sessions') WITH ORDINALITY x(s, n)),
           ARRAY[:amy2_sid, :amy1_sid]::bigint[], 'list_sessions lists the unexpired sessions of the caller only, newest first');
 SELECT is((SELECT array_agg(s ->> 'current' ORDER BY n) FROM jsonb_array_elements(:'amy_list'::jsonb -> 'sessions') WITH ORDINALITY x(s, n)),
@@ -228,88 +235,91 @@ SELECT ok(strpos(:'amy_list', :'amy1') = 0 AND strpos(:'amy_list', :'amy2') = 0
           AND strpos(:'amy_list', :'amy1_hex') = 0 AND strpos(:'amy_list', :'amy1_b64') = 0
           AND strpos(:'amy_list', 'token') = 0 AND strpos(:'amy_list', 'digest') = 0,
           'list_sessions contains no token, no digest (hex or base64), no such key');
-SELECT is(pg_temp.failure($$SELECT api.list_sessions('tap05-no-such-token', 'UA-Amy-1')$$), '401 INVALID',
+SELECT is(pg_temp.failure($$SELECT api.list_sessions(pg_temp.ctx('tap05-no-such-token', 'UA-Amy-1'))$$), '401 INVALID',
           'list_sessions with an unknown token is a committed 401 INVALID');
 
 -- api.revoke_session: the caller's own session only; 404 for anyone else's.
 RESET ROLE;
 SELECT id AS bob1_sid FROM auth.account_sessions WHERE token_digest = auth.token_digest(:'bob1') \gset
 SET LOCAL ROLE gateway;
-SELECT throws_ok(format('SELECT api.revoke_session(%L, %L, %s)', :'amy1', 'UA-Amy-1', :bob1_sid), 'PT404', 'no such session',
+SELECT throws_ok(format('SELECT api.revoke_session(pg_temp.ctx(%L, %L), %s)', :'amy1', 'UA-Amy-1', :bob1_sid), 'PT404', 'no such session',
                  'revoking another account''s session raises PT404');
-SELECT is(api.current_session(:'bob1', 'UA-Bob') #>> '{account,username}', 'Tap05_Bob', '... and that session still works');
-SELECT throws_ok(format('SELECT api.revoke_session(%L, %L, %s)', :'amy1', 'UA-Amy-1', -1), 'PT404', 'no such session',
+SELECT is(api.current_session(pg_temp.ctx(:'bob1', 'UA-Bob')) #>> '{account,username}',
+          'Tap05_Bob', '... and that session still works');
+SELECT throws_ok(format('SELECT api.revoke_session(pg_temp.ctx(%L, %L), %s)', :'amy1', 'UA-Amy-1', -1), 'PT404', 'no such session',
                  'revoking an unknown session raises PT404');
-SELECT is(pg_temp.error_of(format('SELECT api.revoke_session(%L, %L, %s)', :'amy1', 'UA-Amy-1', -1)) #>> '{detail,code}', 'NOT_FOUND',
-          '... with code NOT_FOUND');
-SELECT is(pg_temp.failure(format('SELECT api.revoke_session(%L, %L, %s)', 'tap05-no-such-token', 'UA-Amy-1', :amy2_sid)), '401 INVALID',
-          'revoke_session with an unknown token is a committed 401 INVALID');
-SELECT is(pg_temp.failure(format('SELECT api.revoke_session(%L, %L, %s)', :'amy1', 'UA-Amy-1', :amy2_sid)), '- -',
+SELECT is(pg_temp.error_of(format('SELECT api.revoke_session(pg_temp.ctx(%L, %L), %s)', :'amy1', 'UA-Amy-1', -1)) #>> '{detail,code}',
+          'NOT_FOUND', '... with code NOT_FOUND');
+SELECT is(pg_temp.failure(format('SELECT api.revoke_session(pg_temp.ctx(%L, %L), %s)', 'tap05-no-such-token', 'UA-Amy-1', :amy2_sid)),
+          '401 INVALID', 'revoke_session with an unknown token is a committed 401 INVALID');
+SELECT is(pg_temp.failure(format('SELECT api.revoke_session(pg_temp.ctx(%L, %L), %s)', :'amy1', 'UA-Amy-1', :amy2_sid)), '- -',
           'revoking one''s own other session succeeds with no body and no status');
-SELECT is(api.current_session(:'amy2', 'UA-Amy-2') ->> 'code', 'INVALID', 'the revoked session''s token is INVALID');
-SELECT is(api.current_session(:'amy1', 'UA-Amy-1') #>> '{account,username}', 'Tap05_Amy', 'the calling session still works');
+SELECT is(api.current_session(pg_temp.ctx(:'amy2', 'UA-Amy-2')) ->> 'code', 'INVALID', 'the revoked session''s token is INVALID');
+SELECT is(api.current_session(pg_temp.ctx(:'amy1', 'UA-Amy-1')) #>> '{account,username}',
+          'Tap05_Amy', 'the calling session still works');
 
 -- api.revoke_other_sessions: every session of the caller but the current one.
-SELECT api.login('tap05_amy', 'amy password 1', 'UA-Amy-5', '203.0.113.5') ->> 'token' AS amy5 \gset
-SELECT api.login('tap05_amy', 'amy password 1', 'UA-Amy-6', '203.0.113.6') ->> 'token' AS amy6 \gset
-SELECT is(pg_temp.failure(format('SELECT api.revoke_other_sessions(%L, %L)', :'amy5', 'UA-Amy-5')), '- -',
+SELECT api.login(pg_temp.ctx(browser => 'UA-Amy-5', ip => '203.0.113.5'), 'tap05_amy', 'amy password 1') ->> 'token' AS amy5 \gset
+SELECT api.login(pg_temp.ctx(browser => 'UA-Amy-6', ip => '203.0.113.6'), 'tap05_amy', 'amy password 1') ->> 'token' AS amy6 \gset
+SELECT is(pg_temp.failure(format('SELECT api.revoke_other_sessions(pg_temp.ctx(%L, %L))', :'amy5', 'UA-Amy-5')), '- -',
           'revoke_other_sessions succeeds with no body and no status');
-SELECT is((SELECT array_agg(s ->> 'browser_info') FROM json_array_elements(api.list_sessions(:'amy5', 'UA-Amy-5') -> 'sessions') s),
+SELECT is((SELECT array_agg(s ->> 'browser_info') FROM json_array_elements(api.list_sessions(pg_temp.ctx(:'amy5', 'UA-Amy-5')) -> 'sessions') s),
           ARRAY['UA-Amy-5'], 'only the current session remains');
-SELECT is(api.current_session(:'amy1', 'UA-Amy-1') ->> 'code', 'INVALID', 'the other sessions'' tokens are INVALID');
-SELECT is(api.current_session(:'bob1', 'UA-Bob') #>> '{account,username}', 'Tap05_Bob', 'other accounts'' sessions are untouched');
-SELECT is(pg_temp.failure($$SELECT api.revoke_other_sessions('tap05-no-such-token', 'UA-Amy-5')$$), '401 INVALID',
+SELECT is(api.current_session(pg_temp.ctx(:'amy1', 'UA-Amy-1')) ->> 'code', 'INVALID', 'the other sessions'' tokens are INVALID');
+SELECT is(api.current_session(pg_temp.ctx(:'bob1', 'UA-Bob')) #>> '{account,username}',
+          'Tap05_Bob', 'other accounts'' sessions are untouched');
+SELECT is(pg_temp.failure($$SELECT api.revoke_other_sessions(pg_temp.ctx('tap05-no-such-token', 'UA-Amy-5'))$$), '401 INVALID',
           'revoke_other_sessions with an unknown token is a committed 401 INVALID');
 
 -- api.logout: deletes the presented session only.
-SELECT is(pg_temp.failure(format('SELECT api.logout(%L, %L)', :'amy6', 'UA-Amy-6')), '401 INVALID',
+SELECT is(pg_temp.failure(format('SELECT api.logout(pg_temp.ctx(%L, %L))', :'amy6', 'UA-Amy-6')), '401 INVALID',
           'a token revoked by revoke_other_sessions cannot log out: committed 401 INVALID');
-SELECT is(pg_temp.failure(format('SELECT api.logout(%L, %L)', :'amy5', 'UA-Amy-5')), '- -',
+SELECT is(pg_temp.failure(format('SELECT api.logout(pg_temp.ctx(%L, %L))', :'amy5', 'UA-Amy-5')), '- -',
           'logout succeeds with no body and no status');
-SELECT is(pg_temp.failure(format('SELECT api.logout(%L, %L)', :'amy5', 'UA-Amy-5')), '401 INVALID',
+SELECT is(pg_temp.failure(format('SELECT api.logout(pg_temp.ctx(%L, %L))', :'amy5', 'UA-Amy-5')), '401 INVALID',
           'logging out twice is a committed 401 INVALID');
-SELECT api.login('tap05_amy', 'amy password 1', 'UA-Amy-7', '203.0.113.5') ->> 'token' AS amy7 \gset
-SELECT is(pg_temp.failure(format('SELECT api.logout(%L, %L)', :'amy7', 'UA-Mallory')), '401 BROWSER',
+SELECT api.login(pg_temp.ctx(browser => 'UA-Amy-7', ip => '203.0.113.5'), 'tap05_amy', 'amy password 1') ->> 'token' AS amy7 \gset
+SELECT is(pg_temp.failure(format('SELECT api.logout(pg_temp.ctx(%L, %L))', :'amy7', 'UA-Mallory')), '401 BROWSER',
           'logout from another browser is a committed 401 BROWSER');
 RESET ROLE;
 SELECT is((SELECT count(*) FROM auth.account_sessions WHERE account_id = :amy), 0::bigint, 'Amy has no session left');
 SET LOCAL ROLE gateway;
 
 -- api.update_account: display_name and e-mail; absent fields are left alone.
-SELECT api.login('tap05_amy', 'amy password 1', 'UA-Amy-8', '203.0.113.5') ->> 'token' AS amy8 \gset
-SELECT is(api.update_account(:'amy8', 'UA-Amy-8', 'Amy Z.', NULL)::jsonb #- '{account,created_at}',
+SELECT api.login(pg_temp.ctx(browser => 'UA-Amy-8', ip => '203.0.113.5'), 'tap05_amy', 'amy password 1') ->> 'token' AS amy8 \gset
+SELECT is(api.update_account(pg_temp.ctx(:'amy8', 'UA-Amy-8'), 'Amy Z.', NULL)::jsonb #- '{account,created_at}',
           jsonb_build_object('account', jsonb_build_object('id', :amy, 'username', 'Tap05_Amy', 'display_name', 'Amy Z.',
                                                            'email', 'Tap05.Amy@Example.com', 'role', 'user')),
           'update_account changes the display_name and keeps the e-mail');
-SELECT is((api.update_account(:'amy8', 'UA-Amy-8', NULL, 'Tap05.Amy.New@Example.com')::jsonb -> 'account') - 'created_at' - 'id',
+SELECT is((api.update_account(pg_temp.ctx(:'amy8', 'UA-Amy-8'), NULL, 'Tap05.Amy.New@Example.com')::jsonb -> 'account') - 'created_at' - 'id',
           '{"username": "Tap05_Amy", "display_name": "Amy Z.", "email": "Tap05.Amy.New@Example.com", "role": "user"}'::jsonb,
           'update_account changes the e-mail and keeps the display_name');
-SELECT is(api.update_account(:'amy8', 'UA-Amy-8', '', NULL) #>> '{account,display_name}', 'Tap05_Amy',
+SELECT is(api.update_account(pg_temp.ctx(:'amy8', 'UA-Amy-8'), '', NULL) #>> '{account,display_name}', 'Tap05_Amy',
           'an empty display_name falls back to the username');
-SELECT is(api.update_account(:'amy8', 'UA-Amy-8', NULL, 'TAP05.AMY.NEW@example.com') #>> '{account,email}', 'TAP05.AMY.NEW@example.com',
-          'changing one''s e-mail to another case of itself is allowed');
-SELECT is(api.availability(NULL, 'tap05.amy@example.com')::jsonb, '{"status": "OK"}', 'the old e-mail is free again');
-SELECT throws_ok(format('SELECT api.update_account(%L, %L, NULL, %L)', :'amy8', 'UA-Amy-8', 'TAP05.BOB@example.com'),
+SELECT is(api.update_account(pg_temp.ctx(:'amy8', 'UA-Amy-8'), NULL, 'TAP05.AMY.NEW@example.com') #>> '{account,email}',
+          'TAP05.AMY.NEW@example.com', 'changing one''s e-mail to another case of itself is allowed');
+SELECT is(api.availability(pg_temp.ctx(), NULL, 'tap05.amy@example.com')::jsonb, '{"status": "OK"}', 'the old e-mail is free again');
+SELECT throws_ok(format('SELECT api.update_account(pg_temp.ctx(%L, %L), NULL, %L)', :'amy8', 'UA-Amy-8', 'TAP05.BOB@example.com'),
                  'PT409', 'that e-mail address is already registered', 'taking another account''s e-mail raises PT409');
-SELECT is(pg_temp.error_of(format('SELECT api.update_account(%L, %L, NULL, %L)', :'amy8', 'UA-Amy-8', 'TAP05.BOB@example.com'))
+SELECT is(pg_temp.error_of(format('SELECT api.update_account(pg_temp.ctx(%L, %L), NULL, %L)', :'amy8', 'UA-Amy-8', 'TAP05.BOB@example.com'))
             #>> '{detail,code}', 'EMAIL_TAKEN', '... with code EMAIL_TAKEN');
-SELECT throws_ok(format('SELECT api.update_account(%L, %L, NULL, %L)', :'amy8', 'UA-Amy-8', 'no-at-sign'),
+SELECT throws_ok(format('SELECT api.update_account(pg_temp.ctx(%L, %L), NULL, %L)', :'amy8', 'UA-Amy-8', 'no-at-sign'),
                  'PT422', 'some fields are invalid', 'a malformed e-mail raises PT422');
-SELECT is(pg_temp.error_of(format('SELECT api.update_account(%L, %L, %L, %L)', :'amy8', 'UA-Amy-8', repeat('d', 65), 'no-at-sign'))
+SELECT is(pg_temp.error_of(format('SELECT api.update_account(pg_temp.ctx(%L, %L), %L, %L)', :'amy8', 'UA-Amy-8', repeat('d', 65), 'no-at-sign'))
             #> '{detail,details}',
           '{"email": "must be an e-mail address with one \"@\"", "display_name": "must be at most 64 characters"}'::jsonb,
           'a malformed e-mail and a too long display_name are both reported');
-SELECT is(pg_temp.failure($$SELECT api.update_account('tap05-no-such-token', 'UA-Amy-8', 'X', NULL)$$), '401 INVALID',
+SELECT is(pg_temp.failure($$SELECT api.update_account(pg_temp.ctx('tap05-no-such-token', 'UA-Amy-8'), 'X', NULL)$$), '401 INVALID',
           'update_account with an unknown token is a committed 401 INVALID');
-SELECT is((api.current_session(:'amy8', 'UA-Amy-8')::jsonb -> 'account') - 'created_at' - 'id',
+SELECT is((api.current_session(pg_temp.ctx(:'amy8', 'UA-Amy-8'))::jsonb -> 'account') - 'created_at' - 'id',
           '{"username": "Tap05_Amy", "display_name": "Tap05_Amy", "email": "TAP05.AMY.NEW@example.com", "role": "user"}'::jsonb,
           'the failed updates changed nothing');
 
 -- api.change_password: a wrong current password is a committed 401 that counts as a failure.
-SELECT api.login('tap05_dan', 'dan password 1', 'UA-Dan-1', '203.0.113.20') ->> 'token' AS dan1 \gset
-SELECT api.login('tap05_dan', 'dan password 1', 'UA-Dan-2', '203.0.113.21') ->> 'token' AS dan2 \gset
-SELECT is(pg_temp.failure(format('SELECT api.change_password(%L, %L, %L, %L, %L)', :'dan1', 'UA-Dan-1', 'not dan password',
-                                 'dan password 2', '203.0.113.20')),
+SELECT api.login(pg_temp.ctx(browser => 'UA-Dan-1', ip => '203.0.113.20'), 'tap05_dan', 'dan password 1') ->> 'token' AS dan1 \gset
+SELECT api.login(pg_temp.ctx(browser => 'UA-Dan-2', ip => '203.0.113.21'), 'tap05_dan', 'dan password 1') ->> 'token' AS dan2 \gset
+SELECT is(pg_temp.failure(format('SELECT api.change_password(pg_temp.ctx(%L, %L, %L), %L, %L)', :'dan1', 'UA-Dan-1', '203.0.113.20',
+                                 'not dan password', 'dan password 2')),
           '401 INVALID_CREDENTIALS', 'a wrong current password is a committed 401 INVALID_CREDENTIALS');
 RESET ROLE;
 SELECT is((SELECT failures FROM auth.login_failures WHERE key = 'account:' || :'dan'), 1, '... counted against the account');
@@ -318,63 +328,73 @@ SELECT ok(auth.password_matches('dan password 1', (SELECT password_hash FROM aut
 SET LOCAL ROLE gateway;
 
 -- api.change_password: 422 for missing or malformed fields.
-SELECT throws_ok(format('SELECT api.change_password(%L, %L, %L, %L, NULL)', :'dan1', 'UA-Dan-1', 'dan password 1', 'short'),
+SELECT throws_ok(format('SELECT api.change_password(pg_temp.ctx(%L, %L), %L, %L)', :'dan1', 'UA-Dan-1', 'dan password 1', 'short'),
                  'PT422', 'some fields are invalid', 'a too short new password raises PT422');
-SELECT is(pg_temp.error_of(format('SELECT api.change_password(%L, %L, %L, %L, NULL)', :'dan1', 'UA-Dan-1', 'dan password 1', repeat('é', 37)))
+SELECT is(pg_temp.error_of(format('SELECT api.change_password(pg_temp.ctx(%L, %L), %L, %L)', :'dan1', 'UA-Dan-1', 'dan password 1', repeat('é', 37)))
             #> '{detail,details}',
           '{"new_password": "must be at most 72 bytes"}'::jsonb, 'a 74-byte new password is reported as new_password');
-SELECT is(pg_temp.error_of(format('SELECT api.change_password(%L, %L, NULL, %L, NULL)', :'dan1', 'UA-Dan-1', 'dan password 2')) - 'hint',
+SELECT is(pg_temp.error_of(format('SELECT api.change_password(pg_temp.ctx(%L, %L), NULL, %L)', :'dan1', 'UA-Dan-1', 'dan password 2')) - 'hint',
           '{"sqlstate": "PT422", "message": "some fields are invalid", "detail": {"code": "VALIDATION", "details": {"current_password": "required"}}}'::jsonb,
           'a missing current password raises PT422 current_password required');
-SELECT is(pg_temp.error_of(format('SELECT api.change_password(%L, %L, %L, NULL, NULL)', :'dan1', 'UA-Dan-1', 'dan password 1')) - 'hint',
+SELECT is(pg_temp.error_of(format('SELECT api.change_password(pg_temp.ctx(%L, %L), %L, NULL)', :'dan1', 'UA-Dan-1', 'dan password 1')) - 'hint',
           '{"sqlstate": "PT422", "message": "some fields are invalid", "detail": {"code": "VALIDATION", "details": {"new_password": "required"}}}'::jsonb,
           'a missing new password raises PT422 new_password required');
-SELECT is(pg_temp.failure($$SELECT api.change_password('tap05-no-such-token', 'UA-Dan-1', 'dan password 1', 'dan password 2', NULL)$$),
+SELECT is(pg_temp.failure($$SELECT api.change_password(pg_temp.ctx('tap05-no-such-token', 'UA-Dan-1'), 'dan password 1', 'dan password 2')$$),
           '401 INVALID', 'change_password with an unknown token is a committed 401 INVALID');
 
 -- api.change_password: success deletes the account's other sessions, keeps the current one.
-SELECT is(pg_temp.failure(format('SELECT api.change_password(%L, %L, %L, %L, %L)', :'dan1', 'UA-Dan-1', 'dan password 1',
-                                 'dan password 2', '203.0.113.20')),
+SELECT is(pg_temp.failure(format('SELECT api.change_password(pg_temp.ctx(%L, %L, %L), %L, %L)', :'dan1', 'UA-Dan-1', '203.0.113.20',
+                                 'dan password 1', 'dan password 2')),
           '- -', 'change_password succeeds with no body and no status');
-SELECT is(api.current_session(:'dan1', 'UA-Dan-1') #>> '{account,username}', 'Tap05_Dan', 'the current session still works');
-SELECT is(api.current_session(:'dan2', 'UA-Dan-2') ->> 'code', 'INVALID', 'the other session''s token is INVALID');
-SELECT is(api.login('tap05_dan', 'dan password 1', 'UA-Dan-3', '203.0.113.22') ->> 'code', 'INVALID_CREDENTIALS',
-          'the old password no longer logs in');
-SELECT matches(api.login('tap05_dan', 'dan password 2', 'UA-Dan-3', '203.0.113.22') ->> 'token', '^[A-Za-z0-9_-]{43}$',
+SELECT is(api.current_session(pg_temp.ctx(:'dan1', 'UA-Dan-1')) #>> '{account,username}',
+          'Tap05_Dan', 'the current session still works');
+SELECT is(api.current_session(pg_temp.ctx(:'dan2', 'UA-Dan-2')) ->> 'code', 'INVALID', 'the other session''s token is INVALID');
+SELECT is(api.login(pg_temp.ctx(browser => 'UA-Dan-3', ip => '203.0.113.22'), 'tap05_dan', 'dan password 1') ->> 'code',
+          'INVALID_CREDENTIALS', 'the old password no longer logs in');
+SELECT matches(api.login(pg_temp.ctx(browser => 'UA-Dan-3', ip => '203.0.113.22'), 'tap05_dan', 'dan password 2') ->> 'token',
+          '^[A-Za-z0-9_-]{43}$',
                'the new password logs in');
 
 -- api.change_password: 5 wrong current passwords block further attempts (PT429).
 SELECT set_config('tap05.dan1', :'dan1', true) AS ignored \gset
 DO $$ BEGIN FOR i IN 1..5 LOOP
-  PERFORM api.change_password(current_setting('tap05.dan1'), 'UA-Dan-1', 'wrong guess', 'dan password 3', '203.0.113.20');
+  PERFORM api.change_password(pg_temp.ctx(current_setting('tap05.dan1'), 'UA-Dan-1', '203.0.113.20'), 'wrong guess', 'dan password 3');
 END LOOP; END $$;
-SELECT throws_ok(format('SELECT api.change_password(%L, %L, %L, %L, %L)', :'dan1', 'UA-Dan-1', 'dan password 2',
-                        'dan password 3', '203.0.113.20'),
+SELECT throws_ok(format('SELECT api.change_password(pg_temp.ctx(%L, %L, %L), %L, %L)', :'dan1', 'UA-Dan-1', '203.0.113.20',
+                        'dan password 2', 'dan password 3'),
                  'PT429', 'too many failed attempts; try again later', 'after 5 wrong passwords change_password raises PT429');
 
 -- api.delete_account: a wrong password is a committed 401; the account and its sessions go.
-SELECT api.login('tap05_fay', 'fay password 1', 'UA-Fay-1', '203.0.113.30') ->> 'token' AS fay1 \gset
-SELECT api.login('tap05_fay', 'fay password 1', 'UA-Fay-2', '203.0.113.31') ->> 'token' AS fay2 \gset
-SELECT throws_ok(format('SELECT api.delete_account(%L, %L, NULL, NULL)', :'fay1', 'UA-Fay-1'), 'PT422', 'password is required',
+SELECT api.login(pg_temp.ctx(browser => 'UA-Fay-1', ip => '203.0.113.30'), 'tap05_fay', 'fay password 1') ->> 'token' AS fay1 \gset
+SELECT api.login(pg_temp.ctx(browser => 'UA-Fay-2', ip => '203.0.113.31'), 'tap05_fay', 'fay password 1') ->> 'token' AS fay2 \gset
+SELECT throws_ok(format('SELECT api.delete_account(pg_temp.ctx(%L, %L), NULL)', :'fay1', 'UA-Fay-1'), 'PT422', 'password is required',
                  'delete_account without a password raises PT422');
-SELECT is(pg_temp.failure(format('SELECT api.delete_account(%L, %L, %L, %L)', :'fay1', 'UA-Fay-1', 'not fay password', '203.0.113.30')),
+SELECT is(pg_temp.failure(format('SELECT api.delete_account(pg_temp.ctx(%L, %L, %L), %L)', :'fay1', 'UA-Fay-1', '203.0.113.30', 'not fay password')),
           '401 INVALID_CREDENTIALS', 'a wrong password is a committed 401 INVALID_CREDENTIALS');
-SELECT is(api.current_session(:'fay1', 'UA-Fay-1') #>> '{account,username}', 'Tap05_Fay', '... and the account is still there');
-SELECT is(pg_temp.failure($$SELECT api.delete_account('tap05-no-such-token', 'UA-Fay-1', 'fay password 1', NULL)$$),
+SELECT is(api.current_session(pg_temp.ctx(:'fay1', 'UA-Fay-1')) #>> '{account,username}',
+          'Tap05_Fay', '... and the account is still there');
+SELECT is(pg_temp.failure($$SELECT api.delete_account(pg_temp.ctx('tap05-no-such-token', 'UA-Fay-1'), 'fay password 1')$$),
           '401 INVALID', 'delete_account with an unknown token is a committed 401 INVALID');
-SELECT is(pg_temp.failure(format('SELECT api.delete_account(%L, %L, %L, %L)', :'fay1', 'UA-Fay-1', 'fay password 1', '203.0.113.30')),
+SELECT is(pg_temp.failure(format('SELECT api.delete_account(pg_temp.ctx(%L, %L, %L), %L)', :'fay1', 'UA-Fay-1', '203.0.113.30', 'fay password 1')),
           '- -', 'delete_account succeeds with no body and no status');
-SELECT is(api.current_session(:'fay2', 'UA-Fay-2') ->> 'code', 'INVALID', 'the account''s other session is INVALID');
-SELECT is(api.availability('tap05_fay', 'tap05.fay@example.com')::jsonb, '{"status": "OK"}', 'username and e-mail are free again');
+SELECT is(api.current_session(pg_temp.ctx(:'fay2', 'UA-Fay-2')) ->> 'code', 'INVALID', 'the account''s other session is INVALID');
+SELECT is(api.availability(pg_temp.ctx(), 'tap05_fay', 'tap05.fay@example.com')::jsonb,
+          '{"status": "OK"}', 'username and e-mail are free again');
 RESET ROLE;
 SELECT is((SELECT count(*) FROM auth.accounts WHERE id = :fay), 0::bigint, 'the account row is gone');
 SELECT is((SELECT count(*) FROM auth.account_sessions WHERE account_id = :fay), 0::bigint, 'its sessions went with it (cascade)');
 SELECT is((SELECT count(*) FROM auth.login_failures WHERE key = 'account:' || :'fay'), 0::bigint, 'its failure counter went too');
 SET LOCAL ROLE gateway;
 
--- api.readiness: the applied migration version.
-SELECT is((api.readiness() ->> 'version')::int, :schema_version, 'readiness returns the version tern recorded');
-SELECT cmp_ok((api.readiness() ->> 'version')::int, '>=', 4, '... which includes this file''s migration (004)');
+-- api.readiness: the applied migration version and the installed code package's digest.
+SELECT api.readiness() AS readiness \gset
+SELECT is((SELECT array_agg(k ORDER BY k) FROM json_object_keys(:'readiness'::json) k), ARRAY['code', 'version'],
+          'readiness answers {"version", "code"}');
+SELECT is((:'readiness'::jsonb ->> 'version')::int, :schema_version, 'readiness returns the version tern recorded');
+SELECT cmp_ok((:'readiness'::jsonb ->> 'version')::int, '>=', 3,
+              '... which includes the migrations these tests need (up to 003_audit)');
+SELECT matches(:'readiness'::jsonb ->> 'code', '^[0-9a-f]{64}$', 'readiness returns the code package''s SHA-256 in hex');
+SELECT is(:'readiness'::jsonb ->> 'code', :'code_digest', '... the digest public.code_package records for sql/code');
 
 RESET ROLE;
 SELECT * FROM finish();

@@ -1,5 +1,6 @@
--- Response helpers: how an api function reports an error or a status.
---
+-- ============================================================================
+-- response: how an api function reports an error or a status
+-- ============================================================================
 -- Two ways to fail, both ending in the error body of API.md
 -- {"code", "message", "details", "hint"}:
 --   * response.raise(): raises SQLSTATE 'PT<status>' (PostgREST's convention);
@@ -13,19 +14,19 @@
 
 -- RFC 3339 in UTC, whatever the session's TimeZone. (SQL-standard bodies are
 -- bound when created, so these two need no search_path, and stay inlinable.)
-CREATE FUNCTION response.ts(t timestamptz) RETURNS text
+CREATE OR REPLACE FUNCTION response.ts(t timestamptz) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 RETURN to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"');
 
 -- The error body of API.md.
-CREATE FUNCTION response.error_body(code text, message text, details jsonb DEFAULT NULL, hint text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION response.error_body(code text, message text, details jsonb DEFAULT NULL, hint text DEFAULT NULL)
 RETURNS json
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN json_build_object('code', code, 'message', message, 'details', details, 'hint', hint);
 
 -- Raise an error that the gateway answers with `status` and body {code, message, details, hint}.
 -- The client code and details travel as JSON in DETAIL; MESSAGE stays human.
-CREATE FUNCTION response.raise(status integer, code text, message text, details jsonb DEFAULT NULL, hint text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION response.raise(status integer, code text, message text, details jsonb DEFAULT NULL, hint text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -45,7 +46,7 @@ $$;
 
 -- Fail without rolling back: sets response.status for this transaction and
 -- returns the error body for the api function to return.
-CREATE FUNCTION response.fail(status integer, code text, message text, details jsonb DEFAULT NULL, hint text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION response.fail(status integer, code text, message text, details jsonb DEFAULT NULL, hint text DEFAULT NULL)
 RETURNS json
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -55,10 +56,3 @@ BEGIN
   RETURN response.error_body(code, message, details, hint);
 END
 $$;
-
----- create above / drop below ----
-
-DROP FUNCTION response.fail(integer, text, text, jsonb, text);
-DROP FUNCTION response.raise(integer, text, text, jsonb, text);
-DROP FUNCTION response.error_body(text, text, jsonb, text);
-DROP FUNCTION response.ts(timestamptz);

@@ -1,0 +1,182 @@
+-- ============================================================================
+-- api: accounts (/availability, /accounts, /account)
+-- ============================================================================
+-- Conventions as in sessions.sql: SECURITY DEFINER, fixed search_path, the
+-- request's context first, json out, the token checked in here.
+
+-- GET /availability?username=&email= : {"status": "OK" | "USERNAME" | "EMAIL"}
+CREATE OR REPLACE FUNCTION api.availability(ctx request.context, username text, email text)
+RETURNS json
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, ext, pg_temp
+AS $$
+BEGIN
+  IF username IS NULL AND email IS NULL THEN
+    PERFORM response.raise(422, 'VALIDATION', 'give a username, an email or both',
+                           '{"username": "required without email", "email": "required without username"}');
+  END IF;
+  RETURN json_build_object('status', auth.check_user_availability(username, email));
+END
+$$;
+
+-- POST /accounts {username, email, password, display_name?} : 201 {"account": {...}}
+-- Logs INFO 'account created'.
+CREATE OR REPLACE FUNCTION api.signup(ctx request.context, username text, email text, password text, display_name text)
+RETURNS json
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, ext, pg_temp
+AS $$
+DECLARE
+  v_problems jsonb;
+  v_constraint text;
+  v_account auth.accounts;
+BEGIN
+  v_problems := jsonb_strip_nulls(jsonb_build_object(
+                  'username', CASE WHEN signup.username IS NULL THEN 'required' END,
+                  'email', CASE WHEN signup.email IS NULL THEN 'required' END,
+                  'password', CASE WHEN signup.password IS NULL THEN 'required' END))
+                || auth.account_problems(signup.username, signup.email, signup.password, signup.display_name);
+  IF v_problems <> '{}' THEN
+    PERFORM response.raise(422, 'VALIDATION', 'some fields are invalid', v_problems);
+  END IF;
+
+  CASE auth.check_user_availability(signup.username, signup.email)
+    WHEN 'USERNAME' THEN PERFORM response.raise(409, 'USERNAME_TAKEN', 'that username is taken');
+    WHEN 'EMAIL' THEN PERFORM response.raise(409, 'EMAIL_TAKEN', 'that e-mail address is already registered');
+    ELSE NULL;
+  END CASE;
+
+  BEGIN
+    INSERT INTO auth.accounts (username, email, password_hash, display_name)
+    VALUES (signup.username, signup.email, auth.hash_password(signup.password), signup.display_name)
+    RETURNING * INTO v_account;
+  EXCEPTION WHEN unique_violation THEN
+    -- A concurrent signup won the race between the check above and this insert.
+    GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
+    IF v_constraint = 'accounts_email_key' THEN
+      PERFORM response.raise(409, 'EMAIL_TAKEN', 'that e-mail address is already registered');
+    END IF;
+    PERFORM response.raise(409, 'USERNAME_TAKEN', 'that username is taken');
+  END;
+  PERFORM audit.write('INFO', 'auth', 'account created', v_account.id,
+                      jsonb_build_object('username', v_account.username::text), ctx);
+  RETURN json_build_object('account', auth.account_json(v_account));
+END
+$$;
+
+-- PATCH /account {display_name?, email?} : 200 {"account"}. An absent field
+-- is left alone; an empty display_name falls back to the username. Logs INFO
+-- 'account updated' with the names of the fields that changed, if any did.
+CREATE OR REPLACE FUNCTION api.update_account(ctx request.context, display_name text, email text)
+RETURNS json
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, ext, pg_temp
+AS $$
+DECLARE
+  v_session record;
+  v_problems jsonb;
+  v_before auth.accounts;
+  v_account auth.accounts;
+  v_changed text[];
+BEGIN
+  v_session := auth.check_session(ctx);
+  IF v_session.message <> 'OK' THEN RETURN auth.session_failure(v_session.message); END IF;
+
+  v_problems := auth.account_problems(NULL, update_account.email, NULL, update_account.display_name);
+  IF v_problems <> '{}' THEN
+    PERFORM response.raise(422, 'VALIDATION', 'some fields are invalid', v_problems);
+  END IF;
+
+  SELECT * INTO v_before FROM auth.accounts a WHERE a.id = v_session.account_id FOR UPDATE;
+  BEGIN
+    UPDATE auth.accounts a
+       SET display_name = coalesce(update_account.display_name, a.display_name),
+           email = coalesce(update_account.email::citext, a.email)
+     WHERE a.id = v_session.account_id
+    RETURNING * INTO v_account;
+  EXCEPTION WHEN unique_violation THEN
+    PERFORM response.raise(409, 'EMAIL_TAKEN', 'that e-mail address is already registered');
+  END;
+
+  v_changed := array_remove(ARRAY[
+                 CASE WHEN v_account.display_name IS DISTINCT FROM v_before.display_name THEN 'display_name' END,
+                 CASE WHEN v_account.email::text IS DISTINCT FROM v_before.email::text THEN 'email' END], NULL);
+  IF cardinality(v_changed) > 0 THEN
+    PERFORM audit.write('INFO', 'auth', 'account updated', v_account.id,
+                        jsonb_build_object('changed', v_changed), ctx);
+  END IF;
+  RETURN json_build_object('account', auth.account_json(v_account));
+END
+$$;
+
+-- PUT /account/password {current_password, new_password} : 204; every other
+-- session of the account is deleted. A wrong current password is a 401
+-- counted like a failed login, so a stolen token cannot guess it quickly.
+-- Logs INFO 'password changed' (or WARN 'password change failed').
+CREATE OR REPLACE FUNCTION api.change_password(ctx request.context, current_password text, new_password text)
+RETURNS json
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, ext, pg_temp
+AS $$
+DECLARE
+  v_session record;
+  v_problems jsonb;
+  v_failure json;
+  v_count integer;
+BEGIN
+  v_session := auth.check_session(ctx);
+  IF v_session.message <> 'OK' THEN RETURN auth.session_failure(v_session.message); END IF;
+
+  v_problems := jsonb_strip_nulls(jsonb_build_object(
+                  'current_password', CASE WHEN current_password IS NULL THEN 'required' END,
+                  'new_password', CASE WHEN new_password IS NULL THEN 'required' END))
+                || coalesce((SELECT jsonb_object_agg('new_password', p.value)
+                               FROM jsonb_each(auth.account_problems(NULL, NULL, new_password, NULL)) p), '{}');
+  IF v_problems IS NOT NULL AND v_problems <> '{}' THEN
+    PERFORM response.raise(422, 'VALIDATION', 'some fields are invalid', v_problems);
+  END IF;
+
+  v_failure := auth.verify_password(ctx, auth.throttle_keys(v_session.account_id, NULL, ctx.ip), current_password,
+                                    (SELECT a.password_hash FROM auth.accounts a WHERE a.id = v_session.account_id),
+                                    'the current password is wrong', 'password change', v_session.account_id);
+  IF v_failure IS NOT NULL THEN RETURN v_failure; END IF;
+
+  UPDATE auth.accounts a SET password_hash = auth.hash_password(new_password) WHERE a.id = v_session.account_id;
+  DELETE FROM auth.account_sessions s WHERE s.account_id = v_session.account_id AND s.id <> v_session.session_id;
+  GET DIAGNOSTICS v_count = ROW_COUNT;
+  PERFORM audit.write('INFO', 'auth', 'password changed', v_session.account_id,
+                      jsonb_build_object('other_sessions_revoked', v_count), ctx);
+  RETURN NULL;
+END
+$$;
+
+-- DELETE /account {password} : 204; the account and everything it owns go
+-- (foreign keys cascade). Wrong passwords count like failed logins. Logs
+-- INFO 'account deleted' (the row keeps the account's id and username).
+CREATE OR REPLACE FUNCTION api.delete_account(ctx request.context, password text)
+RETURNS json
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, ext, pg_temp
+AS $$
+DECLARE
+  v_session record;
+  v_failure json;
+  v_username text;
+BEGIN
+  v_session := auth.check_session(ctx);
+  IF v_session.message <> 'OK' THEN RETURN auth.session_failure(v_session.message); END IF;
+
+  IF password IS NULL THEN
+    PERFORM response.raise(422, 'VALIDATION', 'password is required', '{"password": "required"}');
+  END IF;
+  v_failure := auth.verify_password(ctx, auth.throttle_keys(v_session.account_id, NULL, ctx.ip), password,
+                                    (SELECT a.password_hash FROM auth.accounts a WHERE a.id = v_session.account_id),
+                                    'the password is wrong', 'account deletion', v_session.account_id);
+  IF v_failure IS NOT NULL THEN RETURN v_failure; END IF;
+
+  DELETE FROM auth.accounts a WHERE a.id = v_session.account_id RETURNING a.username::text INTO v_username;
+  PERFORM audit.write('INFO', 'auth', 'account deleted', v_session.account_id,
+                      jsonb_build_object('username', v_username), ctx);
+  RETURN NULL;
+END
+$$;

@@ -1,0 +1,165 @@
+-- ============================================================================
+-- api: sessions (POST/GET/DELETE /session(s))
+-- ============================================================================
+-- Every api function is SECURITY DEFINER (runs as the owner), has a fixed
+-- search_path, takes the request's context first (sql/code/request.sql),
+-- returns json, and authenticates inside the database: the gateway passes
+-- the raw token and the browser's User-Agent, never an account id. Errors:
+-- response.raise (rolled back) or response.fail (committed).
+
+-- POST /sessions {login, password} : 201 {"token", "expires_at", "account"}
+-- login is a username or an e-mail. An unknown login and a wrong password get
+-- the same 401 after the same bcrypt work; failures count against the account
+-- (or the unknown login) and the client IP, and are committed (response.fail)
+-- so that throttling sees them. Logs INFO 'login succeeded', or (in
+-- auth.verify_password) WARN 'login failed' / 'login throttled'.
+CREATE OR REPLACE FUNCTION api.login(ctx request.context, login text, password text)
+RETURNS json
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, ext, pg_temp
+AS $$
+DECLARE
+  v_account auth.accounts;
+  v_failure json;
+  v_token text;
+  v_session auth.account_sessions;
+BEGIN
+  IF login IS NULL OR password IS NULL THEN
+    PERFORM response.raise(422, 'VALIDATION', 'login and password are required',
+      jsonb_strip_nulls(jsonb_build_object('login', CASE WHEN login IS NULL THEN 'required' END,
+                                           'password', CASE WHEN password IS NULL THEN 'required' END)));
+  END IF;
+
+  -- A username cannot contain "@" and an e-mail must, so at most one row matches.
+  SELECT * INTO v_account FROM auth.accounts a
+   WHERE a.username = login::citext OR a.email = login::citext;
+
+  v_failure := auth.verify_password(ctx, auth.throttle_keys(v_account.id, login, ctx.ip), password,
+                                    v_account.password_hash, 'unknown login or wrong password',
+                                    'login', v_account.id);
+  IF v_failure IS NOT NULL THEN RETURN v_failure; END IF;
+
+  UPDATE auth.accounts a
+     SET login_count = a.login_count + 1,
+         last_login_at = a.current_login_at, last_login_ip = a.current_login_ip,
+         current_login_at = now(), current_login_ip = ctx.ip
+   WHERE a.id = v_account.id
+  RETURNING * INTO v_account;
+
+  v_token := auth.create_account_session(v_account.username::text, ctx.browser, ctx.ip);
+  SELECT * INTO v_session FROM auth.account_sessions s WHERE s.token_digest = auth.token_digest(v_token);
+  PERFORM audit.write('INFO', 'auth', 'login succeeded', v_account.id,
+                      jsonb_build_object('session_id', v_session.id, 'browser', v_session.browser_info), ctx);
+  RETURN json_build_object('token', v_token, 'expires_at', response.ts(v_session.expiry_time),
+                           'account', auth.account_json(v_account));
+END
+$$;
+
+-- GET /session : 200 {"account", "session": {id, created_at, last_used, expires_at}}
+CREATE OR REPLACE FUNCTION api.current_session(ctx request.context)
+RETURNS json
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, ext, pg_temp
+AS $$
+DECLARE
+  v_session record;
+BEGIN
+  v_session := auth.check_session(ctx);
+  IF v_session.message <> 'OK' THEN RETURN auth.session_failure(v_session.message); END IF;
+
+  RETURN (SELECT json_build_object(
+            'account', auth.account_json(a),
+            'session', json_build_object('id', v_session.session_id, 'created_at', response.ts(v_session.created_at),
+                                         'last_used', response.ts(v_session.last_used),
+                                         'expires_at', response.ts(v_session.expiry_time)))
+            FROM auth.accounts a WHERE a.id = v_session.account_id);
+END
+$$;
+
+-- DELETE /session : 204, the presented token is deleted. Logs INFO 'logged out'.
+CREATE OR REPLACE FUNCTION api.logout(ctx request.context)
+RETURNS json
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, ext, pg_temp
+AS $$
+DECLARE
+  v_session record;
+BEGIN
+  v_session := auth.check_session(ctx);
+  IF v_session.message <> 'OK' THEN RETURN auth.session_failure(v_session.message); END IF;
+
+  DELETE FROM auth.account_sessions s WHERE s.id = v_session.session_id;
+  PERFORM audit.write('INFO', 'auth', 'logged out', v_session.account_id,
+                      jsonb_build_object('session_id', v_session.session_id), ctx);
+  RETURN NULL;
+END
+$$;
+
+-- GET /sessions : 200 {"sessions": [...]}, newest first; never a token or digest.
+CREATE OR REPLACE FUNCTION api.list_sessions(ctx request.context)
+RETURNS json
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, ext, pg_temp
+AS $$
+DECLARE
+  v_session record;
+BEGIN
+  v_session := auth.check_session(ctx);
+  IF v_session.message <> 'OK' THEN RETURN auth.session_failure(v_session.message); END IF;
+
+  RETURN json_build_object('sessions', coalesce(
+    (SELECT json_agg(json_build_object(
+              'id', s.id, 'browser_info', s.browser_info, 'ip_address', host(s.ip_address),
+              'created_at', response.ts(s.created_at), 'last_used', response.ts(s.last_used),
+              'expires_at', response.ts(s.expiry_time), 'current', s.id = v_session.session_id)
+            ORDER BY s.created_at DESC, s.id DESC)
+       FROM auth.account_sessions s
+      WHERE s.account_id = v_session.account_id AND s.expiry_time > now()),
+    '[]'));
+END
+$$;
+
+-- DELETE /sessions/{id} : 204; 404 unless the session is the caller's.
+-- Logs INFO 'session revoked'.
+CREATE OR REPLACE FUNCTION api.revoke_session(ctx request.context, id bigint)
+RETURNS json
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, ext, pg_temp
+AS $$
+DECLARE
+  v_session record;
+BEGIN
+  v_session := auth.check_session(ctx);
+  IF v_session.message <> 'OK' THEN RETURN auth.session_failure(v_session.message); END IF;
+
+  DELETE FROM auth.account_sessions s WHERE s.id = revoke_session.id AND s.account_id = v_session.account_id;
+  IF NOT FOUND THEN
+    PERFORM response.raise(404, 'NOT_FOUND', 'no such session');
+  END IF;
+  PERFORM audit.write('INFO', 'auth', 'session revoked', v_session.account_id,
+                      jsonb_build_object('session_id', revoke_session.id), ctx);
+  RETURN NULL;
+END
+$$;
+
+-- DELETE /sessions : 204; every session of the caller but the current one.
+-- Logs INFO 'other sessions revoked' with their number.
+CREATE OR REPLACE FUNCTION api.revoke_other_sessions(ctx request.context)
+RETURNS json
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, ext, pg_temp
+AS $$
+DECLARE
+  v_session record;
+  v_count integer;
+BEGIN
+  v_session := auth.check_session(ctx);
+  IF v_session.message <> 'OK' THEN RETURN auth.session_failure(v_session.message); END IF;
+
+  DELETE FROM auth.account_sessions s WHERE s.account_id = v_session.account_id AND s.id <> v_session.session_id;
+  GET DIAGNOSTICS v_count = ROW_COUNT;
+  PERFORM audit.write('INFO', 'auth', 'other sessions revoked', v_session.account_id,
+                      jsonb_build_object('count', v_count), ctx);
+  RETURN NULL;
+END
+$$;

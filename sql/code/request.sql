@@ -1,0 +1,18 @@
+-- ============================================================================
+-- request: the caller's context (the type: sql/migrations/001_foundation.sql)
+-- ============================================================================
+-- Every api function takes the request's context as its first argument,
+-- `ctx request.context`, and reads what it needs from it: ctx.token,
+-- ctx.browser, ctx.ip, ctx.request_id. The gateway passes it as an anonymous
+-- ROW($1, $2, …) in attribute order, so it needs no privilege on this schema.
+--
+-- A DBA calls any api function by hand with the constructor below:
+--   SELECT api.current_session(request.context(token => '…', browser => 'curl/8.5.0'));
+
+-- The constructor, for psql and pgTAP: every item is optional, so a call
+-- names only what it needs and survives the next added item.
+CREATE OR REPLACE FUNCTION request.context(token text DEFAULT NULL, browser text DEFAULT NULL, ip inet DEFAULT NULL,
+                                           request_id text DEFAULT NULL)
+RETURNS request.context
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN ROW(token, browser, ip, request_id)::request.context;
