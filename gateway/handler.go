@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
 	"github.com/gorilla/mux"
 )
 
@@ -180,6 +181,14 @@ func (s *Server) readArgs(r *http.Request, rt Route, tok string) ([]any, *apiErr
 			args[i] = v
 		case FromPath:
 			v := mux.Vars(r)[a.Name]
+			if a.Kind == UUID {
+				id, err := uuid.Parse(v)
+				if err != nil || len(v) != 36 {
+					return nil, newError(400, "bad path parameter", map[string]string{a.Name: "must be a UUID"})
+				}
+				args[i] = id.String()
+				continue
+			}
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil || n < 1 {
 				return nil, newError(400, "bad path parameter", map[string]string{a.Name: "must be a positive integer"})

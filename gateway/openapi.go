@@ -111,8 +111,11 @@ func operation(rt Route) object {
 }
 
 func kindSchema(k Kind) object {
-	if k == Int {
+	switch k {
+	case Int:
 		return object{"type": "integer", "format": "int64"}
+	case UUID:
+		return object{"type": "string", "format": "uuid"}
 	}
 	return object{"type": "string"}
 }

@@ -21,6 +21,7 @@ type Kind int
 const (
 	Text Kind = iota
 	Int
+	UUID // a path segment only: the canonical 8-4-4-4-12 form, else 400
 )
 
 // Arg is one parameter of an api function after its context, in the function's order.
@@ -55,6 +56,7 @@ func body(name string) Arg     { return Arg{Name: name, From: FromBody} }
 func query(name string) Arg    { return Arg{Name: name, From: FromQuery} }
 func queryInt(name string) Arg { return Arg{Name: name, From: FromQuery, Kind: Int} }
 func pathInt(name string) Arg  { return Arg{Name: name, From: FromPath, Kind: Int} }
+func pathUUID(name string) Arg { return Arg{Name: name, From: FromPath, Kind: UUID} }
 
 // APIPrefix is where every route of Routes lives.
 const APIPrefix = "/api/v1"
@@ -96,4 +98,8 @@ var Routes = []Route{
 	{Method: http.MethodGet, Path: "/admin/logs", Func: "api.admin_logs", Auth: true, Status: 200,
 		Summary: "The audit log, newest first (admins only)",
 		Args:    []Arg{query("level"), query("source"), queryInt("before"), queryInt("limit")}},
+
+	// Publishing: posts (sql/code/api/posts.sql)
+
+	// Publishing: activity feed (sql/code/api/activities.sql)
 }

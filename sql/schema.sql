@@ -69,6 +69,22 @@ COMMENT ON SCHEMA ext IS 'Extensions (pgcrypto, citext); not reachable by the ga
 
 
 --
+-- Name: publishing; Type: SCHEMA; Schema: -; Owner: app_owner
+--
+
+CREATE SCHEMA publishing;
+
+
+ALTER SCHEMA publishing OWNER TO app_owner;
+
+--
+-- Name: SCHEMA publishing; Type: COMMENT; Schema: -; Owner: app_owner
+--
+
+COMMENT ON SCHEMA publishing IS 'The blog (posts) and the activity feed (activities, likes, reposts).';
+
+
+--
 -- Name: request; Type: SCHEMA; Schema: -; Owner: app_owner
 --
 

@@ -18,7 +18,7 @@
 -- defines is dropped at the end (below).
 --
 -- The package owns the schemas api and response, and every function of the
--- domain schemas (auth, audit, request) except the trigger functions and any
+-- domain schemas (auth, audit, request, publishing) except the trigger functions and any
 -- other function a table, index or default depends on: those belong to the
 -- migrations.
 SET LOCAL search_path = pg_catalog, ext, pg_temp;
@@ -35,6 +35,10 @@ COMMENT ON SCHEMA api IS 'One function per HTTP route; the only schema the gatew
 {{ template "auth.sql" . }}
 {{ template "api/accounts.sql" . }}
 {{ template "api/sessions.sql" . }}
+{{ template "publishing/posts.sql" . }}
+{{ template "publishing/activities.sql" . }}
+{{ template "api/posts.sql" . }}
+{{ template "api/activities.sql" . }}
 {{ template "api/admin.sql" . }}
 
 -- The gateway reaches the api schema and nothing else: no table, no helper.
@@ -61,7 +65,8 @@ BEGIN
       SELECT p.oid::regprocedure
         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
        WHERE (n.nspname IN ('api', 'response')
-              OR (n.nspname IN ('auth', 'audit', 'request') AND p.prorettype <> 'pg_catalog.trigger'::regtype))
+              OR (n.nspname IN ('auth', 'audit', 'request', 'publishing')
+                  AND p.prorettype <> 'pg_catalog.trigger'::regtype))
          AND p.xmin <> pg_current_xact_id()::xid
          AND NOT EXISTS (SELECT 1 FROM pg_depend d
                           WHERE d.refclassid = 'pg_proc'::regclass AND d.refobjid = p.oid

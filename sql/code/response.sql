@@ -56,3 +56,45 @@ BEGIN
   RETURN response.error_body(code, message, details, hint);
 END
 $$;
+
+-- ----------------------------------------------------------------------------
+-- Keyset pagination
+-- ----------------------------------------------------------------------------
+-- Lists ordered newest first by (a timestamp, a unique key) page with an
+-- opaque cursor, the "next" of the previous page, never with OFFSET: the
+-- next page is `WHERE (t, key) < (cursor's t, cursor's key)`, which an index
+-- on (t DESC, key DESC) serves however deep the page.
+
+-- The cursor after a row: base64url of "<RFC 3339 UTC timestamp>|<key>"
+-- (text both ways, so the timestamp comes back to the microsecond).
+CREATE OR REPLACE FUNCTION response.cursor(at timestamptz, key text) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+RETURN rtrim(translate(encode(convert_to(response.ts(at) || '|' || key, 'UTF8'), 'base64'), E'+/\n', '-_'), '=');
+
+-- The timestamp and key of a cursor; NULL and NULL for a NULL cursor. A
+-- cursor this project did not make is a 400 BAD_REQUEST naming `param`.
+CREATE OR REPLACE FUNCTION response.uncursor(cursor text, param text DEFAULT 'before',
+                                             OUT at timestamptz, OUT key text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_plain text;
+BEGIN
+  IF cursor IS NULL THEN
+    RETURN;
+  END IF;
+  BEGIN
+    v_plain := convert_from(decode(rpad(translate(cursor, '-_', '+/'), (length(cursor) + 3) / 4 * 4, '='), 'base64'),
+                            'UTF8');
+    at := split_part(v_plain, '|', 1)::timestamptz;
+    key := nullif(substr(v_plain, strpos(v_plain, '|') + 1), '');
+  EXCEPTION WHEN OTHERS THEN
+    key := NULL;
+  END;
+  IF key IS NULL OR strpos(v_plain, '|') = 0 OR length(cursor) > 200 THEN
+    PERFORM response.raise(400, 'BAD_REQUEST', 'not a cursor from this route',
+                           jsonb_build_object(param, 'is not a cursor from this route'));
+  END IF;
+END
+$$;

@@ -41,8 +41,11 @@ func TestRouteTableMatchesAPISchema(t *testing.T) {
 	}
 
 	sqlType := func(a gateway.Arg) string {
-		if a.Kind == gateway.Int {
+		switch a.Kind {
+		case gateway.Int:
 			return "bigint"
+		case gateway.UUID:
+			return "uuid"
 		}
 		return "text"
 	}
