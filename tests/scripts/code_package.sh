@@ -13,6 +13,8 @@
 #      code package, while the routes keep answering (with the edited message);
 #   4. the checkout's `scripts/db migrate` again: the original function is
 #      back and the same gateway answers /readyz 200 with the checkout's digest.
+# The copy also defines one function more (audit.code_package_probe): the
+# checkout's install in step 4 drops it, as a function no longer in the package.
 #
 # Run by scripts/test; by itself once the cluster runs (scripts/db start):
 #   bash tests/scripts/code_package.sh
@@ -115,9 +117,17 @@ file="$COPY/sql/code/api/accounts.sql"
 check "the copy's sql/code/api/accounts.sql holds '$ORIGINAL_MESSAGE'" grep -qF "'$ORIGINAL_MESSAGE'" "$file"
 sed -i "s|'$ORIGINAL_MESSAGE'|'$EDITED_MESSAGE'|" "$file"
 check "the copy's api.availability now says '$EDITED_MESSAGE'" grep -qF "'$EDITED_MESSAGE'" "$file"
-check "nothing but that file differs from the checkout" \
-  equal "$(diff -rq "$ROOT/sql" "$COPY/sql" | sed "s|$COPY/||g; s|$ROOT/||g")" \
-  "Files sql/code/api/accounts.sql and sql/code/api/accounts.sql differ"
+cat >>"$COPY/sql/code/audit.sql" <<'SQL'
+
+-- Defined by tests/scripts/code_package.sh in its copy only.
+CREATE OR REPLACE FUNCTION audit.code_package_probe() RETURNS text
+LANGUAGE sql IMMUTABLE
+RETURN 'probe';
+SQL
+check "nothing but these two files differs from the checkout" \
+  equal "$(diff -rq "$ROOT/sql" "$COPY/sql" | sed "s|$COPY/||g; s|$ROOT/||g" | sort)" \
+  "$(printf '%s\n' "Files sql/code/api/accounts.sql and sql/code/api/accounts.sql differ" \
+                   "Files sql/code/audit.sql and sql/code/audit.sql differ")"
 
 run "scripts/db migrate (the edited copy) on $SCRATCH, as a real server (ADMIN_DATABASE_URL)" \
   env ADMIN_DATABASE_URL="$(admin_url)" GATEWAY_DB_PASSWORD="$(gateway_password)" DB_NAME="$SCRATCH" \
@@ -127,6 +137,8 @@ check "api.availability raises the edited message (SQLSTATE PT422)" \
   equal "$(availability_error)" "PT422: $EDITED_MESSAGE"
 check "public.code_package records another digest (${edited_digest:0:12})" \
   differ "$edited_digest" "$original_digest"
+check "the copy's new function is installed" \
+  equal "$(scratch_sql "SELECT audit.code_package_probe()")" probe
 
 # 3. The checkout's gateway over the edited package.
 say "starting the checkout's gateway on 127.0.0.1:$PORT"
@@ -154,6 +166,8 @@ run "scripts/db migrate (the checkout) on $SCRATCH again" env DB_NAME="$SCRATCH"
 check "public.code_package records the checkout's digest again" equal "$(installed_digest)" "$original_digest"
 check "api.availability raises the checkout's message again" \
   equal "$(availability_error)" "PT422: $ORIGINAL_MESSAGE"
+check "the function the checkout's package does not define is dropped" \
+  equal "$(scratch_sql "SELECT to_regprocedure('audit.code_package_probe()') IS NULL")" t
 readyz=$(http /readyz)
 check "/readyz answers 200" contains "$readyz" '200 '
 check "/readyz reports the checkout's package" contains "$readyz" "\"code\":\"$original_digest\""
