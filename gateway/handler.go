@@ -2,13 +2,13 @@ package gateway
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -32,13 +32,13 @@ const contextItems = 4
 // function: the session token (NULL when none), the User-Agent, the client
 // IP and the request id. A new context item is an attribute of
 // request.context, one line here and contextItems + 1; no route changes.
-func (s *Server) contextArgs(r *http.Request, tok string, args []any) {
+func (s *Server) contextArgs(info *reqInfo, r *http.Request, tok string, args []any) {
 	if tok != "" {
 		args[0] = tok
 	}
 	args[1] = browserInfo(r)
-	args[2] = s.clientIP(r).String()
-	args[3] = requestInfo(r.Context()).id
+	args[2] = s.clientString(info, r)
+	args[3] = info.id
 }
 
 // callSQL is the one statement a route runs. The context travels as an
@@ -65,7 +65,7 @@ func callSQL(rt Route) string {
 func (s *Server) handle(rt Route) http.HandlerFunc {
 	sql := callSQL(rt)
 	return func(w http.ResponseWriter, r *http.Request) {
-		info := requestInfo(r.Context())
+		info := requestInfo(w)
 		tok, fromCookie := sessionToken(r)
 		if rt.Auth {
 			if tok == "" {
@@ -80,7 +80,7 @@ func (s *Server) handle(rt Route) http.HandlerFunc {
 			}
 		}
 
-		args, apiErr := s.readArgs(r, rt, tok)
+		args, apiErr := s.readArgs(info, r, rt, tok)
 		if apiErr != nil {
 			writeError(w, apiErr)
 			return
@@ -148,17 +148,20 @@ func (s *Server) handle(rt Route) http.HandlerFunc {
 // readArgs collects the function's arguments in its order: the context,
 // then the route's own. Every problem with the request's shape is a 400, 413
 // or 415 here; whether the values make sense is for SQL to decide (422).
-func (s *Server) readArgs(r *http.Request, rt Route, tok string) ([]any, *apiError) {
+func (s *Server) readArgs(info *reqInfo, r *http.Request, rt Route, tok string) ([]any, *apiError) {
 	var bodyFields map[string]json.RawMessage
-	if takesBody(rt) {
+	if takes(rt, FromBody) {
 		var e *apiError
 		if bodyFields, e = readBody(r, rt); e != nil {
 			return nil, e
 		}
 	}
-	q := r.URL.Query()
+	var q url.Values
+	if takes(rt, FromQuery) {
+		q = r.URL.Query()
+	}
 	all := make([]any, contextItems+len(rt.Args))
-	s.contextArgs(r, tok, all[:contextItems])
+	s.contextArgs(info, r, tok, all[:contextItems])
 	args := all[contextItems:]
 	for i, a := range rt.Args {
 		switch a.From {
@@ -209,9 +212,10 @@ func (s *Server) readArgs(r *http.Request, rt Route, tok string) ([]any, *apiErr
 	return all, nil
 }
 
-func takesBody(rt Route) bool {
+// takes says whether any of the route's arguments comes from src.
+func takes(rt Route, src Source) bool {
 	for _, a := range rt.Args {
-		if a.From == FromBody {
+		if a.From == src {
 			return true
 		}
 	}
@@ -437,22 +441,50 @@ func clearCookie(w http.ResponseWriter, secure bool) {
 	})
 }
 
-// reqInfo is what the access log and the metrics need to know about a request.
+// reqInfo is what the handlers, the access log and the metrics share about
+// one request. It is also the ResponseWriter every handler writes to (it
+// records the status written), so it reaches them without a copy of the
+// *http.Request that a context value would cost.
 type reqInfo struct {
+	http.ResponseWriter
 	id       string
 	route    string // the matched route's path template; "" when none matched
 	sqlstate string
 	err      error
-	status   int // overrides the written status in the log (statusClientClosed)
+	status   int  // overrides the written status in the log (statusClientClosed)
+	written  int  // the status written (200 unless WriteHeader said otherwise)
+	wrote    bool // a header or body went out
+	client   string
 }
 
 const statusClientClosed = 499
 
-type ctxKey struct{}
-
-func requestInfo(ctx context.Context) *reqInfo {
-	if ri, ok := ctx.Value(ctxKey{}).(*reqInfo); ok {
+// requestInfo is the request's reqInfo: the writer withRequestContext hands
+// down, or a fresh one for a handler called without it (unit tests).
+func requestInfo(w http.ResponseWriter) *reqInfo {
+	if ri, ok := w.(*reqInfo); ok {
 		return ri
 	}
-	return &reqInfo{}
+	return &reqInfo{ResponseWriter: w, written: http.StatusOK}
+}
+
+func (ri *reqInfo) WriteHeader(code int) {
+	if !ri.wrote {
+		ri.written, ri.wrote = code, true
+	}
+	ri.ResponseWriter.WriteHeader(code)
+}
+
+func (ri *reqInfo) Write(b []byte) (int, error) {
+	ri.wrote = true
+	return ri.ResponseWriter.Write(b)
+}
+
+// clientString is clientIP as text, worked out once per request (the
+// context argument and the access log both want it).
+func (s *Server) clientString(ri *reqInfo, r *http.Request) string {
+	if ri.client == "" {
+		ri.client = s.clientIP(r).String()
+	}
+	return ri.client
 }

@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gorilla/mux"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -94,15 +93,12 @@ func methodLabel(m string) string {
 	return "OTHER"
 }
 
-// recordRoute is router middleware: mux runs it only for a matched route, and
-// it keeps that route's path template (never the raw path) for the metrics.
-func recordRoute(next http.Handler) http.Handler {
+// named records the route's path template for the metrics and the access
+// log (the route label: a template, never the raw path). Set here, by the
+// route's own handler, rather than asked of gorilla/mux per request.
+func named(template string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if rt := mux.CurrentRoute(r); rt != nil {
-			if tpl, err := rt.GetPathTemplate(); err == nil {
-				requestInfo(r.Context()).route = tpl
-			}
-		}
+		requestInfo(w).route = template
 		next.ServeHTTP(w, r)
 	})
 }

@@ -80,12 +80,13 @@ func New(cfg Config, pool *pgxpool.Pool, log zerolog.Logger) *Server {
 // Handler is the whole HTTP surface: operations endpoints and the route table.
 func (s *Server) Handler() http.Handler {
 	r := mux.NewRouter()
-	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet, http.MethodHead)
-	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet, http.MethodHead)
-	r.HandleFunc(metricsPath, s.serveMetrics) // any method: refused clients get a 404 either way
-	r.Handle(APIPrefix+"/openapi.json", s.openAPI()).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/healthz", named("/healthz", http.HandlerFunc(s.healthz))).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/readyz", named("/readyz", http.HandlerFunc(s.readyz))).Methods(http.MethodGet, http.MethodHead)
+	// Any method: refused clients get a 404 either way.
+	r.Handle(metricsPath, named(metricsPath, http.HandlerFunc(s.serveMetrics)))
+	r.Handle(APIPrefix+"/openapi.json", named(APIPrefix+"/openapi.json", s.openAPI())).Methods(http.MethodGet, http.MethodHead)
 	for _, rt := range s.Routes {
-		r.Handle(APIPrefix+rt.Path, s.handle(rt)).Methods(rt.Method)
+		r.Handle(APIPrefix+rt.Path, named(APIPrefix+rt.Path, s.handle(rt))).Methods(rt.Method)
 	}
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, newError(404, "no such route", nil))
@@ -95,7 +96,6 @@ func (s *Server) Handler() http.Handler {
 		w.Header().Set("Allow", allowedMethods(r, req))
 		writeError(w, newError(405, "method not allowed on this route", nil))
 	})
-	r.Use(recordRoute)
 	return s.withRequestContext(s.withCORS(r))
 }
 
@@ -171,7 +171,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		err = json.Unmarshal(raw, &ready)
 	}
 	if err != nil {
-		requestInfo(r.Context()).err = err
+		requestInfo(w).err = err
 		msg := "the database is not reachable"
 		if _, state := errorFromDB(ctx, err); state == "3F000" || state == "42883" {
 			// No schema api, or no api.readiness: the package is not installed.
@@ -214,40 +214,43 @@ var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 func (s *Server) withRequestContext(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		// The pattern only for an id the client sent: most send none.
 		id := r.Header.Get("X-Request-Id")
-		if !requestIDPattern.MatchString(id) {
+		if id == "" || !requestIDPattern.MatchString(id) {
 			var b [16]byte
 			rand.Read(b[:])
 			id = hex.EncodeToString(b[:])
 		}
-		info := &reqInfo{id: id}
+		info := &reqInfo{ResponseWriter: w, id: id, written: http.StatusOK}
 		w.Header().Set("X-Request-Id", id)
-		rec := &statusRecorder{ResponseWriter: w, status: 200}
 		defer func() {
 			if p := recover(); p != nil {
 				info.err = fmt.Errorf("panic: %v", p)
-				if !rec.wrote {
-					writeError(rec, newError(500, defaultMessages[500], nil))
+				if !info.wrote {
+					writeError(info, newError(500, defaultMessages[500], nil))
 				}
 			}
-			status := rec.status
+			status := info.written
 			if info.status != 0 {
 				status = info.status
 			}
+			elapsed := time.Since(start)
+			s.metrics.observe(info, r.Method, status, elapsed)
 			ev := s.log.Info()
 			if status >= 500 {
 				ev = s.log.Error()
 			}
+			if !ev.Enabled() {
+				return // below LOG_LEVEL: evaluate nothing
+			}
 			if info.err != nil {
 				ev = ev.AnErr("error", info.err)
 			}
-			elapsed := time.Since(start)
-			s.metrics.observe(info, r.Method, status, elapsed)
 			ev.Str("request_id", id).Str("method", r.Method).Str("path", r.URL.Path).Int("status", status).
 				Dur("duration_ms", elapsed).Str("sqlstate", info.sqlstate).
-				Str("client", s.clientIP(r).String()).Msg("request")
+				Str("client", s.clientString(info, r)).Msg("request")
 		}()
-		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), ctxKey{}, info)))
+		next.ServeHTTP(info, r)
 	})
 }
 
@@ -274,24 +277,6 @@ func (s *Server) withCORS(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-	wrote  bool
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	if !r.wrote {
-		r.status, r.wrote = code, true
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *statusRecorder) Write(b []byte) (int, error) {
-	r.wrote = true
-	return r.ResponseWriter.Write(b)
 }
 
 // ListenAddr is HOST:PORT.
