@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/gorilla/mux"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const (
@@ -87,7 +88,7 @@ func (s *Server) handle(rt Route) http.HandlerFunc {
 		}
 
 		var out []byte
-		var override *string
+		var override pgtype.Text // response.status, when the function set it
 		err := s.queryRow(r.Context(), sql, args, &out, &override)
 		if err != nil && r.Context().Err() != nil {
 			// The client went away; nobody reads this answer. 499 is nginx's
@@ -109,8 +110,8 @@ func (s *Server) handle(rt Route) http.HandlerFunc {
 		}
 
 		status := rt.Status
-		if override != nil && *override != "" {
-			if n, err := strconv.Atoi(*override); err == nil && n >= 200 && n <= 599 {
+		if override.Valid && override.String != "" {
+			if n, err := strconv.Atoi(override.String); err == nil && n >= 200 && n <= 599 {
 				status = n
 			}
 		}
@@ -338,10 +339,11 @@ func (s *Server) clientIP(r *http.Request) netip.Addr {
 		return netip.IPv4Unspecified()
 	}
 	addr := peer.Addr().Unmap()
-	if !s.trusted(addr) {
+	xff := r.Header.Values("X-Forwarded-For")
+	if len(xff) == 0 || !s.trusted(addr) {
 		return addr
 	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	hops := strings.Split(strings.Join(xff, ","), ",")
 	for i := len(hops) - 1; i >= 0; i-- {
 		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
 		if err != nil {

@@ -80,13 +80,35 @@ func New(cfg Config, pool *pgxpool.Pool, log zerolog.Logger) *Server {
 // Handler is the whole HTTP surface: operations endpoints and the route table.
 func (s *Server) Handler() http.Handler {
 	r := mux.NewRouter()
-	r.Handle("/healthz", named("/healthz", http.HandlerFunc(s.healthz))).Methods(http.MethodGet, http.MethodHead)
-	r.Handle("/readyz", named("/readyz", http.HandlerFunc(s.readyz))).Methods(http.MethodGet, http.MethodHead)
-	// Any method: refused clients get a 404 either way.
-	r.Handle(metricsPath, named(metricsPath, http.HandlerFunc(s.serveMetrics)))
-	r.Handle(APIPrefix+"/openapi.json", named(APIPrefix+"/openapi.json", s.openAPI())).Methods(http.MethodGet, http.MethodHead)
+	// gorilla/mux tries every route's regular expression and copies the
+	// request twice to hand over its variables and route. A route without a
+	// path variable needs neither, so it is also listed by exact path and
+	// method and served from that table; mux keeps everything else (path
+	// variables, path cleaning, 404, 405), with the same handlers.
+	exact := map[string]map[string]http.Handler{}
+	handle := func(path string, h http.Handler, methods ...string) {
+		h = named(path, h)
+		route := r.Handle(path, h)
+		if len(methods) == 0 {
+			return // any method: mux alone
+		}
+		route.Methods(methods...)
+		if strings.Contains(path, "{") {
+			return
+		}
+		if exact[path] == nil {
+			exact[path] = map[string]http.Handler{}
+		}
+		for _, m := range methods {
+			exact[path][m] = h
+		}
+	}
+	handle("/healthz", http.HandlerFunc(s.healthz), http.MethodGet, http.MethodHead)
+	handle("/readyz", http.HandlerFunc(s.readyz), http.MethodGet, http.MethodHead)
+	handle(metricsPath, http.HandlerFunc(s.serveMetrics)) // any method: refused clients get a 404 either way
+	handle(APIPrefix+"/openapi.json", s.openAPI(), http.MethodGet, http.MethodHead)
 	for _, rt := range s.Routes {
-		r.Handle(APIPrefix+rt.Path, named(APIPrefix+rt.Path, s.handle(rt))).Methods(rt.Method)
+		handle(APIPrefix+rt.Path, s.handle(rt), rt.Method)
 	}
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, newError(404, "no such route", nil))
@@ -96,7 +118,14 @@ func (s *Server) Handler() http.Handler {
 		w.Header().Set("Allow", allowedMethods(r, req))
 		writeError(w, newError(405, "method not allowed on this route", nil))
 	})
-	return s.withRequestContext(s.withCORS(r))
+	router := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if h := exact[req.URL.Path][req.Method]; h != nil {
+			h.ServeHTTP(w, req)
+			return
+		}
+		r.ServeHTTP(w, req)
+	})
+	return s.withRequestContext(s.withCORS(router))
 }
 
 // allowedMethods lists, sorted, the methods of the routes whose path matches
