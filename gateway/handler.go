@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/gorilla/mux"
 	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 const (
@@ -457,6 +458,7 @@ type reqInfo struct {
 	written  int  // the status written (200 unless WriteHeader said otherwise)
 	wrote    bool // a header or body went out
 	client   string
+	duration prometheus.Observer // the route's histogram; nil when no route matched
 }
 
 const statusClientClosed = 499

@@ -75,11 +75,31 @@ func (m *metrics) observe(info *reqInfo, method string, status int, elapsed time
 	if route == "" {
 		route = unmatchedRoute
 	}
-	m.requests.WithLabelValues(route, methodLabel(method), strconv.Itoa(status)).Inc()
-	m.duration.WithLabelValues(route).Observe(elapsed.Seconds())
+	m.requests.WithLabelValues(route, methodLabel(method), statusLabel(status)).Inc()
+	duration := info.duration
+	if duration == nil {
+		duration = m.duration.WithLabelValues(route)
+	}
+	duration.Observe(elapsed.Seconds())
 	if info.sqlstate != "" {
 		m.dbErrors.WithLabelValues(info.sqlstate).Inc()
 	}
+}
+
+// statusLabels are the status codes as label values, made once rather than
+// formatted per request.
+var statusLabels = func() (labels [600]string) {
+	for i := range labels {
+		labels[i] = strconv.Itoa(i)
+	}
+	return labels
+}()
+
+func statusLabel(status int) string {
+	if status >= 0 && status < len(statusLabels) {
+		return statusLabels[status]
+	}
+	return strconv.Itoa(status)
 }
 
 // methodLabel keeps the method label bounded: a client may send any token as
@@ -94,11 +114,14 @@ func methodLabel(m string) string {
 }
 
 // named records the route's path template for the metrics and the access
-// log (the route label: a template, never the raw path). Set here, by the
-// route's own handler, rather than asked of gorilla/mux per request.
-func named(template string, next http.Handler) http.Handler {
+// log (the route label: a template, never the raw path), and the route's
+// duration histogram, both known when the route is registered rather than
+// asked of gorilla/mux and the histogram vector per request.
+func (s *Server) named(template string, next http.Handler) http.Handler {
+	duration := s.metrics.duration.WithLabelValues(template)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		requestInfo(w).route = template
+		info := requestInfo(w)
+		info.route, info.duration = template, duration
 		next.ServeHTTP(w, r)
 	})
 }

@@ -87,7 +87,7 @@ func (s *Server) Handler() http.Handler {
 	// variables, path cleaning, 404, 405), with the same handlers.
 	exact := map[string]map[string]http.Handler{}
 	handle := func(path string, h http.Handler, methods ...string) {
-		h = named(path, h)
+		h = s.named(path, h)
 		route := r.Handle(path, h)
 		if len(methods) == 0 {
 			return // any method: mux alone
