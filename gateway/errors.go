@@ -64,7 +64,8 @@ func statusForSQLState(state string) int {
 		return 403
 	case state == "57014":
 		return 504
-	case strings.HasPrefix(state, "08"), strings.HasPrefix(state, "57P"), state == "53300":
+	case strings.HasPrefix(state, "08"), strings.HasPrefix(state, "57P"), strings.HasPrefix(state, "53"),
+		strings.HasPrefix(state, "28"):
 		return 503
 	default:
 		return 500
@@ -76,7 +77,19 @@ func statusForSQLState(state string) int {
 // a generic message, and the caller logs the original.
 func errorFromDB(ctx context.Context, err error) (e *apiError, sqlstate string) {
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
+	hasPgErr := errors.As(err, &pgErr)
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) {
+		// No connection at all, whatever the server said while refusing it
+		// (28P01 a rejected password, 53300 too many connections, 3D000 no
+		// such database): the database is unavailable to us, not the request
+		// at fault.
+		if hasPgErr {
+			sqlstate = pgErr.Code
+		}
+		return newError(503, defaultMessages[503], nil), sqlstate
+	}
+	if hasPgErr {
 		status := statusForSQLState(pgErr.Code)
 		if !strings.HasPrefix(pgErr.Code, "PT") {
 			return newError(status, defaultMessages[status], nil), pgErr.Code
@@ -118,7 +131,14 @@ func isConnectionError(err error) bool {
 		errors.Is(err, net.ErrClosed) || pgconn.SafeToRetry(err)
 }
 
+// retryAfterUnavailable is the Retry-After of a 503: long enough for a
+// restarting database or a full pool, short enough not to matter.
+const retryAfterUnavailable = "2"
+
 func writeError(w http.ResponseWriter, e *apiError) {
+	if e.status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", retryAfterUnavailable)
+	}
 	if e.status == http.StatusTooManyRequests {
 		var d struct {
 			RetryAfter int `json:"retry_after"`

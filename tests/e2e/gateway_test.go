@@ -253,6 +253,9 @@ func TestDatabaseUnavailable(t *testing.T) {
 			res := g.do(r)
 			expect(t, res, 503, "UNAVAILABLE")
 			expectErrorBody(t, res)
+			if res.Header.Get("Retry-After") == "" {
+				t.Fatalf("a 503 without Retry-After: %v", res.Header)
+			}
 		}
 		expect(t, g.do(req{Method: "GET", Path: "//readyz"}), 503, "UNAVAILABLE")
 	}
@@ -288,6 +291,39 @@ func TestDatabaseUnavailable(t *testing.T) {
 		if pw, ok := pu.User.Password(); ok && pw != "" && strings.Contains(log, pw) {
 			t.Fatal("the log contains the database password")
 		}
+	}
+}
+
+// A connection the database refuses (here a wrong password, as after a
+// password rotation gone wrong; too many connections and a missing database
+// take the same path) is the database being unavailable to the gateway: 503
+// UNAVAILABLE with Retry-After on every route, never a 500, and the password
+// is not logged.
+func TestDatabaseRefusesConnection(t *testing.T) {
+	t.Parallel()
+	u, err := url.Parse(gatewayURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := "wrong-" + unique("pw")
+	u.User = url.UserPassword(u.User.Username(), wrong)
+	g := startGateway(t, func(c *gateway.Config) { c.DatabaseURL = u.String(); c.PoolSize = 2 })
+	g.secrets.add(wrong)
+	for _, r := range []req{
+		{Method: "GET", Path: "/availability?username=nobody"},
+		{Method: "GET", Path: "/session", Token: "whatever", UA: "ua"},
+		{Method: "POST", Path: "/sessions", Body: map[string]any{"login": "nobody", "password": "whatever1"}},
+		{Method: "GET", Path: "//readyz"},
+	} {
+		res := g.do(r)
+		expect(t, res, 503, "UNAVAILABLE")
+		expectErrorBody(t, res)
+		if res.Header.Get("Retry-After") == "" {
+			t.Errorf("%s %s: 503 without Retry-After", r.Method, r.Path)
+		}
+	}
+	if !strings.Contains(g.Log.String(), `"sqlstate":"28P01"`) {
+		t.Errorf("the access log does not name the refusal (28P01):\n%s", g.Log.String())
 	}
 }
 
