@@ -204,6 +204,26 @@ $$;
 
 ALTER FUNCTION auth.accounts_default_display_name() OWNER TO app_owner;
 
+--
+-- Name: settings_changed(); Type: FUNCTION; Schema: auth; Owner: app_owner
+--
+
+CREATE FUNCTION auth.settings_changed() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+  INSERT INTO audit.logs (level, source, message, details)
+  VALUES ('WARN', 'auth', 'session idle timeout changed',
+          jsonb_build_object('from', OLD.session_idle_timeout::text, 'to', NEW.session_idle_timeout::text,
+                             'by', session_user));
+  RETURN NULL;
+END
+$$;
+
+
+ALTER FUNCTION auth.settings_changed() OWNER TO app_owner;
+
 SET default_tablespace = '';
 
 SET default_table_access_method = heap;
@@ -330,6 +350,7 @@ CREATE TABLE auth.accounts (
     last_login_ip inet,
     current_login_at timestamp with time zone,
     current_login_ip inet,
+    disabled_at timestamp with time zone,
     CONSTRAINT accounts_display_name_length CHECK (((length(display_name) >= 1) AND (length(display_name) <= 64))),
     CONSTRAINT accounts_email_format CHECK (((length((email)::text) <= 254) AND ((email)::text ~ '^[^@[:space:]]+@[^@[:space:]]+$'::text))),
     CONSTRAINT accounts_password_hash_bcrypt CHECK ((password_hash ~ '^\$2[abxy]?\$[0-9]{2}\$'::text)),
@@ -345,6 +366,13 @@ ALTER TABLE auth.accounts OWNER TO app_owner;
 --
 
 COMMENT ON TABLE auth.accounts IS 'One row per user account; username and email are unique ignoring case.';
+
+
+--
+-- Name: COLUMN accounts.disabled_at; Type: COMMENT; Schema: auth; Owner: app_owner
+--
+
+COMMENT ON COLUMN auth.accounts.disabled_at IS 'Set by auth.disable_account: no login, no session; NULL while enabled.';
 
 
 --
@@ -379,6 +407,27 @@ ALTER TABLE auth.login_failures OWNER TO app_owner;
 --
 
 COMMENT ON TABLE auth.login_failures IS 'Failed-login counters behind the 429 RATE_LIMITED answer of POST /sessions.';
+
+
+--
+-- Name: settings; Type: TABLE; Schema: auth; Owner: app_owner
+--
+
+CREATE TABLE auth.settings (
+    only_one boolean DEFAULT true NOT NULL,
+    session_idle_timeout interval DEFAULT '14 days'::interval NOT NULL,
+    CONSTRAINT settings_only_one_check CHECK (only_one),
+    CONSTRAINT settings_session_idle_timeout_check CHECK ((session_idle_timeout >= '00:05:00'::interval))
+);
+
+
+ALTER TABLE auth.settings OWNER TO app_owner;
+
+--
+-- Name: TABLE settings; Type: COMMENT; Schema: auth; Owner: app_owner
+--
+
+COMMENT ON TABLE auth.settings IS 'Session settings (one row): UPDATE auth.settings SET session_idle_timeout = ''7 days'';';
 
 
 --
@@ -479,6 +528,14 @@ ALTER TABLE ONLY auth.login_failures
 
 
 --
+-- Name: settings settings_pkey; Type: CONSTRAINT; Schema: auth; Owner: app_owner
+--
+
+ALTER TABLE ONLY auth.settings
+    ADD CONSTRAINT settings_pkey PRIMARY KEY (only_one);
+
+
+--
 -- Name: code_package code_package_pkey; Type: CONSTRAINT; Schema: public; Owner: app_owner
 --
 
@@ -536,6 +593,13 @@ CREATE TRIGGER accounts_role_changed AFTER UPDATE OF role ON auth.accounts FOR E
 
 
 --
+-- Name: settings settings_changed; Type: TRIGGER; Schema: auth; Owner: app_owner
+--
+
+CREATE TRIGGER settings_changed AFTER UPDATE ON auth.settings FOR EACH ROW WHEN ((old.session_idle_timeout IS DISTINCT FROM new.session_idle_timeout)) EXECUTE FUNCTION auth.settings_changed();
+
+
+--
 -- Name: account_sessions account_sessions_account_id_fkey; Type: FK CONSTRAINT; Schema: auth; Owner: app_owner
 --
 
@@ -562,6 +626,13 @@ REVOKE ALL ON FUNCTION audit.settings_changed() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION auth.accounts_default_display_name() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION settings_changed(); Type: ACL; Schema: auth; Owner: app_owner
+--
+
+REVOKE ALL ON FUNCTION auth.settings_changed() FROM PUBLIC;
 
 
 --

@@ -86,12 +86,15 @@ END
 $$;
 
 -- The session behind the context's token, checked against the browser that
--- presents it. message: INVALID (unknown token), EXPIRED and BROWSER (the
+-- presents it. message: INVALID (unknown token), EXPIRED (past its absolute
+-- expiry, or unused for auth.settings.session_idle_timeout) and BROWSER (the
 -- session is deleted and the drop logged as WARN; the caller must not roll
 -- that back), or OK, with the session's columns. On OK, last_used is
 -- refreshed if it is more than a minute old: a write on every check would cap
 -- throughput at the commit rate (each commit waits for fsync), while a
--- read-only check commits without touching the WAL.
+-- read-only check commits without touching the WAL. So the idle timeout is
+-- exact to a minute: a session used 30 seconds after its last refresh still
+-- counts as idle from that refresh.
 CREATE OR REPLACE FUNCTION auth.check_session(ctx request.context,
   OUT message text, OUT session_id bigint, OUT account_id bigint,
   OUT created_at timestamptz, OUT last_used timestamptz, OUT expiry_time timestamptz)
@@ -109,6 +112,12 @@ BEGIN
     DELETE FROM auth.account_sessions s WHERE s.id = v.id;
     PERFORM audit.write('WARN', 'auth', 'session dropped: expired', v.account_id,
                         jsonb_build_object('session_id', v.id, 'expired_at', response.ts(v.expiry_time)), ctx);
+    message := 'EXPIRED';
+    RETURN;
+  ELSIF v.last_used <= now() - (SELECT st.session_idle_timeout FROM auth.settings st) THEN
+    DELETE FROM auth.account_sessions s WHERE s.id = v.id;
+    PERFORM audit.write('WARN', 'auth', 'session dropped: idle', v.account_id,
+                        jsonb_build_object('session_id', v.id, 'last_used', response.ts(v.last_used)), ctx);
     message := 'EXPIRED';
     RETURN;
   ELSIF v.browser_info IS DISTINCT FROM coalesce(ctx.browser, '') THEN
@@ -226,7 +235,9 @@ RETURN ARRAY[
   'ip:' || host(ip)];
 
 -- The throttled password check of login, password change and account
--- deletion (`action` names which, for the log). Raises 429 RATE_LIMITED while
+-- deletion (`action` names which, for the log). A NULL hash (a disabled
+-- account's, as login passes it) fails like a wrong password, after the
+-- same bcrypt work. Raises 429 RATE_LIMITED while
 -- any key is blocked. A wrong password counts a failure against every key,
 -- logs it (WARN '<action> failed', and WARN '<action> throttled' when that
 -- failure blocks a key), and returns the 401 body for the caller to return
@@ -252,6 +263,7 @@ BEGIN
     PERFORM auth.throttle_record_failure(keys);
     PERFORM audit.write('WARN', 'auth', action || ' failed', account_id,
                         jsonb_build_object('reason', CASE WHEN account_id IS NULL THEN 'unknown login'
+                                                          WHEN hash IS NULL THEN 'account disabled'
                                                           ELSE 'wrong password' END), ctx);
     -- Keys that this failure brought to their limit, by kind only: a login
     -- key is a digest of what was typed, which may be a password.
@@ -266,5 +278,57 @@ BEGIN
   END IF;
   DELETE FROM auth.login_failures f WHERE f.key = keys[1];
   RETURN NULL;
+END
+$$;
+
+-- ----------------------------------------------------------------------------
+-- Disabling an account (DBA-facing; scripts/db disable|enable USERNAME)
+-- ----------------------------------------------------------------------------
+
+-- Disables an account: every session of it ends at once, and its logins are
+-- refused with the same 401 as a wrong password (auth.verify_password), so a
+-- disabled account looks like any failed login from outside. Logged with the
+-- database user who did it. Not callable by the gateway. Answers the number
+-- of sessions ended; disabling a disabled account changes nothing.
+CREATE OR REPLACE FUNCTION auth.disable_account(username text) RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, ext, pg_temp
+AS $$
+DECLARE
+  v_account auth.accounts;
+  v_sessions integer;
+BEGIN
+  SELECT * INTO v_account FROM auth.accounts a WHERE a.username = disable_account.username::citext FOR UPDATE;
+  IF NOT FOUND THEN
+    PERFORM response.raise(404, 'NOT_FOUND', format('account %s does not exist', username));
+  END IF;
+  DELETE FROM auth.account_sessions s WHERE s.account_id = v_account.id;
+  GET DIAGNOSTICS v_sessions = ROW_COUNT;
+  IF v_account.disabled_at IS NULL THEN
+    UPDATE auth.accounts a SET disabled_at = now() WHERE a.id = v_account.id;
+    PERFORM audit.write('WARN', 'auth', 'account disabled', v_account.id,
+                        jsonb_build_object('sessions_ended', v_sessions, 'by', session_user));
+  END IF;
+  RETURN v_sessions;
+END
+$$;
+
+-- Enables a disabled account again: its password works again (its old
+-- sessions stay ended). Logged; enabling an enabled account changes nothing.
+CREATE OR REPLACE FUNCTION auth.enable_account(username text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, ext, pg_temp
+AS $$
+DECLARE
+  v_id bigint;
+BEGIN
+  UPDATE auth.accounts a SET disabled_at = NULL
+   WHERE a.username = enable_account.username::citext AND a.disabled_at IS NOT NULL
+  RETURNING a.id INTO v_id;
+  IF v_id IS NOT NULL THEN
+    PERFORM audit.write('INFO', 'auth', 'account enabled', v_id, jsonb_build_object('by', session_user));
+  ELSIF NOT EXISTS (SELECT 1 FROM auth.accounts a WHERE a.username = enable_account.username::citext) THEN
+    PERFORM response.raise(404, 'NOT_FOUND', format('account %s does not exist', username));
+  END IF;
 END
 $$;

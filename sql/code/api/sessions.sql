@@ -11,7 +11,8 @@
 -- login is a username or an e-mail. An unknown login and a wrong password get
 -- the same 401 after the same bcrypt work; failures count against the account
 -- (or the unknown login) and the client IP, and are committed (response.fail)
--- so that throttling sees them. Logs INFO 'login succeeded', or (in
+-- so that throttling sees them. A disabled account (auth.disable_account)
+-- gets the same 401. Logs INFO 'login succeeded', or (in
 -- auth.verify_password) WARN 'login failed' / 'login throttled'.
 CREATE OR REPLACE FUNCTION api.login(ctx request.context, login text, password text)
 RETURNS json
@@ -34,17 +35,23 @@ BEGIN
   SELECT * INTO v_account FROM auth.accounts a
    WHERE a.username = login::citext OR a.email = login::citext;
 
+  -- A disabled account's hash is withheld: its login fails as a wrong password would.
   v_failure := auth.verify_password(ctx, auth.throttle_keys(v_account.id, login, ctx.ip), password,
-                                    v_account.password_hash, 'unknown login or wrong password',
-                                    'login', v_account.id);
+                                    CASE WHEN v_account.disabled_at IS NULL THEN v_account.password_hash END,
+                                    'unknown login or wrong password', 'login', v_account.id);
   IF v_failure IS NOT NULL THEN RETURN v_failure; END IF;
 
+  -- The row lock orders this login after a concurrent auth.disable_account:
+  -- an account disabled meanwhile gets no session.
   UPDATE auth.accounts a
      SET login_count = a.login_count + 1,
          last_login_at = a.current_login_at, last_login_ip = a.current_login_ip,
          current_login_at = now(), current_login_ip = ctx.ip
-   WHERE a.id = v_account.id
+   WHERE a.id = v_account.id AND a.disabled_at IS NULL
   RETURNING * INTO v_account;
+  IF NOT FOUND THEN
+    RETURN response.fail(401, 'INVALID_CREDENTIALS', 'unknown login or wrong password');
+  END IF;
 
   v_token := auth.create_account_session(v_account.username::text, ctx.browser, ctx.ip);
   SELECT * INTO v_session FROM auth.account_sessions s WHERE s.token_digest = auth.token_digest(v_token);
