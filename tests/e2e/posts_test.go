@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -557,4 +559,65 @@ func TestPostsGoWithTheAccount(t *testing.T) {
 	p := g.createPost(t, ben, "Soon gone", "Content.")
 	expect(t, g.do(ben.req("DELETE", "/account", map[string]any{"password": ben.Password})), 204, "")
 	expect(t, g.do(req{Method: "GET", Path: "/posts/" + postID(t, p)}), 404, "NOT_FOUND")
+}
+
+// scripts/db role USERNAME ROLE, as a DBA runs it, on the test database:
+// the role is set and logged with the database user, the values reach SQL
+// as psql variables (a quote in them is data, not SQL), and an unknown
+// account or role fails without a change.
+func TestScriptsDBRole(t *testing.T) {
+	t.Parallel()
+	u, err := url.Parse(ownerURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := strings.TrimPrefix(u.Path, "/")
+	run := func(args ...string) (string, error) {
+		cmd := exec.Command("bash", append([]string{"../../scripts/db", "role"}, args...)...)
+		cmd.Env = append(os.Environ(), "DB_NAME="+db)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	g := startGateway(t, nil)
+	cleo := g.signup(t)
+	tok := g.login(t, cleo, "ua")
+
+	out, err := run(strings.ToUpper(cleo.Username), "author")
+	if err != nil {
+		t.Fatalf("scripts/db role: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, `"from" : "user", "to" : "author"`) {
+		t.Fatalf("scripts/db role printed %q, want from user to author", out)
+	}
+	var by string
+	if err := owner.QueryRow(context.Background(), `
+		SELECT details->>'by' FROM audit.logs
+		 WHERE account_id = $1 AND message = 'role changed' AND details->>'to' = 'author'`, int64(cleo.ID)).Scan(&by); err != nil {
+		t.Fatalf("no role changed row: %v", err)
+	}
+	if by == "" {
+		t.Fatal("the role changed row does not say by whom")
+	}
+	// The new role is in force at once.
+	expect(t, g.do(req{Method: "POST", Path: "/posts", Token: tok, UA: "ua", IP: cleo.IP,
+		Body: map[string]any{"title": "Now an author", "content": "Yes."}}), 201, "")
+
+	for _, c := range []struct{ args []string }{
+		{[]string{"no_such_user_" + unique(""), "admin"}},
+		{[]string{cleo.Username + "'; UPDATE auth.accounts SET role = 'admin'; --", "admin"}},
+		{[]string{cleo.Username, "king"}},
+		{[]string{cleo.Username, "admin'); SELECT ('"}},
+		{[]string{cleo.Username}},
+	} {
+		if out, err := run(c.args...); err == nil {
+			t.Fatalf("scripts/db role %q succeeded: %s", c.args, out)
+		}
+	}
+	var role string
+	if err := owner.QueryRow(context.Background(), "SELECT role FROM auth.accounts WHERE id = $1", int64(cleo.ID)).Scan(&role); err != nil {
+		t.Fatal(err)
+	}
+	if role != "author" {
+		t.Fatalf("after the refused calls the role is %q, want author", role)
+	}
 }
