@@ -100,6 +100,21 @@ var Routes = []Route{
 		Args:    []Arg{query("level"), query("source"), queryInt("before"), queryInt("limit")}},
 
 	// Publishing: posts (sql/code/api/posts.sql)
+	{Method: http.MethodGet, Path: "/posts", Func: "api.list_posts", Status: 200,
+		Summary: "Blog posts, newest first, without their content",
+		Args:    []Arg{query("before"), queryInt("limit")}},
+	{Method: http.MethodGet, Path: "/posts/{id}", Func: "api.get_post", Status: 200,
+		Summary: "One blog post with its content",
+		Args:    []Arg{pathInt("id")}},
+	{Method: http.MethodPost, Path: "/posts", Func: "api.create_post", Auth: true, Status: 201,
+		Summary: "Publish a post (role author or admin)",
+		Args:    []Arg{body("title"), body("content"), body("excerpt")}},
+	{Method: http.MethodPatch, Path: "/posts/{id}", Func: "api.update_post", Auth: true, Status: 200,
+		Summary: "Change a post's title, content or excerpt (its author or an admin)",
+		Args:    []Arg{pathInt("id"), body("title"), body("content"), body("excerpt")}},
+	{Method: http.MethodDelete, Path: "/posts/{id}", Func: "api.delete_post", Auth: true, Status: 204,
+		Summary: "Delete a post (its author or an admin)",
+		Args:    []Arg{pathInt("id")}},
 
 	// Publishing: activity feed (sql/code/api/activities.sql)
 }

@@ -224,6 +224,23 @@ $$;
 
 ALTER FUNCTION auth.settings_changed() OWNER TO app_owner;
 
+--
+-- Name: posts_touch_updated_at(); Type: FUNCTION; Schema: publishing; Owner: app_owner
+--
+
+CREATE FUNCTION publishing.posts_touch_updated_at() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+  NEW.updated_at := now();
+  RETURN NEW;
+END
+$$;
+
+
+ALTER FUNCTION publishing.posts_touch_updated_at() OWNER TO app_owner;
+
 SET default_tablespace = '';
 
 SET default_table_access_method = heap;
@@ -464,6 +481,49 @@ CREATE TABLE public.schema_version (
 ALTER TABLE public.schema_version OWNER TO app_owner;
 
 --
+-- Name: posts; Type: TABLE; Schema: publishing; Owner: app_owner
+--
+
+CREATE TABLE publishing.posts (
+    id bigint NOT NULL,
+    title text NOT NULL,
+    author_id bigint NOT NULL,
+    excerpt text NOT NULL,
+    content text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT posts_content_length CHECK (((length(content) >= 1) AND (length(content) <= 100000))),
+    CONSTRAINT posts_content_not_blank CHECK ((content ~ '[^[:space:]]'::text)),
+    CONSTRAINT posts_excerpt_length CHECK ((length(excerpt) <= 300)),
+    CONSTRAINT posts_title_length CHECK (((length(title) >= 1) AND (length(title) <= 200))),
+    CONSTRAINT posts_title_not_blank CHECK ((title ~ '[^[:space:]]'::text))
+);
+
+
+ALTER TABLE publishing.posts OWNER TO app_owner;
+
+--
+-- Name: TABLE posts; Type: COMMENT; Schema: publishing; Owner: app_owner
+--
+
+COMMENT ON TABLE publishing.posts IS 'Blog posts; read by anyone, written by accounts with role author or admin.';
+
+
+--
+-- Name: posts_id_seq; Type: SEQUENCE; Schema: publishing; Owner: app_owner
+--
+
+ALTER TABLE publishing.posts ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME publishing.posts_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
 -- Name: logs logs_pkey; Type: CONSTRAINT; Schema: audit; Owner: app_owner
 --
 
@@ -544,6 +604,14 @@ ALTER TABLE ONLY public.code_package
 
 
 --
+-- Name: posts posts_pkey; Type: CONSTRAINT; Schema: publishing; Owner: app_owner
+--
+
+ALTER TABLE ONLY publishing.posts
+    ADD CONSTRAINT posts_pkey PRIMARY KEY (id);
+
+
+--
 -- Name: logs_logged_at_idx; Type: INDEX; Schema: audit; Owner: app_owner
 --
 
@@ -569,6 +637,20 @@ CREATE INDEX account_sessions_account_id_idx ON auth.account_sessions USING btre
 --
 
 CREATE INDEX account_sessions_expiry_time_idx ON auth.account_sessions USING btree (expiry_time);
+
+
+--
+-- Name: posts_author_id_idx; Type: INDEX; Schema: publishing; Owner: app_owner
+--
+
+CREATE INDEX posts_author_id_idx ON publishing.posts USING btree (author_id);
+
+
+--
+-- Name: posts_created_at_id_idx; Type: INDEX; Schema: publishing; Owner: app_owner
+--
+
+CREATE INDEX posts_created_at_id_idx ON publishing.posts USING btree (created_at DESC, id DESC);
 
 
 --
@@ -600,11 +682,26 @@ CREATE TRIGGER settings_changed AFTER UPDATE ON auth.settings FOR EACH ROW WHEN 
 
 
 --
+-- Name: posts posts_touch_updated_at; Type: TRIGGER; Schema: publishing; Owner: app_owner
+--
+
+CREATE TRIGGER posts_touch_updated_at BEFORE UPDATE ON publishing.posts FOR EACH ROW WHEN ((old.* IS DISTINCT FROM new.*)) EXECUTE FUNCTION publishing.posts_touch_updated_at();
+
+
+--
 -- Name: account_sessions account_sessions_account_id_fkey; Type: FK CONSTRAINT; Schema: auth; Owner: app_owner
 --
 
 ALTER TABLE ONLY auth.account_sessions
     ADD CONSTRAINT account_sessions_account_id_fkey FOREIGN KEY (account_id) REFERENCES auth.accounts(id) ON DELETE CASCADE;
+
+
+--
+-- Name: posts posts_author_id_fkey; Type: FK CONSTRAINT; Schema: publishing; Owner: app_owner
+--
+
+ALTER TABLE ONLY publishing.posts
+    ADD CONSTRAINT posts_author_id_fkey FOREIGN KEY (author_id) REFERENCES auth.accounts(id) ON DELETE CASCADE;
 
 
 --
@@ -633,6 +730,13 @@ REVOKE ALL ON FUNCTION auth.accounts_default_display_name() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION auth.settings_changed() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION posts_touch_updated_at(); Type: ACL; Schema: publishing; Owner: app_owner
+--
+
+REVOKE ALL ON FUNCTION publishing.posts_touch_updated_at() FROM PUBLIC;
 
 
 --

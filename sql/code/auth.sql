@@ -153,6 +153,39 @@ BEGIN ATOMIC
 END;
 
 -- ----------------------------------------------------------------------------
+-- Roles: a DBA's decision
+-- ----------------------------------------------------------------------------
+
+-- Sets an account's role (user, author or admin) and answers {"username",
+-- "from", "to"}: `scripts/db role USERNAME ROLE` calls it, so a fresh
+-- install gets its first admin without hand-written SQL. No route reaches
+-- it and the gateway may not execute it. The change is logged by the
+-- trigger accounts_role_changed (sql/migrations/003_audit.sql: INFO 'role
+-- changed', with from, to and "by", the database user who called this),
+-- like any role change;
+-- setting the role an account already has changes and logs nothing. An
+-- unknown account is a 404 NOT_FOUND, an unknown role a 422 VALIDATION.
+CREATE OR REPLACE FUNCTION auth.set_role(username text, role text) RETURNS json
+LANGUAGE plpgsql
+SET search_path = pg_catalog, ext, pg_temp
+AS $$
+DECLARE
+  v_before auth.accounts;
+BEGIN
+  IF set_role.role IS NULL OR set_role.role NOT IN ('user', 'author', 'admin') THEN
+    PERFORM response.raise(422, 'VALIDATION', format('role %s does not exist; use user, author or admin', set_role.role),
+                           '{"role": "must be one of user, author, admin"}');
+  END IF;
+  SELECT * INTO v_before FROM auth.accounts a WHERE a.username = set_role.username::citext FOR UPDATE;
+  IF NOT FOUND THEN
+    PERFORM response.raise(404, 'NOT_FOUND', format('account %s does not exist', set_role.username));
+  END IF;
+  UPDATE auth.accounts a SET role = set_role.role WHERE a.id = v_before.id;
+  RETURN json_build_object('username', v_before.username, 'from', v_before.role, 'to', set_role.role);
+END
+$$;
+
+-- ----------------------------------------------------------------------------
 -- Validation and JSON
 -- ----------------------------------------------------------------------------
 
