@@ -15,13 +15,16 @@ const (
 )
 
 // Kind is the JSON (or path, or query) type an argument must have; SQL
-// receives it as text or bigint.
+// receives it as text, bigint, uuid or numeric.
 type Kind int
 
 const (
 	Text Kind = iota
 	Int
 	UUID // a path segment only: the canonical 8-4-4-4-12 form, else 400
+	// A body member only: a JSON number (not a string, not a bool), passed to
+	// SQL (numeric) as its exact decimal text, so nothing is lost to float64.
+	Number
 )
 
 // Arg is one parameter of an api function after its context, in the function's order.
@@ -57,6 +60,9 @@ func query(name string) Arg    { return Arg{Name: name, From: FromQuery} }
 func queryInt(name string) Arg { return Arg{Name: name, From: FromQuery, Kind: Int} }
 func pathInt(name string) Arg  { return Arg{Name: name, From: FromPath, Kind: Int} }
 func pathUUID(name string) Arg { return Arg{Name: name, From: FromPath, Kind: UUID} }
+
+// bodyNumber is a body member that must be a JSON number (numeric in SQL).
+func bodyNumber(name string) Arg { return Arg{Name: name, From: FromBody, Kind: Number} }
 
 // APIPrefix is where every route of Routes lives.
 const APIPrefix = "/api/v1"
@@ -102,4 +108,5 @@ var Routes = []Route{
 	// Publishing: posts (sql/code/api/posts.sql)
 
 	// Publishing: activity feed (sql/code/api/activities.sql)
+
 }
