@@ -4,7 +4,7 @@
 -- read and written behind the API's back as the superuser (RESET ROLE).
 -- (Statements run for their effect end in \gset, which swallows their output.)
 BEGIN;
-SELECT plan(122);
+SELECT plan(125);
 
 \ir helpers.psql
 
@@ -313,6 +313,16 @@ SELECT throws_ok(format($$SELECT api.delete_goal(pg_temp.ctx(token => %L, browse
                  'PT404', 'no such goal', '... also when deleted again');
 RESET ROLE;
 SELECT is((SELECT count(*) FROM tracking.goal_entries WHERE goal_id = :run_id), 0::bigint, 'deleting a goal deletes its entries');
+
+-- The triggers keep completed_at for a DBA's direct writes too, not only the api's.
+INSERT INTO tracking.goals (account_id, title, target_amount) VALUES (:gil, 'Direct', 2) RETURNING id AS direct_id \gset
+INSERT INTO tracking.goal_entries (goal_id, amount) VALUES (:direct_id, 1);
+INSERT INTO tracking.goal_entries (goal_id, amount) VALUES (:direct_id, 1.5) RETURNING id AS direct_entry \gset
+SELECT is((SELECT completed_at FROM tracking.goals WHERE id = :direct_id), now(), 'a direct INSERT of entries sets completed_at');
+UPDATE tracking.goal_entries SET amount = 0.5 WHERE id = :direct_entry;
+SELECT is((SELECT completed_at FROM tracking.goals WHERE id = :direct_id), NULL, 'a direct UPDATE below the target unsets it');
+UPDATE tracking.goals SET target_amount = 1.5 WHERE id = :direct_id;
+SELECT is((SELECT completed_at FROM tracking.goals WHERE id = :direct_id), now(), 'a direct UPDATE of the target sets it again');
 
 -- ----------------------------------------------------------------------------
 -- The tables' own guards (what a DBA's direct write meets): SQLSTATE 23514
