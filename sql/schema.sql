@@ -240,7 +240,7 @@ BEGIN
      WHERE x.id IS NOT NULL
      ORDER BY x.id
   LOOP
-    SELECT g.target_amount INTO v_target FROM tracking.goals g WHERE g.id = v_goal_id FOR UPDATE;
+    SELECT g.target_amount INTO v_target FROM tracking.goals g WHERE g.id = v_goal_id FOR NO KEY UPDATE;
     CONTINUE WHEN NOT FOUND;
     SELECT coalesce(sum(e.amount), 0) INTO v_progress FROM tracking.goal_entries e WHERE e.goal_id = v_goal_id;
     UPDATE tracking.goals g

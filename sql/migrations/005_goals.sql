@@ -55,8 +55,11 @@ COMMENT ON TABLE tracking.goal_entries IS 'Progress entries of a goal; their amo
 -- The goal's row lock serializes concurrent changes to its entries: the sum
 -- is read in a statement after the lock is granted, so under READ COMMITTED
 -- it sees every entry committed by the transaction that held the lock
--- before, and the last one to commit writes the right value. A goal that is
--- gone (deleted with its entries by the cascade) is skipped.
+-- before, and the last one to commit writes the right value. The lock is
+-- FOR NO KEY UPDATE, which the KEY SHARE lock that the entry's foreign key
+-- check took on the goal does not block: two concurrent inserts wait for
+-- each other instead of deadlocking. A goal that is gone (deleted with its
+-- entries by the cascade) is skipped.
 CREATE FUNCTION tracking.goal_entries_refresh_completion() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -73,7 +76,7 @@ BEGIN
      WHERE x.id IS NOT NULL
      ORDER BY x.id
   LOOP
-    SELECT g.target_amount INTO v_target FROM tracking.goals g WHERE g.id = v_goal_id FOR UPDATE;
+    SELECT g.target_amount INTO v_target FROM tracking.goals g WHERE g.id = v_goal_id FOR NO KEY UPDATE;
     CONTINUE WHEN NOT FOUND;
     SELECT coalesce(sum(e.amount), 0) INTO v_progress FROM tracking.goal_entries e WHERE e.goal_id = v_goal_id;
     UPDATE tracking.goals g

@@ -655,3 +655,53 @@ func TestGoalsCSRF(t *testing.T) {
 		Headers: withCookie(o.tok, "Origin", "https://app.example")})
 	expect(t, r, 201, "")
 }
+
+// The completed_at trigger locks the goal FOR NO KEY UPDATE, which the KEY
+// SHARE lock of an entry's foreign key check does not block: a writer whose
+// foreign key check holds the goal does not stall another one's trigger (two
+// concurrent inserts would otherwise deadlock, each holding KEY SHARE and
+// waiting for the other's to upgrade). Direct writes, as a DBA makes them.
+func TestGoalEntriesTriggerLock(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var account, goal int64
+	name := unique("tl_")
+	if err := owner.QueryRow(ctx, `INSERT INTO auth.accounts (username, email, password_hash)
+		VALUES ($1::text, $1::text || '@example.com', '$2a$10$' || repeat('x', 53)) RETURNING id`, name).Scan(&account); err != nil {
+		t.Fatal(err)
+	}
+	if err := owner.QueryRow(ctx, `INSERT INTO tracking.goals (account_id, title, target_amount) VALUES ($1, 'Lock', 2)
+		RETURNING id`, account).Scan(&goal); err != nil {
+		t.Fatal(err)
+	}
+	first, err := owner.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Rollback(ctx)
+	// What the foreign key check of the first writer's insert holds.
+	if _, err := first.Exec(ctx, `SELECT 1 FROM tracking.goals WHERE id = $1 FOR KEY SHARE`, goal); err != nil {
+		t.Fatal(err)
+	}
+	quick, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if _, err := owner.Exec(quick, `INSERT INTO tracking.goal_entries (goal_id, amount) VALUES ($1, 1)`, goal); err != nil {
+		t.Fatalf("an entry insert waited for another writer's KEY SHARE lock on its goal: %v", err)
+	}
+	if _, err := first.Exec(ctx, `INSERT INTO tracking.goal_entries (goal_id, amount) VALUES ($1, 1)`, goal); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var completed bool
+	if err := owner.QueryRow(ctx, `SELECT completed_at IS NOT NULL FROM tracking.goals WHERE id = $1`, goal).Scan(&completed); err != nil {
+		t.Fatal(err)
+	}
+	if !completed {
+		t.Fatal("two entries of 1 reached the target 2, but completed_at is null")
+	}
+	if _, err := owner.Exec(ctx, `DELETE FROM auth.accounts WHERE id = $1`, account); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -86,7 +86,9 @@ END;
 -- ----------------------------------------------------------------------------
 
 -- The caller's goal, or 404 NOT_FOUND: another account's goal answers
--- exactly as one that does not exist. lock takes its row lock (FOR UPDATE).
+-- exactly as one that does not exist. lock takes the row lock that the
+-- completed_at trigger takes (FOR NO KEY UPDATE), before the entry is
+-- written: one lock order for every writer of the goal's entries.
 CREATE OR REPLACE FUNCTION tracking.own_goal(account_id bigint, goal_id bigint, lock boolean DEFAULT false)
 RETURNS tracking.goals
 LANGUAGE plpgsql
@@ -97,7 +99,7 @@ DECLARE
 BEGIN
   IF lock THEN
     SELECT * INTO v_goal FROM tracking.goals g WHERE g.id = own_goal.goal_id AND g.account_id = own_goal.account_id
-       FOR UPDATE;
+       FOR NO KEY UPDATE;
   ELSE
     SELECT * INTO v_goal FROM tracking.goals g WHERE g.id = own_goal.goal_id AND g.account_id = own_goal.account_id;
   END IF;
