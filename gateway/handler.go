@@ -274,6 +274,8 @@ func hasBodyArg(rt Route, name string) bool {
 
 func decodeField(a Arg, raw json.RawMessage) (any, *apiError) {
 	switch a.Kind {
+	case Number:
+		return decodeNumber(a.Name, raw)
 	case Int:
 		var n int64
 		if json.Unmarshal(raw, &n) != nil {
@@ -290,6 +292,35 @@ func decodeField(a Arg, raw json.RawMessage) (any, *apiError) {
 		}
 		return v, nil
 	}
+}
+
+// maxNumber is the longest JSON number a Number argument takes, in characters.
+const maxNumber = 1000
+
+// decodeNumber takes a JSON number (not a string, not a bool) and answers its
+// exact decimal text, which PostgreSQL reads as numeric: nothing is lost to
+// float64. A number numeric cannot hold would fail the call with a bare 400,
+// so it is refused here, naming the field: one longer than maxNumber, or
+// whose magnitude is beyond float64's range (numeric's is wider, and the
+// api functions set narrower bounds of their own).
+func decodeNumber(name string, raw json.RawMessage) (any, *apiError) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	n, ok := json.Number(""), false
+	if dec.Decode(&v) == nil {
+		n, ok = v.(json.Number)
+	}
+	if !ok {
+		return nil, newError(400, "wrong type", map[string]string{name: "must be a number"})
+	}
+	f, err := strconv.ParseFloat(string(n), 64) // only fails on overflow: the syntax is JSON's
+	mantissa, _, _ := strings.Cut(strings.ToLower(string(n)), "e")
+	underflow := f == 0 && strings.ContainsAny(mantissa, "123456789")
+	if len(n) > maxNumber || err != nil || underflow {
+		return nil, newError(400, "number out of range", map[string]string{name: "is out of range"})
+	}
+	return string(n), nil
 }
 
 // checkText refuses what PostgreSQL's text cannot hold, before it becomes a 500.

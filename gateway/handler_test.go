@@ -1,8 +1,10 @@
 package gateway
 
 import (
+	"encoding/json"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -44,5 +46,54 @@ func TestSessionToken(t *testing.T) {
 	r.Header.Set("Authorization", "Basic dXNlcjpwdw==")
 	if tok, _ := sessionToken(r); tok != "" {
 		t.Fatalf("another scheme is no token: %q", tok)
+	}
+}
+
+// A Number body member is a JSON number only, passed on as its exact decimal
+// text (no float64 rounding); strings, bools, objects and numbers numeric
+// cannot hold are a 400 naming the field.
+func TestDecodeNumber(t *testing.T) {
+	a := bodyNumber("amount")
+	for _, c := range []struct{ raw, want string }{
+		{`0`, "0"},
+		{`-0`, "-0"},
+		{`12`, "12"},
+		{`-3.25`, "-3.25"},
+		{`0.1`, "0.1"},
+		{`12.50`, "12.50"},
+		{`1e3`, "1e3"},
+		{`2.5E-2`, "2.5E-2"},
+		{`12345678901234567890.123456789012345678901`, "12345678901234567890.123456789012345678901"}, // beyond float64's precision
+		{`1e308`, "1e308"},
+		{`0e-99999`, "0e-99999"}, // zero however written
+	} {
+		v, e := decodeField(a, json.RawMessage(c.raw))
+		if e != nil {
+			t.Errorf("%s: %d %v", c.raw, e.status, e.Details)
+			continue
+		}
+		if v != c.want {
+			t.Errorf("%s: passed as %#v, want %q", c.raw, v, c.want)
+		}
+	}
+	for _, c := range []struct{ raw, reason string }{
+		{`"12"`, "must be a number"},
+		{`true`, "must be a number"},
+		{`[1]`, "must be a number"},
+		{`{"n": 1}`, "must be a number"},
+		{`1e400`, "is out of range"},
+		{`-1e400`, "is out of range"},
+		{`1e-400`, "is out of range"},
+		{`1` + strings.Repeat("0", maxNumber), "is out of range"},
+	} {
+		_, e := decodeField(a, json.RawMessage(c.raw))
+		if e == nil {
+			t.Errorf("%s: accepted", c.raw)
+			continue
+		}
+		var d map[string]string
+		if e.status != 400 || e.Code != "BAD_REQUEST" || json.Unmarshal(e.Details, &d) != nil || d["amount"] != c.reason {
+			t.Errorf("%s: %d %s %s, want 400 BAD_REQUEST {amount: %q}", c.raw, e.status, e.Code, e.Details, c.reason)
+		}
 	}
 }

@@ -116,6 +116,8 @@ func kindSchema(k Kind) object {
 		return object{"type": "integer", "format": "int64"}
 	case UUID:
 		return object{"type": "string", "format": "uuid"}
+	case Number:
+		return object{"type": "number"}
 	}
 	return object{"type": "string"}
 }

@@ -207,7 +207,7 @@ func jsonContent(content *orderedmap.Map[string, *v3.MediaType]) *v3.MediaType {
 }
 
 func jsonType(k Kind) string {
-	return map[Kind]string{Text: "string", Int: "integer"}[k]
+	return map[Kind]string{Text: "string", Int: "integer", Number: "number"}[k]
 }
 
 // checkBodySchema: the body schema accepts what readBody accepts (members
@@ -220,7 +220,7 @@ func checkBodySchema(t *testing.T, where string, rt Route, schema *base.Schema) 
 			continue
 		}
 		nulls[a.Name] = nil
-		wrong := map[Kind]any{Text: 1, Int: "1"}[a.Kind]
+		wrong := map[Kind]any{Text: 1, Int: "1", Number: "1"}[a.Kind]
 		if ok, _ := sv.ValidateSchemaObject(schema, map[string]any{a.Name: wrong}); ok {
 			t.Errorf("%s: body schema accepts %s = %#v", where, a.Name, wrong)
 		}

@@ -15,13 +15,16 @@ const (
 )
 
 // Kind is the JSON (or path, or query) type an argument must have; SQL
-// receives it as text or bigint.
+// receives it as text, bigint, uuid or numeric.
 type Kind int
 
 const (
 	Text Kind = iota
 	Int
 	UUID // a path segment only: the canonical 8-4-4-4-12 form, else 400
+	// A body member only: a JSON number (not a string, not a bool), passed to
+	// SQL (numeric) as its exact decimal text, so nothing is lost to float64.
+	Number
 )
 
 // Arg is one parameter of an api function after its context, in the function's order.
@@ -57,6 +60,9 @@ func query(name string) Arg    { return Arg{Name: name, From: FromQuery} }
 func queryInt(name string) Arg { return Arg{Name: name, From: FromQuery, Kind: Int} }
 func pathInt(name string) Arg  { return Arg{Name: name, From: FromPath, Kind: Int} }
 func pathUUID(name string) Arg { return Arg{Name: name, From: FromPath, Kind: UUID} }
+
+// bodyNumber is a body member that must be a JSON number (numeric in SQL).
+func bodyNumber(name string) Arg { return Arg{Name: name, From: FromBody, Kind: Number} }
 
 // APIPrefix is where every route of Routes lives.
 const APIPrefix = "/api/v1"
@@ -117,4 +123,33 @@ var Routes = []Route{
 		Args:    []Arg{pathInt("id")}},
 
 	// Publishing: activity feed (sql/code/api/activities.sql)
+
+	// Tracking: goals (sql/code/api/goals.sql)
+	{Method: http.MethodGet, Path: "/goals", Func: "api.list_goals", Auth: true, Status: 200,
+		Summary: "The caller's goals with progress and percent, open ones first, then by due date"},
+	{Method: http.MethodPost, Path: "/goals", Func: "api.create_goal", Auth: true, Status: 201,
+		Summary: "Create a goal",
+		Args:    []Arg{body("title"), body("description"), bodyNumber("target_amount"), body("unit"), body("due_date")}},
+	{Method: http.MethodGet, Path: "/goals/{id}", Func: "api.get_goal", Auth: true, Status: 200,
+		Summary: "One of the caller's goals with progress and percent",
+		Args:    []Arg{pathInt("id")}},
+	{Method: http.MethodPatch, Path: "/goals/{id}", Func: "api.update_goal", Auth: true, Status: 200,
+		Summary: "Change one of the caller's goals",
+		Args: []Arg{pathInt("id"), body("title"), body("description"), bodyNumber("target_amount"), body("unit"),
+			body("due_date")}},
+	{Method: http.MethodDelete, Path: "/goals/{id}", Func: "api.delete_goal", Auth: true, Status: 204,
+		Summary: "Delete one of the caller's goals and its entries",
+		Args:    []Arg{pathInt("id")}},
+	{Method: http.MethodGet, Path: "/goals/{id}/entries", Func: "api.list_goal_entries", Auth: true, Status: 200,
+		Summary: "A goal's entries, newest first",
+		Args:    []Arg{pathInt("id"), query("before"), queryInt("limit")}},
+	{Method: http.MethodPost, Path: "/goals/{id}/entries", Func: "api.create_goal_entry", Auth: true, Status: 201,
+		Summary: "Add an entry to a goal",
+		Args:    []Arg{pathInt("id"), bodyNumber("amount"), body("note"), body("occurred_at")}},
+	{Method: http.MethodPatch, Path: "/goals/{id}/entries/{entry_id}", Func: "api.update_goal_entry", Auth: true, Status: 200,
+		Summary: "Change an entry of a goal",
+		Args:    []Arg{pathInt("id"), pathInt("entry_id"), bodyNumber("amount"), body("note"), body("occurred_at")}},
+	{Method: http.MethodDelete, Path: "/goals/{id}/entries/{entry_id}", Func: "api.delete_goal_entry", Auth: true, Status: 204,
+		Summary: "Delete an entry of a goal",
+		Args:    []Arg{pathInt("id"), pathInt("entry_id")}},
 }

@@ -101,6 +101,22 @@ COMMENT ON SCHEMA request IS 'The caller''s context (type request.context), the 
 
 
 --
+-- Name: tracking; Type: SCHEMA; Schema: -; Owner: app_owner
+--
+
+CREATE SCHEMA tracking;
+
+
+ALTER SCHEMA tracking OWNER TO app_owner;
+
+--
+-- Name: SCHEMA tracking; Type: COMMENT; Schema: -; Owner: app_owner
+--
+
+COMMENT ON SCHEMA tracking IS 'Personal tracking: trackers, logs, goals and their entries (trackers and logs come later).';
+
+
+--
 -- Name: citext; Type: EXTENSION; Schema: -; Owner: -
 --
 
@@ -240,6 +256,64 @@ $$;
 
 
 ALTER FUNCTION publishing.posts_touch_updated_at() OWNER TO app_owner;
+
+--
+-- Name: goal_entries_refresh_completion(); Type: FUNCTION; Schema: tracking; Owner: app_owner
+--
+
+CREATE FUNCTION tracking.goal_entries_refresh_completion() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+  v_goal_id bigint;
+  v_target numeric;
+  v_progress numeric;
+BEGIN
+  FOR v_goal_id IN
+    SELECT DISTINCT x.id
+      FROM unnest(ARRAY[CASE WHEN TG_OP <> 'INSERT' THEN OLD.goal_id END,
+                        CASE WHEN TG_OP <> 'DELETE' THEN NEW.goal_id END]) AS x(id)
+     WHERE x.id IS NOT NULL
+     ORDER BY x.id
+  LOOP
+    SELECT g.target_amount INTO v_target FROM tracking.goals g WHERE g.id = v_goal_id FOR NO KEY UPDATE;
+    CONTINUE WHEN NOT FOUND;
+    SELECT coalesce(sum(e.amount), 0) INTO v_progress FROM tracking.goal_entries e WHERE e.goal_id = v_goal_id;
+    UPDATE tracking.goals g
+       SET completed_at = CASE WHEN v_target IS NOT NULL AND v_progress >= v_target
+                               THEN coalesce(g.completed_at, now()) END
+     WHERE g.id = v_goal_id
+       AND g.completed_at IS DISTINCT FROM CASE WHEN v_target IS NOT NULL AND v_progress >= v_target
+                                                THEN coalesce(g.completed_at, now()) END;
+  END LOOP;
+  RETURN NULL;
+END
+$$;
+
+
+ALTER FUNCTION tracking.goal_entries_refresh_completion() OWNER TO app_owner;
+
+--
+-- Name: goals_refresh_completion(); Type: FUNCTION; Schema: tracking; Owner: app_owner
+--
+
+CREATE FUNCTION tracking.goals_refresh_completion() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+  v_progress numeric;
+BEGIN
+  SELECT coalesce(sum(e.amount), 0) INTO v_progress FROM tracking.goal_entries e WHERE e.goal_id = NEW.id;
+  NEW.completed_at := CASE WHEN NEW.target_amount IS NOT NULL AND v_progress >= NEW.target_amount
+                           THEN coalesce(NEW.completed_at, now()) END;
+  RETURN NEW;
+END
+$$;
+
+
+ALTER FUNCTION tracking.goals_refresh_completion() OWNER TO app_owner;
 
 SET default_tablespace = '';
 
@@ -524,6 +598,93 @@ ALTER TABLE publishing.posts ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 
 
 --
+-- Name: goal_entries; Type: TABLE; Schema: tracking; Owner: app_owner
+--
+
+CREATE TABLE tracking.goal_entries (
+    id bigint NOT NULL,
+    goal_id bigint NOT NULL,
+    amount numeric,
+    note text DEFAULT ''::text NOT NULL,
+    occurred_at timestamp with time zone DEFAULT now() NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT goal_entries_amount_finite CHECK ((amount <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric, '-Infinity'::numeric]))),
+    CONSTRAINT goal_entries_amount_range CHECK ((abs(amount) < '1000000000000000'::numeric)),
+    CONSTRAINT goal_entries_note_length CHECK ((length(note) <= 2000))
+);
+
+
+ALTER TABLE tracking.goal_entries OWNER TO app_owner;
+
+--
+-- Name: TABLE goal_entries; Type: COMMENT; Schema: tracking; Owner: app_owner
+--
+
+COMMENT ON TABLE tracking.goal_entries IS 'Progress entries of a goal; their amounts add up to its progress.';
+
+
+--
+-- Name: goal_entries_id_seq; Type: SEQUENCE; Schema: tracking; Owner: app_owner
+--
+
+ALTER TABLE tracking.goal_entries ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME tracking.goal_entries_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: goals; Type: TABLE; Schema: tracking; Owner: app_owner
+--
+
+CREATE TABLE tracking.goals (
+    id bigint NOT NULL,
+    account_id bigint NOT NULL,
+    title text NOT NULL,
+    description text DEFAULT ''::text NOT NULL,
+    target_amount numeric,
+    unit text,
+    due_date date,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    completed_at timestamp with time zone,
+    CONSTRAINT goals_completed_at_needs_target CHECK (((completed_at IS NULL) OR (target_amount IS NOT NULL))),
+    CONSTRAINT goals_description_length CHECK ((length(description) <= 2000)),
+    CONSTRAINT goals_target_amount_finite CHECK ((target_amount <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric, '-Infinity'::numeric]))),
+    CONSTRAINT goals_target_amount_range CHECK (((target_amount > (0)::numeric) AND (target_amount < '1000000000000000'::numeric))),
+    CONSTRAINT goals_title_length CHECK (((length(title) >= 1) AND (length(title) <= 200))),
+    CONSTRAINT goals_title_not_blank CHECK ((btrim(title) <> ''::text)),
+    CONSTRAINT goals_unit_length CHECK (((length(unit) >= 1) AND (length(unit) <= 32)))
+);
+
+
+ALTER TABLE tracking.goals OWNER TO app_owner;
+
+--
+-- Name: TABLE goals; Type: COMMENT; Schema: tracking; Owner: app_owner
+--
+
+COMMENT ON TABLE tracking.goals IS 'Goals of an account, with an optional target amount; progress is the sum of its entries.';
+
+
+--
+-- Name: goals_id_seq; Type: SEQUENCE; Schema: tracking; Owner: app_owner
+--
+
+ALTER TABLE tracking.goals ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME tracking.goals_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
 -- Name: logs logs_pkey; Type: CONSTRAINT; Schema: audit; Owner: app_owner
 --
 
@@ -612,6 +773,22 @@ ALTER TABLE ONLY publishing.posts
 
 
 --
+-- Name: goal_entries goal_entries_pkey; Type: CONSTRAINT; Schema: tracking; Owner: app_owner
+--
+
+ALTER TABLE ONLY tracking.goal_entries
+    ADD CONSTRAINT goal_entries_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: goals goals_pkey; Type: CONSTRAINT; Schema: tracking; Owner: app_owner
+--
+
+ALTER TABLE ONLY tracking.goals
+    ADD CONSTRAINT goals_pkey PRIMARY KEY (id);
+
+
+--
 -- Name: logs_logged_at_idx; Type: INDEX; Schema: audit; Owner: app_owner
 --
 
@@ -654,6 +831,20 @@ CREATE INDEX posts_created_at_id_idx ON publishing.posts USING btree (created_at
 
 
 --
+-- Name: goal_entries_goal_id_occurred_at_id_idx; Type: INDEX; Schema: tracking; Owner: app_owner
+--
+
+CREATE INDEX goal_entries_goal_id_occurred_at_id_idx ON tracking.goal_entries USING btree (goal_id, occurred_at DESC, id DESC);
+
+
+--
+-- Name: goals_account_id_idx; Type: INDEX; Schema: tracking; Owner: app_owner
+--
+
+CREATE INDEX goals_account_id_idx ON tracking.goals USING btree (account_id);
+
+
+--
 -- Name: settings settings_changed; Type: TRIGGER; Schema: audit; Owner: app_owner
 --
 
@@ -689,6 +880,20 @@ CREATE TRIGGER posts_touch_updated_at BEFORE UPDATE ON publishing.posts FOR EACH
 
 
 --
+-- Name: goal_entries goal_entries_refresh_completion; Type: TRIGGER; Schema: tracking; Owner: app_owner
+--
+
+CREATE TRIGGER goal_entries_refresh_completion AFTER INSERT OR DELETE OR UPDATE OF amount, goal_id ON tracking.goal_entries FOR EACH ROW EXECUTE FUNCTION tracking.goal_entries_refresh_completion();
+
+
+--
+-- Name: goals goals_refresh_completion; Type: TRIGGER; Schema: tracking; Owner: app_owner
+--
+
+CREATE TRIGGER goals_refresh_completion BEFORE UPDATE OF target_amount ON tracking.goals FOR EACH ROW EXECUTE FUNCTION tracking.goals_refresh_completion();
+
+
+--
 -- Name: account_sessions account_sessions_account_id_fkey; Type: FK CONSTRAINT; Schema: auth; Owner: app_owner
 --
 
@@ -702,6 +907,22 @@ ALTER TABLE ONLY auth.account_sessions
 
 ALTER TABLE ONLY publishing.posts
     ADD CONSTRAINT posts_author_id_fkey FOREIGN KEY (author_id) REFERENCES auth.accounts(id) ON DELETE CASCADE;
+
+
+--
+-- Name: goal_entries goal_entries_goal_id_fkey; Type: FK CONSTRAINT; Schema: tracking; Owner: app_owner
+--
+
+ALTER TABLE ONLY tracking.goal_entries
+    ADD CONSTRAINT goal_entries_goal_id_fkey FOREIGN KEY (goal_id) REFERENCES tracking.goals(id) ON DELETE CASCADE;
+
+
+--
+-- Name: goals goals_account_id_fkey; Type: FK CONSTRAINT; Schema: tracking; Owner: app_owner
+--
+
+ALTER TABLE ONLY tracking.goals
+    ADD CONSTRAINT goals_account_id_fkey FOREIGN KEY (account_id) REFERENCES auth.accounts(id) ON DELETE CASCADE;
 
 
 --
@@ -737,6 +958,20 @@ REVOKE ALL ON FUNCTION auth.settings_changed() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION publishing.posts_touch_updated_at() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION goal_entries_refresh_completion(); Type: ACL; Schema: tracking; Owner: app_owner
+--
+
+REVOKE ALL ON FUNCTION tracking.goal_entries_refresh_completion() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION goals_refresh_completion(); Type: ACL; Schema: tracking; Owner: app_owner
+--
+
+REVOKE ALL ON FUNCTION tracking.goals_refresh_completion() FROM PUBLIC;
 
 
 --

@@ -14,7 +14,7 @@ import (
 
 // FS holds the package's files as tern reads them from sql/code.
 //
-//go:embed *.sql api/*.sql publishing/*.sql
+//go:embed *.sql api/*.sql publishing/*.sql tracking/*.sql
 var FS embed.FS
 
 // SQL is the package as tern evaluates it (with no template data, as

@@ -18,9 +18,9 @@
 -- defines is dropped at the end (below).
 --
 -- The package owns the schemas api and response, and every function of the
--- domain schemas (auth, audit, request, publishing) except the trigger functions and any
--- other function a table, index or default depends on: those belong to the
--- migrations.
+-- domain schemas (auth, audit, request, publishing, tracking) except the
+-- trigger functions and any other function a table, index or default
+-- depends on: those belong to the migrations.
 SET LOCAL search_path = pg_catalog, ext, pg_temp;
 SET LOCAL client_min_messages = warning;
 
@@ -40,6 +40,8 @@ COMMENT ON SCHEMA api IS 'One function per HTTP route; the only schema the gatew
 {{ template "api/posts.sql" . }}
 {{ template "api/activities.sql" . }}
 {{ template "api/admin.sql" . }}
+{{ template "tracking/goals.sql" . }}
+{{ template "api/goals.sql" . }}
 
 -- The gateway reaches the api schema and nothing else: no table, no helper.
 GRANT USAGE ON SCHEMA api TO gateway;
@@ -65,7 +67,7 @@ BEGIN
       SELECT p.oid::regprocedure
         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
        WHERE (n.nspname IN ('api', 'response')
-              OR (n.nspname IN ('auth', 'audit', 'request', 'publishing')
+              OR (n.nspname IN ('auth', 'audit', 'request', 'publishing', 'tracking')
                   AND p.prorettype <> 'pg_catalog.trigger'::regtype))
          AND p.xmin <> pg_current_xact_id()::xid
          AND NOT EXISTS (SELECT 1 FROM pg_depend d

@@ -46,6 +46,8 @@ func TestRouteTableMatchesAPISchema(t *testing.T) {
 			return "bigint"
 		case gateway.UUID:
 			return "uuid"
+		case gateway.Number:
+			return "numeric"
 		}
 		return "text"
 	}
@@ -71,4 +73,25 @@ func TestRouteTableMatchesAPISchema(t *testing.T) {
 			t.Errorf("%s has no route", name)
 		}
 	}
+}
+
+// routePath is the route's path under /api/v1 with each path parameter
+// replaced by vals[name], or, when vals has none for it, by a well-formed
+// value of its kind ("1", or a UUID).
+func routePath(rt gateway.Route, vals map[string]string) string {
+	p := rt.Path
+	for _, a := range rt.Args {
+		if a.From != gateway.FromPath {
+			continue
+		}
+		v, ok := vals[a.Name]
+		if !ok {
+			v = "1"
+			if a.Kind == gateway.UUID {
+				v = "00000000-0000-4000-8000-000000000001"
+			}
+		}
+		p = strings.ReplaceAll(p, "{"+a.Name+"}", v)
+	}
+	return p
 }

@@ -511,7 +511,7 @@ func authRoutes() []req {
 		if !rt.Auth {
 			continue
 		}
-		r := req{Method: rt.Method, Path: strings.ReplaceAll(rt.Path, "{id}", "1")}
+		r := req{Method: rt.Method, Path: routePath(rt, nil)}
 		for _, a := range rt.Args {
 			if a.From == gateway.FromBody {
 				r.Body = map[string]any{}
