@@ -511,7 +511,9 @@ func authRoutes() []req {
 		if !rt.Auth {
 			continue
 		}
-		r := req{Method: rt.Method, Path: strings.ReplaceAll(rt.Path, "{id}", "1")}
+		path := strings.ReplaceAll(rt.Path, "{id}", "1")
+		path = strings.ReplaceAll(path, "{uuid}", "00000000-0000-4000-8000-000000000000")
+		r := req{Method: rt.Method, Path: path}
 		for _, a := range rt.Args {
 			if a.From == gateway.FromBody {
 				r.Body = map[string]any{}
