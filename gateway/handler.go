@@ -194,6 +194,13 @@ func (s *Server) readArgs(info *reqInfo, r *http.Request, rt Route, tok string) 
 				args[i] = id.String()
 				continue
 			}
+			if a.Kind == Text {
+				if e := checkText(a.Name, v); e != nil {
+					return nil, e
+				}
+				args[i] = v
+				continue
+			}
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil || n < 1 {
 				return nil, newError(400, "bad path parameter", map[string]string{a.Name: "must be a positive integer"})

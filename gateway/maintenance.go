@@ -12,11 +12,12 @@ const maxMaintenanceRounds = 100
 
 // MaintenanceResult adds up the rounds of one run of api.maintenance.
 type MaintenanceResult struct {
-	Rounds           int
-	Skipped          bool // another gateway (or scripts/db maintain) was running it
-	ExpiredSessions  int
-	ThrottleCounters int
-	OldLogs          int
+	Rounds            int
+	Skipped           bool // another gateway (or scripts/db maintain) was running it
+	ExpiredSessions   int
+	ThrottleCounters  int
+	OldLogs           int
+	ExpiredActivities int
 }
 
 // Maintain runs api.maintenance round after round (each round is one short
@@ -30,11 +31,12 @@ func (s *Server) Maintain(ctx context.Context) (MaintenanceResult, error) {
 			return total, err
 		}
 		var round struct {
-			Skipped          bool `json:"skipped"`
-			More             bool `json:"more"`
-			ExpiredSessions  int  `json:"expired_sessions"`
-			ThrottleCounters int  `json:"throttle_counters"`
-			OldLogs          int  `json:"old_logs"`
+			Skipped           bool `json:"skipped"`
+			More              bool `json:"more"`
+			ExpiredSessions   int  `json:"expired_sessions"`
+			ThrottleCounters  int  `json:"throttle_counters"`
+			OldLogs           int  `json:"old_logs"`
+			ExpiredActivities int  `json:"expired_activities"`
 		}
 		if err := json.Unmarshal(raw, &round); err != nil {
 			return total, err
@@ -44,6 +46,7 @@ func (s *Server) Maintain(ctx context.Context) (MaintenanceResult, error) {
 		total.ExpiredSessions += round.ExpiredSessions
 		total.ThrottleCounters += round.ThrottleCounters
 		total.OldLogs += round.OldLogs
+		total.ExpiredActivities += round.ExpiredActivities
 		if round.Skipped || !round.More {
 			break
 		}
@@ -70,11 +73,12 @@ func (s *Server) maintainEvery(ctx context.Context) {
 			s.log.Warn().Err(err).Msg("maintenance failed")
 		default:
 			ev := s.log.Debug()
-			if r.ExpiredSessions+r.ThrottleCounters+r.OldLogs > 0 {
+			if r.ExpiredSessions+r.ThrottleCounters+r.OldLogs+r.ExpiredActivities > 0 {
 				ev = s.log.Info()
 			}
 			ev.Int("rounds", r.Rounds).Bool("skipped", r.Skipped).Int("expired_sessions", r.ExpiredSessions).
 				Int("throttle_counters", r.ThrottleCounters).Int("old_logs", r.OldLogs).
+				Int("expired_activities", r.ExpiredActivities).
 				Dur("duration_ms", time.Since(start)).Msg("maintenance")
 		}
 		select {

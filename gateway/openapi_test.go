@@ -207,7 +207,7 @@ func jsonContent(content *orderedmap.Map[string, *v3.MediaType]) *v3.MediaType {
 }
 
 func jsonType(k Kind) string {
-	return map[Kind]string{Text: "string", Int: "integer", Number: "number"}[k]
+	return map[Kind]string{Text: "string", Int: "integer", Number: "number", UUID: "string"}[k]
 }
 
 // checkBodySchema: the body schema accepts what readBody accepts (members

@@ -60,6 +60,7 @@ func query(name string) Arg    { return Arg{Name: name, From: FromQuery} }
 func queryInt(name string) Arg { return Arg{Name: name, From: FromQuery, Kind: Int} }
 func pathInt(name string) Arg  { return Arg{Name: name, From: FromPath, Kind: Int} }
 func pathUUID(name string) Arg { return Arg{Name: name, From: FromPath, Kind: UUID} }
+func pathText(name string) Arg { return Arg{Name: name, From: FromPath, Kind: Text} }
 
 // bodyNumber is a body member that must be a JSON number (numeric in SQL).
 func bodyNumber(name string) Arg { return Arg{Name: name, From: FromBody, Kind: Number} }
@@ -123,6 +124,36 @@ var Routes = []Route{
 		Args:    []Arg{pathInt("id")}},
 
 	// Publishing: activity feed (sql/code/api/activities.sql)
+	{Method: http.MethodGet, Path: "/activities", Func: "api.home_feed", Status: 200,
+		Summary: "The home feed: unexpired top-level activities, newest first",
+		Args:    []Arg{query("before"), queryInt("limit")}},
+	{Method: http.MethodPost, Path: "/activities", Func: "api.create_activity", Auth: true, Status: 201,
+		Summary: "Post an activity (1-280 characters), optionally expiring",
+		Args:    []Arg{body("message"), body("expires_at")}},
+	{Method: http.MethodGet, Path: "/activities/{uuid}", Func: "api.get_activity", Status: 200,
+		Summary: "One unexpired activity and its replies, oldest first",
+		Args:    []Arg{pathUUID("uuid")}},
+	{Method: http.MethodDelete, Path: "/activities/{uuid}", Func: "api.delete_activity", Auth: true, Status: 204,
+		Summary: "Delete an activity (its author only), with its replies, likes and reposts",
+		Args:    []Arg{pathUUID("uuid")}},
+	{Method: http.MethodPost, Path: "/activities/{uuid}/replies", Func: "api.reply_to_activity", Auth: true, Status: 201,
+		Summary: "Reply to an unexpired activity",
+		Args:    []Arg{pathUUID("uuid"), body("message")}},
+	{Method: http.MethodPut, Path: "/activities/{uuid}/like", Func: "api.like_activity", Auth: true, Status: 204,
+		Summary: "Like an activity (idempotent)",
+		Args:    []Arg{pathUUID("uuid")}},
+	{Method: http.MethodDelete, Path: "/activities/{uuid}/like", Func: "api.unlike_activity", Auth: true, Status: 204,
+		Summary: "Take back the caller's like (idempotent)",
+		Args:    []Arg{pathUUID("uuid")}},
+	{Method: http.MethodPost, Path: "/activities/{uuid}/reposts", Func: "api.repost_activity", Auth: true, Status: 201,
+		Summary: "Repost an activity (once per account; again: 409)",
+		Args:    []Arg{pathUUID("uuid")}},
+	{Method: http.MethodDelete, Path: "/activities/{uuid}/reposts", Func: "api.unrepost_activity", Auth: true, Status: 204,
+		Summary: "Undo the caller's repost (idempotent)",
+		Args:    []Arg{pathUUID("uuid")}},
+	{Method: http.MethodGet, Path: "/users/{handle}/activities", Func: "api.user_activities", Status: 200,
+		Summary: "One author's unexpired activities and replies, newest first",
+		Args:    []Arg{pathText("handle"), query("before"), queryInt("limit")}},
 
 	// Tracking: goals (sql/code/api/goals.sql)
 	{Method: http.MethodGet, Path: "/goals", Func: "api.list_goals", Auth: true, Status: 200,

@@ -241,6 +241,27 @@ $$;
 ALTER FUNCTION auth.settings_changed() OWNER TO app_owner;
 
 --
+-- Name: likes_count_trigger(); Type: FUNCTION; Schema: publishing; Owner: app_owner
+--
+
+CREATE FUNCTION publishing.likes_count_trigger() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    UPDATE publishing.activities a SET likes_count = a.likes_count + 1 WHERE a.uuid = NEW.activity_uuid;
+  ELSE
+    UPDATE publishing.activities a SET likes_count = a.likes_count - 1 WHERE a.uuid = OLD.activity_uuid;
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+
+ALTER FUNCTION publishing.likes_count_trigger() OWNER TO app_owner;
+
+--
 -- Name: posts_touch_updated_at(); Type: FUNCTION; Schema: publishing; Owner: app_owner
 --
 
@@ -256,6 +277,48 @@ $$;
 
 
 ALTER FUNCTION publishing.posts_touch_updated_at() OWNER TO app_owner;
+
+--
+-- Name: replies_count_trigger(); Type: FUNCTION; Schema: publishing; Owner: app_owner
+--
+
+CREATE FUNCTION publishing.replies_count_trigger() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    UPDATE publishing.activities a SET replies_count = a.replies_count + 1 WHERE a.uuid = NEW.reply_to_activity_uuid;
+  ELSE
+    UPDATE publishing.activities a SET replies_count = a.replies_count - 1 WHERE a.uuid = OLD.reply_to_activity_uuid;
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+
+ALTER FUNCTION publishing.replies_count_trigger() OWNER TO app_owner;
+
+--
+-- Name: reposts_count_trigger(); Type: FUNCTION; Schema: publishing; Owner: app_owner
+--
+
+CREATE FUNCTION publishing.reposts_count_trigger() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    UPDATE publishing.activities a SET reposts_count = a.reposts_count + 1 WHERE a.uuid = NEW.activity_uuid;
+  ELSE
+    UPDATE publishing.activities a SET reposts_count = a.reposts_count - 1 WHERE a.uuid = OLD.activity_uuid;
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+
+ALTER FUNCTION publishing.reposts_count_trigger() OWNER TO app_owner;
 
 --
 -- Name: goal_entries_refresh_completion(); Type: FUNCTION; Schema: tracking; Owner: app_owner
@@ -555,6 +618,63 @@ CREATE TABLE public.schema_version (
 ALTER TABLE public.schema_version OWNER TO app_owner;
 
 --
+-- Name: activities; Type: TABLE; Schema: publishing; Owner: app_owner
+--
+
+CREATE TABLE publishing.activities (
+    uuid uuid DEFAULT gen_random_uuid() NOT NULL,
+    author_id bigint NOT NULL,
+    message text NOT NULL,
+    replies_count integer DEFAULT 0 NOT NULL,
+    reposts_count integer DEFAULT 0 NOT NULL,
+    likes_count integer DEFAULT 0 NOT NULL,
+    reply_to_activity_uuid uuid,
+    expires_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT activities_counts_not_negative CHECK (((replies_count >= 0) AND (reposts_count >= 0) AND (likes_count >= 0))),
+    CONSTRAINT activities_message_length CHECK (((char_length(message) >= 1) AND (char_length(message) <= 280))),
+    CONSTRAINT activities_message_not_blank CHECK ((message ~ '[^[:space:]]'::text)),
+    CONSTRAINT activities_not_own_reply CHECK ((reply_to_activity_uuid IS DISTINCT FROM uuid))
+);
+
+
+ALTER TABLE publishing.activities OWNER TO app_owner;
+
+--
+-- Name: TABLE activities; Type: COMMENT; Schema: publishing; Owner: app_owner
+--
+
+COMMENT ON TABLE publishing.activities IS 'Short messages of the activity feed; a reply names its parent. Counters are kept by triggers. Invisible once expires_at has passed; api.maintenance deletes them later.';
+
+
+--
+-- Name: COLUMN activities.expires_at; Type: COMMENT; Schema: publishing; Owner: app_owner
+--
+
+COMMENT ON COLUMN publishing.activities.expires_at IS 'NULL: never expires. A reply expires with its parent (the api copies the parent''s expires_at).';
+
+
+--
+-- Name: likes; Type: TABLE; Schema: publishing; Owner: app_owner
+--
+
+CREATE TABLE publishing.likes (
+    account_id bigint NOT NULL,
+    activity_uuid uuid NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+ALTER TABLE publishing.likes OWNER TO app_owner;
+
+--
+-- Name: TABLE likes; Type: COMMENT; Schema: publishing; Owner: app_owner
+--
+
+COMMENT ON TABLE publishing.likes IS 'One like per account and activity; counted in activities.likes_count.';
+
+
+--
 -- Name: posts; Type: TABLE; Schema: publishing; Owner: app_owner
 --
 
@@ -595,6 +715,26 @@ ALTER TABLE publishing.posts ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     NO MAXVALUE
     CACHE 1
 );
+
+
+--
+-- Name: reposts; Type: TABLE; Schema: publishing; Owner: app_owner
+--
+
+CREATE TABLE publishing.reposts (
+    account_id bigint NOT NULL,
+    activity_uuid uuid NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+ALTER TABLE publishing.reposts OWNER TO app_owner;
+
+--
+-- Name: TABLE reposts; Type: COMMENT; Schema: publishing; Owner: app_owner
+--
+
+COMMENT ON TABLE publishing.reposts IS 'One repost per account and activity; counted in activities.reposts_count.';
 
 
 --
@@ -765,11 +905,35 @@ ALTER TABLE ONLY public.code_package
 
 
 --
+-- Name: activities activities_pkey; Type: CONSTRAINT; Schema: publishing; Owner: app_owner
+--
+
+ALTER TABLE ONLY publishing.activities
+    ADD CONSTRAINT activities_pkey PRIMARY KEY (uuid);
+
+
+--
+-- Name: likes likes_pkey; Type: CONSTRAINT; Schema: publishing; Owner: app_owner
+--
+
+ALTER TABLE ONLY publishing.likes
+    ADD CONSTRAINT likes_pkey PRIMARY KEY (account_id, activity_uuid);
+
+
+--
 -- Name: posts posts_pkey; Type: CONSTRAINT; Schema: publishing; Owner: app_owner
 --
 
 ALTER TABLE ONLY publishing.posts
     ADD CONSTRAINT posts_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: reposts reposts_pkey; Type: CONSTRAINT; Schema: publishing; Owner: app_owner
+--
+
+ALTER TABLE ONLY publishing.reposts
+    ADD CONSTRAINT reposts_pkey PRIMARY KEY (account_id, activity_uuid);
 
 
 --
@@ -817,6 +981,41 @@ CREATE INDEX account_sessions_expiry_time_idx ON auth.account_sessions USING btr
 
 
 --
+-- Name: activities_author_idx; Type: INDEX; Schema: publishing; Owner: app_owner
+--
+
+CREATE INDEX activities_author_idx ON publishing.activities USING btree (author_id, created_at DESC, uuid DESC);
+
+
+--
+-- Name: activities_expires_idx; Type: INDEX; Schema: publishing; Owner: app_owner
+--
+
+CREATE INDEX activities_expires_idx ON publishing.activities USING btree (expires_at) WHERE (expires_at IS NOT NULL);
+
+
+--
+-- Name: activities_feed_idx; Type: INDEX; Schema: publishing; Owner: app_owner
+--
+
+CREATE INDEX activities_feed_idx ON publishing.activities USING btree (created_at DESC, uuid DESC) WHERE (reply_to_activity_uuid IS NULL);
+
+
+--
+-- Name: activities_replies_idx; Type: INDEX; Schema: publishing; Owner: app_owner
+--
+
+CREATE INDEX activities_replies_idx ON publishing.activities USING btree (reply_to_activity_uuid, created_at, uuid) WHERE (reply_to_activity_uuid IS NOT NULL);
+
+
+--
+-- Name: likes_activity_idx; Type: INDEX; Schema: publishing; Owner: app_owner
+--
+
+CREATE INDEX likes_activity_idx ON publishing.likes USING btree (activity_uuid);
+
+
+--
 -- Name: posts_author_id_idx; Type: INDEX; Schema: publishing; Owner: app_owner
 --
 
@@ -828,6 +1027,13 @@ CREATE INDEX posts_author_id_idx ON publishing.posts USING btree (author_id);
 --
 
 CREATE INDEX posts_created_at_id_idx ON publishing.posts USING btree (created_at DESC, id DESC);
+
+
+--
+-- Name: reposts_activity_idx; Type: INDEX; Schema: publishing; Owner: app_owner
+--
+
+CREATE INDEX reposts_activity_idx ON publishing.reposts USING btree (activity_uuid);
 
 
 --
@@ -873,10 +1079,38 @@ CREATE TRIGGER settings_changed AFTER UPDATE ON auth.settings FOR EACH ROW WHEN 
 
 
 --
+-- Name: likes likes_count; Type: TRIGGER; Schema: publishing; Owner: app_owner
+--
+
+CREATE TRIGGER likes_count AFTER INSERT OR DELETE ON publishing.likes FOR EACH ROW EXECUTE FUNCTION publishing.likes_count_trigger();
+
+
+--
 -- Name: posts posts_touch_updated_at; Type: TRIGGER; Schema: publishing; Owner: app_owner
 --
 
 CREATE TRIGGER posts_touch_updated_at BEFORE UPDATE ON publishing.posts FOR EACH ROW WHEN ((old.* IS DISTINCT FROM new.*)) EXECUTE FUNCTION publishing.posts_touch_updated_at();
+
+
+--
+-- Name: activities replies_count_delete; Type: TRIGGER; Schema: publishing; Owner: app_owner
+--
+
+CREATE TRIGGER replies_count_delete AFTER DELETE ON publishing.activities FOR EACH ROW WHEN ((old.reply_to_activity_uuid IS NOT NULL)) EXECUTE FUNCTION publishing.replies_count_trigger();
+
+
+--
+-- Name: activities replies_count_insert; Type: TRIGGER; Schema: publishing; Owner: app_owner
+--
+
+CREATE TRIGGER replies_count_insert AFTER INSERT ON publishing.activities FOR EACH ROW WHEN ((new.reply_to_activity_uuid IS NOT NULL)) EXECUTE FUNCTION publishing.replies_count_trigger();
+
+
+--
+-- Name: reposts reposts_count; Type: TRIGGER; Schema: publishing; Owner: app_owner
+--
+
+CREATE TRIGGER reposts_count AFTER INSERT OR DELETE ON publishing.reposts FOR EACH ROW EXECUTE FUNCTION publishing.reposts_count_trigger();
 
 
 --
@@ -902,11 +1136,59 @@ ALTER TABLE ONLY auth.account_sessions
 
 
 --
+-- Name: activities activities_author_id_fkey; Type: FK CONSTRAINT; Schema: publishing; Owner: app_owner
+--
+
+ALTER TABLE ONLY publishing.activities
+    ADD CONSTRAINT activities_author_id_fkey FOREIGN KEY (author_id) REFERENCES auth.accounts(id) ON DELETE CASCADE;
+
+
+--
+-- Name: activities activities_reply_to_activity_uuid_fkey; Type: FK CONSTRAINT; Schema: publishing; Owner: app_owner
+--
+
+ALTER TABLE ONLY publishing.activities
+    ADD CONSTRAINT activities_reply_to_activity_uuid_fkey FOREIGN KEY (reply_to_activity_uuid) REFERENCES publishing.activities(uuid) ON DELETE CASCADE;
+
+
+--
+-- Name: likes likes_account_id_fkey; Type: FK CONSTRAINT; Schema: publishing; Owner: app_owner
+--
+
+ALTER TABLE ONLY publishing.likes
+    ADD CONSTRAINT likes_account_id_fkey FOREIGN KEY (account_id) REFERENCES auth.accounts(id) ON DELETE CASCADE;
+
+
+--
+-- Name: likes likes_activity_uuid_fkey; Type: FK CONSTRAINT; Schema: publishing; Owner: app_owner
+--
+
+ALTER TABLE ONLY publishing.likes
+    ADD CONSTRAINT likes_activity_uuid_fkey FOREIGN KEY (activity_uuid) REFERENCES publishing.activities(uuid) ON DELETE CASCADE;
+
+
+--
 -- Name: posts posts_author_id_fkey; Type: FK CONSTRAINT; Schema: publishing; Owner: app_owner
 --
 
 ALTER TABLE ONLY publishing.posts
     ADD CONSTRAINT posts_author_id_fkey FOREIGN KEY (author_id) REFERENCES auth.accounts(id) ON DELETE CASCADE;
+
+
+--
+-- Name: reposts reposts_account_id_fkey; Type: FK CONSTRAINT; Schema: publishing; Owner: app_owner
+--
+
+ALTER TABLE ONLY publishing.reposts
+    ADD CONSTRAINT reposts_account_id_fkey FOREIGN KEY (account_id) REFERENCES auth.accounts(id) ON DELETE CASCADE;
+
+
+--
+-- Name: reposts reposts_activity_uuid_fkey; Type: FK CONSTRAINT; Schema: publishing; Owner: app_owner
+--
+
+ALTER TABLE ONLY publishing.reposts
+    ADD CONSTRAINT reposts_activity_uuid_fkey FOREIGN KEY (activity_uuid) REFERENCES publishing.activities(uuid) ON DELETE CASCADE;
 
 
 --
@@ -954,10 +1236,31 @@ REVOKE ALL ON FUNCTION auth.settings_changed() FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION likes_count_trigger(); Type: ACL; Schema: publishing; Owner: app_owner
+--
+
+REVOKE ALL ON FUNCTION publishing.likes_count_trigger() FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION posts_touch_updated_at(); Type: ACL; Schema: publishing; Owner: app_owner
 --
 
 REVOKE ALL ON FUNCTION publishing.posts_touch_updated_at() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION replies_count_trigger(); Type: ACL; Schema: publishing; Owner: app_owner
+--
+
+REVOKE ALL ON FUNCTION publishing.replies_count_trigger() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION reposts_count_trigger(); Type: ACL; Schema: publishing; Owner: app_owner
+--
+
+REVOKE ALL ON FUNCTION publishing.reposts_count_trigger() FROM PUBLIC;
 
 
 --

@@ -1,5 +1,5 @@
 -- Publishing: the blog's posts (the personal-website seed). The activity
--- feed's tables follow in 005.
+-- feed's tables follow in 007_activities.sql.
 --
 -- Functions are code: sql/code/publishing/*.sql and sql/code/api/posts.sql.
 

@@ -217,7 +217,7 @@ func TestAdminLogsRoute(t *testing.T) {
 	expect(t, g.do(req{Method: "GET", Path: "/admin/logs?before=abc", Token: adminTok, UA: "ua"}), 400, "BAD_REQUEST")
 }
 
-// The gateway's timer deletes expired sessions and keeps live ones. Not
+// The gateway's timer deletes expired sessions and activities and keeps live ones. Not
 // parallel: maintenance deletes every expired session in the database, which
 // other tests create on purpose.
 func TestMaintenanceTimer(t *testing.T) {
@@ -231,6 +231,19 @@ func TestMaintenanceTimer(t *testing.T) {
 		WHERE account_id = $1 AND browser_info LIKE 'old-%'`, int64(u.ID)); err != nil {
 		t.Fatal(err)
 	}
+	// And an expired activity with a live one beside it.
+	if _, err := owner.Exec(context.Background(), `INSERT INTO publishing.activities (author_id, message, expires_at)
+		VALUES ($1, 'expired', now() - interval '1 second'), ($1, 'live', now() + interval '1 day')`, int64(u.ID)); err != nil {
+		t.Fatal(err)
+	}
+	activities := func() string {
+		var s string
+		if err := owner.QueryRow(context.Background(), `SELECT coalesce(string_agg(message, ',' ORDER BY message), '')
+			FROM publishing.activities WHERE author_id = $1`, int64(u.ID)).Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
 
 	cfg := testConfig()
 	cfg.MaintenanceInterval = 50 * time.Millisecond
@@ -240,9 +253,10 @@ func TestMaintenanceTimer(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- gateway.New(cfg, pool, gateway.NewLogger(cfg, logs)).Run(ctx, ln) }()
 	deadline := time.Now().Add(30 * time.Second)
-	for sessionRows(t, u.ID) != 1 {
+	for sessionRows(t, u.ID) != 1 || activities() != "live" {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d sessions after 30 s of maintenance, want the live one only; log:\n%s", sessionRows(t, u.ID), logs.String())
+			t.Fatalf("%d sessions and activities %q after 30 s of maintenance, want the live ones only; log:\n%s",
+				sessionRows(t, u.ID), activities(), logs.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -251,7 +265,8 @@ func TestMaintenanceTimer(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect(t, g.do(req{Method: "GET", Path: "/session", Token: live, UA: "live"}), 200, "")
-	if !strings.Contains(logs.String(), `"message":"maintenance"`) || !strings.Contains(logs.String(), `"expired_sessions":`) {
+	if !strings.Contains(logs.String(), `"message":"maintenance"`) || !strings.Contains(logs.String(), `"expired_sessions":`) ||
+		!strings.Contains(logs.String(), `"expired_activities":`) {
 		t.Fatalf("no maintenance line in the log:\n%s", logs.String())
 	}
 }
