@@ -98,3 +98,16 @@ BEGIN
   END IF;
 END
 $$;
+
+-- The page size of a listing (?limit=): 1–100, default 20; 422 otherwise.
+CREATE OR REPLACE FUNCTION response.page_limit(row_limit bigint) RETURNS integer
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF row_limit NOT BETWEEN 1 AND 100 THEN
+    PERFORM response.raise(422, 'VALIDATION', 'some parameters are invalid', '{"limit": "must be between 1 and 100"}');
+  END IF;
+  RETURN coalesce(row_limit, 20)::integer;
+END
+$$;

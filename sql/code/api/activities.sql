@@ -23,7 +23,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, ext, pg_temp
 AS $$
 DECLARE
-  v_limit integer := publishing.page_limit(row_limit);
+  v_limit integer := response.page_limit(row_limit);
   v_start record := publishing.page_start(before);
   v_items json;
   v_next text;
@@ -58,7 +58,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, ext, pg_temp
 AS $$
 DECLARE
-  v_limit integer := publishing.page_limit(row_limit);
+  v_limit integer := response.page_limit(row_limit);
   v_start record := publishing.page_start(before);
   v_author auth.accounts;
   v_items json;

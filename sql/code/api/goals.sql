@@ -156,10 +156,7 @@ BEGIN
   IF v_session.message <> 'OK' THEN RETURN auth.session_failure(v_session.message); END IF;
 
   v_goal := tracking.own_goal(v_session.account_id, list_goal_entries.id);
-  IF row_limit NOT BETWEEN 1 AND 100 THEN
-    PERFORM response.raise(422, 'VALIDATION', 'some parameters are invalid', '{"limit": "must be between 1 and 100"}');
-  END IF;
-  v_limit := coalesce(row_limit, 20);
+  v_limit := response.page_limit(row_limit);
   SELECT c.at, c.key INTO v_at, v_key FROM response.uncursor(before) c;
   IF v_key IS NOT NULL THEN
     v_key_id := CASE WHEN v_key ~ '^[1-9][0-9]{0,17}$' THEN v_key::bigint END;

@@ -28,11 +28,7 @@ DECLARE
   v_last_id bigint;
   v_more boolean;
 BEGIN
-  IF row_limit NOT BETWEEN 1 AND 100 THEN
-    PERFORM response.raise(422, 'VALIDATION', 'some parameters are invalid',
-                           '{"limit": "must be between 1 and 100"}');
-  END IF;
-  v_limit := coalesce(row_limit, 20);
+  v_limit := response.page_limit(row_limit);
   SELECT c.at, c.key INTO v_at, v_key FROM response.uncursor(list_posts.before) c;
   IF v_key !~ '^[0-9]{1,18}$' THEN
     PERFORM response.raise(400, 'BAD_REQUEST', 'not a cursor from this route',

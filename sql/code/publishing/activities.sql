@@ -73,19 +73,6 @@ BEGIN ATOMIC
    WHERE a.uuid = activity_answer.activity_uuid;
 END;
 
--- The page size of a listing: 1–100, default 20; 422 otherwise.
-CREATE OR REPLACE FUNCTION publishing.page_limit(row_limit bigint) RETURNS integer
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-  IF row_limit NOT BETWEEN 1 AND 100 THEN
-    PERFORM response.raise(422, 'VALIDATION', 'some parameters are invalid', '{"limit": "must be between 1 and 100"}');
-  END IF;
-  RETURN coalesce(row_limit, 20)::integer;
-END
-$$;
-
 -- Where a page starts: the (created_at, uuid) of the last row of the
 -- previous page, from its opaque cursor; without one, above every row
 -- ('infinity' and the largest uuid), so that every page runs the same keyset
