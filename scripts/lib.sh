@@ -373,7 +373,10 @@ ensure_tls_cert() {
 
 # Renders deploy/nginx/homebase.conf for this machine into $STACK_DIR/nginx:
 # homebase.conf (the placeholders filled) inside nginx.conf, whose pid file,
-# logs and temporary files are all under that folder.
+# logs and temporary files are all under that folder; nothing of /etc/nginx
+# is read. HSTS lasts 5 minutes here: a browser that honours it for
+# localhost would otherwise refuse plain http://localhost:8080 (scripts/run)
+# for two years.
 render_nginx() { # http_port https_port gateway_addr...
   local http_port=$1 https_port=$2 dir="$STACK_DIR/nginx" upstreams="" a
   shift 2
@@ -392,7 +395,7 @@ render_nginx() { # http_port https_port gateway_addr...
     {
       gsub(/@SERVER_NAME@/, "127.0.0.1 localhost"); gsub(/@HTTP_LISTEN@/, http); gsub(/@HTTPS_LISTEN@/, https)
       gsub(/@HTTPS_ORIGIN@/, origin); gsub(/@TLS_CERTIFICATE@/, crt); gsub(/@TLS_CERTIFICATE_KEY@/, key)
-      gsub(/@HSTS_MAX_AGE@/, "63072000"); gsub(/@ACCESS_LOG@/, accesslog)
+      gsub(/@HSTS_MAX_AGE@/, "300"); gsub(/@ACCESS_LOG@/, accesslog)
       print
     }' "$NGINX_TEMPLATE" >"$dir/homebase.conf"
   grep -n '@[A-Z_]*@' <(grep -v '^#' "$dir/homebase.conf") >&2 && die "render_nginx: a placeholder of $NGINX_TEMPLATE is not filled"
@@ -415,7 +418,6 @@ pid $dir/nginx.pid;
 error_log $dir/logs/error.log warn;
 events { worker_connections 1024; }
 http {
-    include /etc/nginx/mime.types;
     default_type application/octet-stream;
     server_tokens off;
     client_body_temp_path $dir/tmp/client_body;
