@@ -14,7 +14,8 @@
 #     with a forged one is in audit.logs with the real address (127.0.0.1);
 #   - a body over 1 MiB: 413 from nginx, in the API's error shape;
 #   - POST /api/v1/sessions beyond the burst: 429 from nginx; GETs are not limited;
-#   - requests reach both gateways, and the rest are served when one stops;
+#   - requests reach both gateways over kept-alive connections, and the rest
+#     are served when one stops;
 #   - SIGTERM to scripts/run stops nginx and both gateways: their ports are free.
 #
 # Run by scripts/test; by itself once the cluster runs (scripts/db start):
@@ -163,6 +164,8 @@ check "GET /api/v1/sessions and /api/v1/session are not limited (${codes[*]})" l
 # Both gateways, and one of them gone.
 check "nginx sent requests to the first gateway" grep -qF "upstream=127.0.0.1:$GW1 " "$STACK_DIR/nginx/logs/access.log"
 check "  ... and to the second" grep -qF "upstream=127.0.0.1:$GW2 " "$STACK_DIR/nginx/logs/access.log"
+idle=$(ss -Htn state established "( dport = :$GW1 or dport = :$GW2 )" 2>/dev/null | wc -l)
+check "nginx keeps idle connections to the gateways open between requests (keepalive: $idle)" test "$idle" -ge 1
 stop_pid "$GW2_PID" 10
 check "the second gateway stopped (SIGTERM)" bash -c "! (exec 3<>/dev/tcp/127.0.0.1/$GW2) 2>/dev/null"
 codes=()
