@@ -327,3 +327,156 @@ prepare_database() { # db [destination]
   create_database "$1"
   migrate "$1" "${2:-}"
 }
+
+# --- the local stack: TLS, nginx, gateways in the background ----------------------
+# scripts/run --stack and tests/scripts/stack.sh. nginx is Debian's package,
+# run with a configuration of its own under STACK_DIR (never /etc/nginx).
+
+TLS_DIR="$LOCAL_DIR/tls"
+STACK_DIR=${STACK_DIR:-$LOCAL_DIR/stack}
+NGINX_BIN=${NGINX_BIN:-/usr/sbin/nginx}
+NGINX_TEMPLATE="$ROOT/deploy/nginx/homebase.conf"
+
+ensure_nginx() {
+  [[ -x $NGINX_BIN ]] || ensure_packages nginx
+  [[ -x $NGINX_BIN ]] || die "no nginx at $NGINX_BIN (Debian: apt-get install nginx)"
+}
+
+# A throw-away CA (.local/tls/ca.crt, ca.key) and a certificate it signs for
+# 127.0.0.1 and localhost (server.crt, server.key); curl --cacert
+# .local/tls/ca.crt verifies it. Both are reused while valid for another day.
+ensure_tls_cert() {
+  command -v openssl >/dev/null || ensure_packages openssl
+  local ca="$TLS_DIR/ca.crt" ca_key="$TLS_DIR/ca.key" crt="$TLS_DIR/server.crt" key="$TLS_DIR/server.key"
+  mkdir -p "$TLS_DIR"
+  if ! openssl x509 -in "$ca" -noout -checkend 86400 >/dev/null 2>&1 || [[ ! -s $ca_key ]]; then
+    say "creating a throw-away CA in ${TLS_DIR#"$ROOT"/}/ca.crt (local use only)"
+    (umask 077; openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 \
+      -subj "/CN=homebase local CA $(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+      -addext "basicConstraints=critical,CA:TRUE,pathlen:0" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+      -keyout "$ca_key" -out "$ca" 2>/dev/null) || die "openssl could not create the CA"
+    rm -f "$crt"
+  fi
+  if ! openssl x509 -in "$crt" -noout -checkend 86400 >/dev/null 2>&1 || [[ ! -s $key ]] ||
+    ! openssl verify -CAfile "$ca" "$crt" >/dev/null 2>&1; then
+    say "creating the server certificate for 127.0.0.1 and localhost, signed by that CA"
+    local ext="$TLS_DIR/server.ext"
+    printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" \
+      "extendedKeyUsage=serverAuth" "subjectAltName=IP:127.0.0.1,DNS:localhost" >"$ext"
+    (umask 077; openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
+      -keyout "$key" -out "$TLS_DIR/server.csr" 2>/dev/null &&
+      openssl x509 -req -in "$TLS_DIR/server.csr" -CA "$ca" -CAkey "$ca_key" -CAcreateserial -days 90 \
+        -extfile "$ext" -out "$crt" 2>/dev/null) || die "openssl could not create the server certificate"
+    rm -f "$TLS_DIR/server.csr" "$ext"
+  fi
+}
+
+# Renders deploy/nginx/homebase.conf for this machine into $STACK_DIR/nginx:
+# homebase.conf (the placeholders filled) inside nginx.conf, whose pid file,
+# logs and temporary files are all under that folder; nothing of /etc/nginx
+# is read. HSTS lasts 5 minutes here: a browser that honours it for
+# localhost would otherwise refuse plain http://localhost:8080 (scripts/run)
+# for two years.
+render_nginx() { # http_port https_port gateway_addr...
+  local http_port=$1 https_port=$2 dir="$STACK_DIR/nginx" upstreams="" a
+  shift 2
+  for a in "$@"; do upstreams+="server $a max_fails=1 fail_timeout=5s;"$'\n'; done
+  mkdir -p "$dir/tmp" "$dir/logs"
+  awk -v servers="$upstreams" \
+    -v http="127.0.0.1:$http_port" -v https="127.0.0.1:$https_port" -v origin="https://127.0.0.1:$https_port" \
+    -v crt="$TLS_DIR/server.crt" -v key="$TLS_DIR/server.key" -v accesslog="$dir/logs/access.log" '
+    /^[ \t]*@UPSTREAM_SERVERS@[ \t]*$/ {
+      indent = $0; sub(/@.*/, "", indent)
+      n = split(servers, s, "\n")
+      for (i = 1; i <= n; i++) if (s[i] != "") print indent s[i]
+      next
+    }
+    /^#/ { print; next }
+    {
+      gsub(/@SERVER_NAME@/, "127.0.0.1 localhost"); gsub(/@HTTP_LISTEN@/, http); gsub(/@HTTPS_LISTEN@/, https)
+      gsub(/@HTTPS_ORIGIN@/, origin); gsub(/@TLS_CERTIFICATE@/, crt); gsub(/@TLS_CERTIFICATE_KEY@/, key)
+      gsub(/@HSTS_MAX_AGE@/, "300"); gsub(/@ACCESS_LOG@/, accesslog)
+      print
+    }' "$NGINX_TEMPLATE" >"$dir/homebase.conf"
+  grep -n '@[A-Z_]*@' <(grep -v '^#' "$dir/homebase.conf") >&2 && die "render_nginx: a placeholder of $NGINX_TEMPLATE is not filled"
+  local user=""
+  # As root, the workers run as Debian's www-data; they only need the
+  # temporary folders (nginx hands them over) and a path to reach them.
+  if [[ $(id -u) -eq 0 ]]; then
+    user="user www-data;"
+    local d="$dir/tmp"
+    while [[ $d != / ]]; do
+      runuser -u www-data -- test -x "$d" 2>/dev/null || chmod o+x "$d"
+      d=$(dirname "$d")
+    done
+  fi
+  cat >"$dir/nginx.conf" <<CONF
+# Rendered by scripts/lib.sh (render_nginx) for scripts/run --stack; edit deploy/nginx/homebase.conf instead.
+$user
+worker_processes 2;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+    default_type application/octet-stream;
+    server_tokens off;
+    client_body_temp_path $dir/tmp/client_body;
+    proxy_temp_path $dir/tmp/proxy;
+    fastcgi_temp_path $dir/tmp/fastcgi;
+    uwsgi_temp_path $dir/tmp/uwsgi;
+    scgi_temp_path $dir/tmp/scgi;
+    include $dir/homebase.conf;
+}
+CONF
+  "$NGINX_BIN" -t -q -p "$dir" -e "$dir/logs/error.log" -c "$dir/nginx.conf" ||
+    die "nginx refuses the rendered configuration $dir/nginx.conf"
+}
+
+# Starts the rendered nginx in the background, in the foreground of its own
+# master process (daemon off), so that $NGINX_PID is the master's pid.
+NGINX_PID=""
+start_nginx() {
+  local dir="$STACK_DIR/nginx"
+  "$NGINX_BIN" -p "$dir" -e "$dir/logs/error.log" -c "$dir/nginx.conf" -g 'daemon off;' &
+  NGINX_PID=$!
+}
+
+# Starts a built gateway in the background: PORT, and any VAR=value given,
+# over the environment; its output goes to the log file. Sets STARTED_PID.
+STARTED_PID=""
+start_gateway() { # bin port logfile [VAR=value...]
+  local bin=$1 port=$2 log=$3
+  shift 3
+  mkdir -p "$(dirname "$log")"
+  env HOST=127.0.0.1 PORT="$port" "$@" "$bin" >>"$log" 2>&1 &
+  STARTED_PID=$!
+}
+
+# True while the process runs (an exited child waiting to be reaped does not).
+pid_alive() { # pid
+  [[ -n $1 ]] && kill -0 "$1" 2>/dev/null && [[ $(ps -o stat= -p "$1" 2>/dev/null) != Z* ]]
+}
+
+# Stops a process we started (SIGTERM, then SIGKILL after the grace) and reaps it.
+stop_pid() { # pid [grace seconds, default 10]
+  local pid=$1 grace=${2:-10} i
+  pid_alive "$pid" || { [[ -n $pid ]] && wait "$pid" 2>/dev/null; return 0; }
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < grace * 10; i++)); do pid_alive "$pid" || break; sleep 0.1; done
+  pid_alive "$pid" && kill -KILL "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null || true
+}
+
+# Waits until a URL answers 200 (curl args after the URL), at most the given seconds.
+wait_for_200() { # seconds url [curl args...]
+  local seconds=$1 url=$2 i
+  shift 2
+  for ((i = 0; i < seconds * 5; i++)); do
+    [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$@" "$url" 2>/dev/null) == 200 ]] && return 0
+    sleep 0.2
+  done
+  return 1
+}
+
+# True when something accepts connections on 127.0.0.1:port.
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

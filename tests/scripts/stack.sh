@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# The local stack behind nginx, as `scripts/run --stack` brings it up: what
+# deploy/nginx/homebase.conf promises, checked through the real nginx in
+# front of two real gateways and the real database.
+#
+# On a scratch database (${TEST_DB_NAME}_stack, dropped before and after), on
+# free loopback ports, with the stack's files in a temporary folder
+# (STACK_DIR), so that a developer's own stack is left alone:
+#   - https through nginx with the throw-away CA (.local/tls/ca.crt), for
+#     127.0.0.1 and localhost; plain HTTP redirects to it; HSTS;
+#   - /metrics: 404 through nginx, 200 from a gateway directly on loopback;
+#   - the client's X-Request-Id comes back, and is in nginx's access log;
+#   - a client's own X-Forwarded-For does not become its IP: a sign-up sent
+#     with a forged one is in audit.logs with the real address (127.0.0.1);
+#   - a body over 1 MiB: 413 from nginx, in the API's error shape;
+#   - POST /api/v1/sessions beyond the burst: 429 from nginx; GETs are not limited;
+#   - requests reach both gateways over kept-alive connections, and the rest
+#     are served when one stops;
+#   - SIGTERM to scripts/run stops nginx and both gateways: their ports are free.
+#
+# Run by scripts/test; by itself once the cluster runs (scripts/db start):
+#   bash tests/scripts/stack.sh
+# TEST_DB_NAME names the scratch database; STACK_TEST_PORT the first port tried (18440).
+set -euo pipefail
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/scripts/lib.sh"
+
+SCRATCH="${TEST_DB_NAME}_stack"
+TMP=$(mktemp -d)
+export STACK_DIR="$TMP/stack"
+RUN_LOG="$TMP/run.log"
+RUN_PID=""
+CA="$LOCAL_DIR/tls/ca.crt"
+
+cleanup() {
+  local rc=$?
+  [[ -n $RUN_PID ]] && stop_pid "$RUN_PID" 20
+  if [[ $rc -ne 0 ]]; then
+    say "scripts/run --stack said (last lines):"
+    tail -20 "$RUN_LOG" >&2 2>/dev/null || true
+    for f in "$STACK_DIR"/nginx/logs/error.log "$STACK_DIR"/gateway-*.log; do
+      [[ -s $f ]] && { say "$f (last lines):"; tail -10 "$f" >&2; }
+    done
+  fi
+  drop_database "$SCRATCH" >/dev/null 2>&1 || true
+  rm -rf "$TMP"
+  exit "$rc"
+}
+trap cleanup EXIT
+
+fail() { printf '\033[31mFAIL\033[0m  %s\n' "$*" >&2; exit 1; }
+# check description command...: runs the command, stops the script if it fails.
+check() {
+  local what=$1; shift
+  if "$@"; then printf '\033[32mok\033[0m    %s\n' "$what" >&2; else fail "$what"; fi
+}
+equal() { [[ $1 == "$2" ]] || { printf '      got  %s\n      want %s\n' "$1" "$2" >&2; return 1; }; }
+contains() { [[ $1 == *"$2"* ]] || { printf '      %s\n      does not contain %s\n' "$1" "$2" >&2; return 1; }; }
+lacks() { [[ $1 != *"$2"* ]] || { printf '      %s\n      contains %s\n' "$1" "$2" >&2; return 1; }; }
+
+if using_local_cluster && ! cluster_running; then
+  die "the local cluster is not running: scripts/db start (or scripts/test) first"
+fi
+
+# Four free ports from STACK_TEST_PORT on: plain HTTP, HTTPS, two gateways.
+ports=()
+port=${STACK_TEST_PORT:-18440}
+for ((i = 0; i < 60 && ${#ports[@]} < 4; i++, port++)); do
+  port_in_use "$port" || ports+=("$port")
+done
+[[ ${#ports[@]} -eq 4 ]] || die "no four free ports from ${STACK_TEST_PORT:-18440} on"
+HTTP_PORT=${ports[0]} HTTPS_PORT=${ports[1]} GW1=${ports[2]} GW2=${ports[3]}
+BASE="https://127.0.0.1:$HTTPS_PORT"
+
+# https method path [curl args...]: "STATUS" of a request through nginx;
+# the headers land in $TMP/headers, the body in $TMP/body.
+https() {
+  local method=$1 path=$2
+  shift 2
+  curl -s --max-time 10 --cacert "$CA" -X "$method" -D "$TMP/headers" -o "$TMP/body" -w '%{http_code}' \
+    "$@" "$BASE$path" || true
+}
+header() { sed -n "s/^$1: *//Ip" "$TMP/headers" | tr -d '\r' | head -1; }
+scratch_sql() { psql "$(owner_url "$SCRATCH")" -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
+listener_pid() { ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1; }
+
+drop_database "$SCRATCH" >/dev/null
+say "scripts/run --stack on $SCRATCH: https :$HTTPS_PORT, http :$HTTP_PORT, gateways :$GW1 :$GW2"
+DB_NAME=$SCRATCH HTTPS_PORT=$HTTPS_PORT STACK_HTTP_PORT=$HTTP_PORT STACK_GATEWAY_PORTS="$GW1,$GW2" \
+  MAINTENANCE_INTERVAL=0 bash "$ROOT/scripts/run" --stack >"$RUN_LOG" 2>&1 &
+RUN_PID=$!
+for ((i = 0; i < 600; i++)); do # 120 s at most (a first build of the gateway included)
+  grep -q 'the stack is up' "$RUN_LOG" && break
+  pid_alive "$RUN_PID" || fail "scripts/run --stack exited before the stack was up"
+  sleep 0.2
+done
+check "scripts/run --stack says the stack is up" grep -q 'the stack is up' "$RUN_LOG"
+check "it prints the https URL" grep -qF "$BASE/" "$RUN_LOG"
+
+NGINX_MASTER=$(cat "$STACK_DIR/nginx/nginx.pid" 2>/dev/null || true)
+GW1_PID=$(listener_pid "$GW1") GW2_PID=$(listener_pid "$GW2")
+check "nginx and both gateways listen (pids ${NGINX_MASTER:-?}, ${GW1_PID:-?}, ${GW2_PID:-?})" \
+  test -n "$NGINX_MASTER" -a -n "$GW1_PID" -a -n "$GW2_PID"
+check "nginx runs on the rendered configuration only (not /etc/nginx/nginx.conf)" \
+  contains "$(ps -o args= -p "$NGINX_MASTER")" "-c $STACK_DIR/nginx/nginx.conf"
+
+# TLS, redirect, HSTS.
+check "GET /readyz through nginx over https (certificate verified with .local/tls/ca.crt): 200" \
+  equal "$(https GET /readyz)" 200
+check "  ... with Strict-Transport-Security" contains "$(header Strict-Transport-Security)" "max-age="
+check "the certificate is valid for localhost too" \
+  equal "$(curl -s --max-time 10 --cacert "$CA" -o /dev/null -w '%{http_code}' "https://localhost:$HTTPS_PORT/healthz")" 200
+check "without the CA, curl refuses the certificate" \
+  equal "$(curl -s --max-time 10 -o /dev/null -w '%{http_code}' "$BASE/healthz" || true)" 000
+check "TLS 1.2 is served" \
+  equal "$(curl -s --max-time 10 --cacert "$CA" --tlsv1.2 --tls-max 1.2 -o /dev/null -w '%{http_code}' "$BASE/healthz" || true)" 200
+check "TLS 1.1 is refused" \
+  equal "$(curl -s --max-time 10 --cacert "$CA" --tlsv1.1 --tls-max 1.1 -o /dev/null -w '%{http_code}' "$BASE/healthz" || true)" 000
+check "plain http redirects to https (301, same path and query)" \
+  equal "$(curl -s --max-time 10 -o /dev/null -w '%{http_code} %{redirect_url}' "http://127.0.0.1:$HTTP_PORT/api/v1/session?x=1")" \
+  "301 $BASE/api/v1/session?x=1"
+
+# /metrics.
+check "GET /metrics through nginx: 404" equal "$(https GET /metrics)" 404
+check "GET /metrics from a gateway directly on loopback: 200" \
+  equal "$(curl -s --max-time 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$GW1/metrics")" 200
+
+# Request ids.
+rid="stack-test-$$-$(date +%s)"
+check "X-Request-Id sent through nginx: 200" equal "$(https GET /healthz -H "X-Request-Id: $rid")" 200
+check "  ... comes back" equal "$(header X-Request-Id)" "$rid"
+check "  ... and is in nginx's access log" grep -qF "rid=$rid " "$STACK_DIR/nginx/logs/access.log"
+https GET /healthz >/dev/null
+check "without one, the gateway answers with nginx's id (in its access log too)" \
+  grep -qF "rid=$(header X-Request-Id) " "$STACK_DIR/nginx/logs/access.log"
+
+# The client's IP: a forged X-Forwarded-For is replaced, not believed.
+rid="stack-xff-$$-$(date +%s)"
+check "POST /api/v1/accounts through nginx with X-Forwarded-For: 203.0.113.9: 201" \
+  equal "$(https POST /api/v1/accounts -H 'Content-Type: application/json' -H 'X-Forwarded-For: 203.0.113.9' \
+    -H "X-Request-Id: $rid" -d '{"username":"stack_xff","email":"stack_xff@example.com","password":"correct horse battery"}')" 201
+check "  ... audit.logs has the real client IP 127.0.0.1, not the forged one" \
+  equal "$(scratch_sql "SELECT string_agg(DISTINCT host(client_ip), ',') FROM audit.logs WHERE request_id = '$rid'")" 127.0.0.1
+
+# Body size.
+head -c $((1024 * 1024 + 1)) /dev/zero | tr '\0' ' ' >"$TMP/big.json"
+check "a body of 1 MiB + 1 byte: 413 from nginx" \
+  equal "$(https POST /api/v1/accounts -H 'Content-Type: application/json' --data-binary "@$TMP/big.json")" 413
+check "  ... in the API's error shape" contains "$(cat "$TMP/body")" '"code":"PAYLOAD_TOO_LARGE"'
+check "  ... with HSTS" contains "$(header Strict-Transport-Security)" "max-age="
+
+# The rate limit on logins (10 a minute per client, burst 5).
+codes=()
+for ((i = 0; i < 10; i++)); do
+  codes+=("$(https POST /api/v1/sessions -H 'Content-Type: application/json' -d '{"login":"nobody_here","password":"wrong"}')")
+done
+check "10 logins at once: the first ones reach the gateway (got ${codes[*]})" equal "${codes[0]} ${codes[1]} ${codes[2]}" "401 401 401"
+check "  ... the last ones get 429 from nginx" equal "${codes[9]}" 429
+https POST /api/v1/sessions -H 'Content-Type: application/json' -d '{"login":"nobody_here","password":"wrong"}' >/dev/null
+check "  ... as JSON RATE_LIMITED with Retry-After" contains "$(header Retry-After) $(cat "$TMP/body")" '60 {"code":"RATE_LIMITED"'
+codes=()
+for ((i = 0; i < 10; i++)); do codes+=("$(https GET /api/v1/sessions)" "$(https GET /api/v1/session)"); done
+check "GET /api/v1/sessions and /api/v1/session are not limited (${codes[*]})" lacks "${codes[*]}" 429
+
+# Both gateways, and one of them gone.
+check "nginx sent requests to the first gateway" grep -qF "upstream=127.0.0.1:$GW1 " "$STACK_DIR/nginx/logs/access.log"
+check "  ... and to the second" grep -qF "upstream=127.0.0.1:$GW2 " "$STACK_DIR/nginx/logs/access.log"
+idle=$(ss -Htn state established "( dport = :$GW1 or dport = :$GW2 )" 2>/dev/null | wc -l)
+check "nginx keeps idle connections to the gateways open between requests (keepalive: $idle)" test "$idle" -ge 1
+stop_pid "$GW2_PID" 10
+check "the second gateway stopped (SIGTERM)" bash -c "! (exec 3<>/dev/tcp/127.0.0.1/$GW2) 2>/dev/null"
+codes=()
+for ((i = 0; i < 10; i++)); do codes+=("$(https GET /readyz)"); done
+check "with one gateway left, every request is still answered (${codes[*]})" \
+  equal "${codes[*]}" "200 200 200 200 200 200 200 200 200 200"
+for ((i = 0; i < 25; i++)); do # 5 s at most (scripts/run looks every second)
+  grep -q "the gateway on 127.0.0.1:$GW2 exited" "$RUN_LOG" && break
+  sleep 0.2
+done
+check "scripts/run says the gateway exited" grep -q "the gateway on 127.0.0.1:$GW2 exited" "$RUN_LOG"
+check "  ... and keeps the stack up" equal "$(https GET /readyz)" 200
+
+# SIGTERM to scripts/run.
+kill -TERM "$RUN_PID"
+for ((i = 0; i < 150; i++)); do pid_alive "$RUN_PID" || break; sleep 0.2; done # 30 s at most
+check "SIGTERM: scripts/run exits" bash -c "! kill -0 $RUN_PID 2>/dev/null || [[ \$(ps -o stat= -p $RUN_PID) == Z* ]]"
+wait "$RUN_PID" 2>/dev/null || true
+RUN_PID=""
+check "  ... nginx's master is gone" bash -c "! kill -0 $NGINX_MASTER 2>/dev/null"
+check "  ... the first gateway is gone" bash -c "! kill -0 $GW1_PID 2>/dev/null"
+for p in "$HTTP_PORT" "$HTTPS_PORT" "$GW1" "$GW2"; do
+  check "  ... port $p is free" bash -c "! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null"
+done
+
+say "the stack behind nginx does what deploy/nginx/homebase.conf promises"
