@@ -210,10 +210,43 @@ password_encryption = scram-sha-256
 log_min_messages = warning
 EOF
   fi
+  cluster_tls
   if cluster_running; then return 0; fi
   say "starting PostgreSQL on 127.0.0.1:$PGPORT_LOCAL"
   as_pg_user "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -o "-p $PGPORT_LOCAL" -w -t 60 start >/dev/null ||
     { tail -20 "$PG_LOG" >&2; die "PostgreSQL did not start"; }
+}
+
+# TLS for the local cluster, with the server certificate of ensure_tls_cert
+# (signed by the throw-away CA .local/tls/ca.crt, for 127.0.0.1 and
+# localhost), copied where the postgres user owns it: PostgreSQL refuses a
+# key that others may read. Clients choose: the scripts connect over loopback
+# with sslmode=disable, and a URL with sslmode=verify-full&sslrootcert=…/ca.crt
+# gets a verified TLS connection. A running cluster reloads when the
+# certificate or the settings change.
+cluster_tls() {
+  ensure_tls_cert
+  local dir="$PG_DIR/tls" changed=0
+  if ! cmp -s "$TLS_DIR/server.crt" "$dir/server.crt" || ! cmp -s "$TLS_DIR/server.key" "$dir/server.key"; then
+    as_pg_user mkdir -p "$dir"
+    as_pg_user chmod 700 "$dir"
+    as_pg_user tee "$dir/server.crt" <"$TLS_DIR/server.crt" >/dev/null
+    as_pg_user tee "$dir/server.key" <"$TLS_DIR/server.key" >/dev/null
+    as_pg_user chmod 600 "$dir/server.key"
+    changed=1
+  fi
+  if ! grep -q "^ssl = on" "$PG_DATA/postgresql.conf"; then
+    as_pg_user tee -a "$PG_DATA/postgresql.conf" >/dev/null <<EOF
+ssl = on
+ssl_cert_file = '$dir/server.crt'
+ssl_key_file = '$dir/server.key'
+ssl_min_protocol_version = 'TLSv1.2'
+EOF
+    changed=1
+  fi
+  if ((changed)) && cluster_running; then
+    as_pg_user "$PG_BIN/pg_ctl" -D "$PG_DATA" reload >/dev/null
+  fi
 }
 
 cluster_stop() {
