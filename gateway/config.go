@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"runtime"
@@ -26,6 +27,9 @@ type Config struct {
 	ShutdownTimeout  time.Duration  // SHUTDOWN_TIMEOUT: grace for in-flight requests on SIGTERM
 	// MAINTENANCE_INTERVAL: how often to run api.maintenance (0 = never)
 	MaintenanceInterval time.Duration
+	// PPROF_ADDR: host:port of a separate listener serving net/http/pprof
+	// (empty, the default: none). Never the public listener.
+	PprofAddr string
 }
 
 // ConfigFromEnv reads Config from environment variables, with defaults that
@@ -37,6 +41,7 @@ func ConfigFromEnv() (Config, error) {
 		LogLevel:         env("LOG_LEVEL", "info"),
 		LogFormat:        env("LOG_FORMAT", "json"),
 		AllowedOrigins:   splitList(os.Getenv("ALLOWED_ORIGINS")),
+		PprofAddr:        strings.TrimSpace(os.Getenv("PPROF_ADDR")),
 		StatementTimeout: 5 * time.Second,
 		PoolSize:         int32(max(4, 2*runtime.NumCPU())),
 		ShutdownTimeout:  30 * time.Second,
@@ -80,6 +85,11 @@ func ConfigFromEnv() (Config, error) {
 			return c, fmt.Errorf("DB_POOL_SIZE: want 1..1000")
 		}
 		c.PoolSize = int32(n)
+	}
+	if c.PprofAddr != "" {
+		if _, p, err := net.SplitHostPort(c.PprofAddr); err != nil || p == "" {
+			return c, fmt.Errorf("PPROF_ADDR: want host:port, such as 127.0.0.1:6060")
+		}
 	}
 	switch c.LogFormat {
 	case "json", "console":

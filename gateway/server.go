@@ -333,5 +333,17 @@ func Main(ctx context.Context) error {
 		Str("code_package", short(code.Digest())).
 		Bool("cookie_secure", cfg.CookieSecure).Int32("pool_size", cfg.PoolSize).
 		Str("maintenance_interval", cfg.MaintenanceInterval.String()).Msg("gateway listening")
-	return New(cfg, pool, log).Run(ctx, ln)
+	s := New(cfg, pool, log)
+	if cfg.PprofAddr != "" {
+		pln, err := net.Listen("tcp", cfg.PprofAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("PPROF_ADDR: %w", err)
+		}
+		log.Warn().Str("addr", pln.Addr().String()).Msg("pprof listening (PPROF_ADDR)")
+		pctx, stopPprof := context.WithCancel(ctx)
+		defer stopPprof()
+		go s.servePprof(pctx, pln)
+	}
+	return s.Run(ctx, ln)
 }

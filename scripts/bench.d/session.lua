@@ -1,5 +1,6 @@
--- scripts/bench session, phase (b): wrk sends GET /api/v1/session with a
--- random token of the working set, as the direct phase does.
+-- scripts/bench session, phases (b) and (c): wrk sends GET /api/v1/session
+-- to the gateway or to the floor (scripts/bench.d/floor) with a random token
+-- of the working set, as the direct phase does.
 -- Arguments (after "--"): working-set size, sessions loaded, stride; the
 -- token of working-set member k is bench-token-<(k * stride) % sessions + 1>.
 -- done() prints one machine-readable line for scripts/bench.
