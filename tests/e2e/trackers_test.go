@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -595,4 +596,42 @@ func TestTrackersCSRF(t *testing.T) {
 	expect(t, g.do(req{Method: "POST", Path: "/trackers", UA: goalUA, Body: body, Headers: withCookie(o.tok)}), 403, "CSRF")
 	expect(t, g.do(req{Method: "POST", Path: "/trackers", UA: goalUA, Body: body,
 		Headers: withCookie(o.tok, "Origin", "https://app.example")}), 201, "")
+}
+
+// Logs posted, changed and deleted at the same time as the tracker is
+// changed: every log change bumps the tracker's updated_at under its row
+// lock (FOR NO KEY UPDATE, which the logs' foreign key checks do not
+// block), so writers queue and none deadlocks or fails.
+func TestTrackerLogsConcurrent(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, nil)
+	o := g.goalOwner(t)
+	id := num(t, o.createTracker(t, g, map[string]any{"name": "Race", "type": "numerical"}), "id")
+	first := o.addLog(t, g, id, map[string]any{"value": 1})
+	const writers = 12
+	var wg sync.WaitGroup
+	errs := make(chan string, writers+2)
+	call := func(method, path string, body any, status int) {
+		defer wg.Done()
+		r, err := g.try(req{Method: method, Path: path, Body: body, Token: o.tok, UA: goalUA})
+		if err != nil || r.Status != status {
+			errs <- fmt.Sprintf("%s %s: %v %d %s", method, path, err, r.Status, r.Body)
+		}
+	}
+	for i := 0; i < writers; i++ {
+		wg.Add(1)
+		go call("POST", "/trackers/"+id+"/logs", map[string]any{"value": i}, 201)
+	}
+	wg.Add(2)
+	go call("PATCH", "/trackers/"+id, map[string]any{"description": "raced"}, 200)
+	go call("DELETE", "/trackers/"+id+"/logs/"+num(t, first, "id"), nil, 204)
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	got := o.getTracker(t, g, id)
+	if num(t, got, "log_count") != fmt.Sprint(writers) || got["description"] != "raced" {
+		t.Fatalf("after %d concurrent logs, a change and a delete: %v", writers, got)
+	}
 }

@@ -4,7 +4,7 @@
 -- read and written behind the API's back as the superuser (RESET ROLE).
 -- (Statements run for their effect end in \gset, which swallows their output.)
 BEGIN;
-SELECT plan(165);
+SELECT plan(182);
 
 \ir helpers.psql
 
@@ -313,6 +313,15 @@ VALUES (:steps_id, 1, '2026-03-28T22:59:59Z'), (:steps_id, 2, '2026-03-28T23:00:
        (:steps_id, 8, '2026-03-29T22:00:00Z'),
        (:steps_id, 16, '2026-10-24T21:59:59Z'), (:steps_id, 32, '2026-10-24T22:00:00Z'), (:steps_id, 64, '2026-10-25T22:59:59Z'),
        (:steps_id, 128, '2026-10-25T23:00:00Z');
+SELECT is(tracking.time_zone(z), z, format('tracking.time_zone takes %L', z))
+  FROM unnest(ARRAY['Europe/Berlin', 'UTC', 'America/Port-au-Prince', 'America/Argentina/Buenos_Aires', 'Etc/GMT+5', 'EST5EDT']) z;
+SELECT is(tracking.time_zone(z), NULL, format('tracking.time_zone refuses %L', z))
+  FROM unnest(ARRAY['europe/berlin', 'PST', 'UTC+5', 'CET-1CEST', '<+03>-3', 'Etc/GMT+15', 'Mars/Olympus', '', 'Europe/../Berlin']) z;
+SET LOCAL TimeZone = 'Asia/Tokyo';
+SELECT tracking.time_zone('Europe/Berlin') AS ignored \gset
+SELECT is(current_setting('TimeZone'), 'Asia/Tokyo', 'tracking.time_zone leaves the session''s TimeZone as it was');
+SELECT tracking.time_zone('Nowhere/Atall') AS ignored \gset
+SELECT is(current_setting('TimeZone'), 'Asia/Tokyo', '... also when it refuses the name');
 SET LOCAL ROLE gateway;
 SELECT is(api.tracker_series(pg_temp.ivy(), :steps_id, 'day', '2026-03-28', '2026-03-31', 'Europe/Berlin')::jsonb,
           '{"series": [{"bucket": "2026-03-28", "count": 1, "sum": 1, "avg": 1, "min": 1, "max": 1},
