@@ -113,7 +113,7 @@ ALTER SCHEMA tracking OWNER TO app_owner;
 -- Name: SCHEMA tracking; Type: COMMENT; Schema: -; Owner: app_owner
 --
 
-COMMENT ON SCHEMA tracking IS 'Personal tracking: trackers, logs, goals and their entries (trackers and logs come later).';
+COMMENT ON SCHEMA tracking IS 'Personal tracking: trackers and their logs, goals and their entries.';
 
 
 --
@@ -377,6 +377,74 @@ $$;
 
 
 ALTER FUNCTION tracking.goals_refresh_completion() OWNER TO app_owner;
+
+--
+-- Name: logs_before_write(); Type: FUNCTION; Schema: tracking; Owner: app_owner
+--
+
+CREATE FUNCTION tracking.logs_before_write() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+  v_type text;
+BEGIN
+  SELECT t.type INTO v_type FROM tracking.trackers t WHERE t.id = NEW.tracker_id;
+  IF v_type = 'numerical' AND NEW.value IS NULL THEN
+    RAISE EXCEPTION 'a log of a numerical tracker needs a value' USING ERRCODE = 'check_violation';
+  ELSIF v_type = 'note' AND NEW.value IS NOT NULL THEN
+    RAISE EXCEPTION 'a log of a note tracker has no value' USING ERRCODE = 'check_violation';
+  END IF;
+  IF TG_OP = 'UPDATE' THEN
+    NEW.updated_at := now();
+  END IF;
+  RETURN NEW;
+END
+$$;
+
+
+ALTER FUNCTION tracking.logs_before_write() OWNER TO app_owner;
+
+--
+-- Name: logs_touch_tracker(); Type: FUNCTION; Schema: tracking; Owner: app_owner
+--
+
+CREATE FUNCTION tracking.logs_touch_tracker() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+  UPDATE tracking.trackers t
+     SET updated_at = now()
+   WHERE t.id IN (CASE WHEN TG_OP <> 'INSERT' THEN OLD.tracker_id END,
+                  CASE WHEN TG_OP <> 'DELETE' THEN NEW.tracker_id END)
+     AND t.updated_at IS DISTINCT FROM now();
+  RETURN NULL;
+END
+$$;
+
+
+ALTER FUNCTION tracking.logs_touch_tracker() OWNER TO app_owner;
+
+--
+-- Name: trackers_before_update(); Type: FUNCTION; Schema: tracking; Owner: app_owner
+--
+
+CREATE FUNCTION tracking.trackers_before_update() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+  IF NEW.type IS DISTINCT FROM OLD.type THEN
+    RAISE EXCEPTION 'a tracker''s type is fixed at creation' USING ERRCODE = 'check_violation';
+  END IF;
+  NEW.updated_at := now();
+  RETURN NEW;
+END
+$$;
+
+
+ALTER FUNCTION tracking.trackers_before_update() OWNER TO app_owner;
 
 SET default_tablespace = '';
 
@@ -825,6 +893,100 @@ ALTER TABLE tracking.goals ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 
 
 --
+-- Name: logs; Type: TABLE; Schema: tracking; Owner: app_owner
+--
+
+CREATE TABLE tracking.logs (
+    id bigint NOT NULL,
+    tracker_id bigint NOT NULL,
+    value numeric,
+    note text DEFAULT ''::text NOT NULL,
+    emotion text,
+    event_reminder_msg text,
+    event_date date,
+    logged_at timestamp with time zone DEFAULT now() NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT logs_emotion_known CHECK ((emotion = ANY (ARRAY['happy'::text, 'calm'::text, 'neutral'::text, 'tired'::text, 'anxious'::text, 'sad'::text, 'angry'::text]))),
+    CONSTRAINT logs_event_reminder_msg_length CHECK (((length(event_reminder_msg) >= 1) AND (length(event_reminder_msg) <= 500))),
+    CONSTRAINT logs_event_reminder_needs_date CHECK (((event_reminder_msg IS NULL) OR (event_date IS NOT NULL))),
+    CONSTRAINT logs_note_length CHECK ((length(note) <= 10000)),
+    CONSTRAINT logs_value_digits CHECK ((length(btrim(replace((trim_scale(abs(value)))::text, '.'::text, ''::text), '0'::text)) <= 15)),
+    CONSTRAINT logs_value_finite CHECK ((value <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric, '-Infinity'::numeric])))
+);
+
+
+ALTER TABLE tracking.logs OWNER TO app_owner;
+
+--
+-- Name: TABLE logs; Type: COMMENT; Schema: tracking; Owner: app_owner
+--
+
+COMMENT ON TABLE tracking.logs IS 'Logs of a tracker: a value (numerical trackers), a note, an emotion, an optional reminder.';
+
+
+--
+-- Name: logs_id_seq; Type: SEQUENCE; Schema: tracking; Owner: app_owner
+--
+
+ALTER TABLE tracking.logs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME tracking.logs_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: trackers; Type: TABLE; Schema: tracking; Owner: app_owner
+--
+
+CREATE TABLE tracking.trackers (
+    id bigint NOT NULL,
+    account_id bigint NOT NULL,
+    name text NOT NULL,
+    description text DEFAULT ''::text NOT NULL,
+    type text NOT NULL,
+    unit text,
+    what_to_track text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT trackers_description_length CHECK ((length(description) <= 2000)),
+    CONSTRAINT trackers_name_length CHECK (((length(name) >= 1) AND (length(name) <= 100))),
+    CONSTRAINT trackers_name_not_blank CHECK ((btrim(name) <> ''::text)),
+    CONSTRAINT trackers_numerical_fields CHECK (((type = 'numerical'::text) OR ((unit IS NULL) AND (what_to_track IS NULL)))),
+    CONSTRAINT trackers_type_known CHECK ((type = ANY (ARRAY['note'::text, 'numerical'::text]))),
+    CONSTRAINT trackers_unit_length CHECK (((length(unit) >= 1) AND (length(unit) <= 32))),
+    CONSTRAINT trackers_what_to_track_length CHECK (((length(what_to_track) >= 1) AND (length(what_to_track) <= 200)))
+);
+
+
+ALTER TABLE tracking.trackers OWNER TO app_owner;
+
+--
+-- Name: TABLE trackers; Type: COMMENT; Schema: tracking; Owner: app_owner
+--
+
+COMMENT ON TABLE tracking.trackers IS 'Trackers of an account: note (free text) or numerical (a value per log).';
+
+
+--
+-- Name: trackers_id_seq; Type: SEQUENCE; Schema: tracking; Owner: app_owner
+--
+
+ALTER TABLE tracking.trackers ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME tracking.trackers_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
 -- Name: logs logs_pkey; Type: CONSTRAINT; Schema: audit; Owner: app_owner
 --
 
@@ -953,6 +1115,22 @@ ALTER TABLE ONLY tracking.goals
 
 
 --
+-- Name: logs logs_pkey; Type: CONSTRAINT; Schema: tracking; Owner: app_owner
+--
+
+ALTER TABLE ONLY tracking.logs
+    ADD CONSTRAINT logs_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: trackers trackers_pkey; Type: CONSTRAINT; Schema: tracking; Owner: app_owner
+--
+
+ALTER TABLE ONLY tracking.trackers
+    ADD CONSTRAINT trackers_pkey PRIMARY KEY (id);
+
+
+--
 -- Name: logs_logged_at_idx; Type: INDEX; Schema: audit; Owner: app_owner
 --
 
@@ -1051,6 +1229,20 @@ CREATE INDEX goals_account_id_idx ON tracking.goals USING btree (account_id);
 
 
 --
+-- Name: logs_tracker_id_logged_at_id_idx; Type: INDEX; Schema: tracking; Owner: app_owner
+--
+
+CREATE INDEX logs_tracker_id_logged_at_id_idx ON tracking.logs USING btree (tracker_id, logged_at DESC, id DESC);
+
+
+--
+-- Name: trackers_account_id_lower_name_key; Type: INDEX; Schema: tracking; Owner: app_owner
+--
+
+CREATE UNIQUE INDEX trackers_account_id_lower_name_key ON tracking.trackers USING btree (account_id, lower(name));
+
+
+--
 -- Name: settings settings_changed; Type: TRIGGER; Schema: audit; Owner: app_owner
 --
 
@@ -1125,6 +1317,27 @@ CREATE TRIGGER goal_entries_refresh_completion AFTER INSERT OR DELETE OR UPDATE 
 --
 
 CREATE TRIGGER goals_refresh_completion BEFORE UPDATE OF target_amount ON tracking.goals FOR EACH ROW EXECUTE FUNCTION tracking.goals_refresh_completion();
+
+
+--
+-- Name: logs logs_before_write; Type: TRIGGER; Schema: tracking; Owner: app_owner
+--
+
+CREATE TRIGGER logs_before_write BEFORE INSERT OR UPDATE ON tracking.logs FOR EACH ROW EXECUTE FUNCTION tracking.logs_before_write();
+
+
+--
+-- Name: logs logs_touch_tracker; Type: TRIGGER; Schema: tracking; Owner: app_owner
+--
+
+CREATE TRIGGER logs_touch_tracker AFTER INSERT OR DELETE OR UPDATE ON tracking.logs FOR EACH ROW EXECUTE FUNCTION tracking.logs_touch_tracker();
+
+
+--
+-- Name: trackers trackers_before_update; Type: TRIGGER; Schema: tracking; Owner: app_owner
+--
+
+CREATE TRIGGER trackers_before_update BEFORE UPDATE ON tracking.trackers FOR EACH ROW EXECUTE FUNCTION tracking.trackers_before_update();
 
 
 --
@@ -1208,6 +1421,22 @@ ALTER TABLE ONLY tracking.goals
 
 
 --
+-- Name: logs logs_tracker_id_fkey; Type: FK CONSTRAINT; Schema: tracking; Owner: app_owner
+--
+
+ALTER TABLE ONLY tracking.logs
+    ADD CONSTRAINT logs_tracker_id_fkey FOREIGN KEY (tracker_id) REFERENCES tracking.trackers(id) ON DELETE CASCADE;
+
+
+--
+-- Name: trackers trackers_account_id_fkey; Type: FK CONSTRAINT; Schema: tracking; Owner: app_owner
+--
+
+ALTER TABLE ONLY tracking.trackers
+    ADD CONSTRAINT trackers_account_id_fkey FOREIGN KEY (account_id) REFERENCES auth.accounts(id) ON DELETE CASCADE;
+
+
+--
 -- Name: FUNCTION account_role_changed(); Type: ACL; Schema: audit; Owner: app_owner
 --
 
@@ -1275,6 +1504,27 @@ REVOKE ALL ON FUNCTION tracking.goal_entries_refresh_completion() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION tracking.goals_refresh_completion() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION logs_before_write(); Type: ACL; Schema: tracking; Owner: app_owner
+--
+
+REVOKE ALL ON FUNCTION tracking.logs_before_write() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION logs_touch_tracker(); Type: ACL; Schema: tracking; Owner: app_owner
+--
+
+REVOKE ALL ON FUNCTION tracking.logs_touch_tracker() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION trackers_before_update(); Type: ACL; Schema: tracking; Owner: app_owner
+--
+
+REVOKE ALL ON FUNCTION tracking.trackers_before_update() FROM PUBLIC;
 
 
 --

@@ -100,3 +100,38 @@ ON CONFLICT DO NOTHING;
 INSERT INTO publishing.reposts (account_id, activity_uuid)
 SELECT a.id, '5eed0000-0000-4000-8000-000000000002'::uuid FROM auth.accounts a WHERE a.username = 'cleo'
 ON CONFLICT DO NOTHING;
+
+-- ----------------------------------------------------------------------------
+-- Tracking: trackers and logs (sql/migrations/008_trackers.sql). Each demo
+-- account gets a numerical tracker ("Sleep", a log each of the last 21
+-- mornings) and a note tracker ("Mood journal", an evening note every third
+-- day), none in the future, with emotions, and one reminder; a tracker
+-- already there (by name, ignoring case) is left alone, with its logs.
+-- ----------------------------------------------------------------------------
+WITH new_trackers AS (
+  INSERT INTO tracking.trackers (account_id, name, description, type, unit, what_to_track)
+  SELECT a.id, v.name, v.description, v.type, v.unit, v.what_to_track
+    FROM auth.accounts a
+   CROSS JOIN (VALUES
+     ('Sleep', 'Hours slept, noted in the morning.', 'numerical', 'hours', 'hours of sleep a night'),
+     ('Mood journal', 'A few lines on how the day went.', 'note', NULL, NULL)
+   ) AS v (name, description, type, unit, what_to_track)
+   WHERE a.username IN ('ada', 'ben', 'cleo')
+     AND NOT EXISTS (SELECT 1 FROM tracking.trackers t WHERE t.account_id = a.id AND lower(t.name) = lower(v.name))
+  RETURNING id, name)
+INSERT INTO tracking.logs (tracker_id, value, note, emotion, event_reminder_msg, event_date, logged_at)
+SELECT n.id, 6 + (d * 7 % 6) * 0.5, '', (ARRAY['calm', 'tired', 'happy', 'neutral', 'tired', 'calm', 'anxious'])[1 + d % 7],
+       NULL, NULL, date_trunc('day', now() - interval '7 hours 30 minutes') - d * interval '1 day' + interval '7 hours 30 minutes'
+  FROM new_trackers n CROSS JOIN generate_series(0, 20) AS d
+ WHERE n.name = 'Sleep'
+UNION ALL
+SELECT n.id, NULL,
+       (ARRAY['Long walk by the river; slept well after.', 'Busy day at work, too many meetings.',
+              'Cooked for friends, a good evening.', 'Rainy and slow. Read most of the afternoon.',
+              'Deadline tomorrow, a bit on edge.', 'Finished the project. Relieved.',
+              'Quiet Sunday.'])[1 + d / 3],
+       (ARRAY['happy', 'tired', 'happy', 'calm', 'anxious', 'happy', 'neutral'])[1 + d / 3],
+       CASE WHEN d = 3 THEN 'Book the dentist' END, CASE WHEN d = 3 THEN (now() + interval '5 days')::date END,
+       date_trunc('day', now() - interval '21 hours') - d * interval '1 day' + interval '21 hours'
+  FROM new_trackers n CROSS JOIN generate_series(0, 18, 3) AS d
+ WHERE n.name = 'Mood journal';

@@ -40,8 +40,11 @@ COMMENT ON SCHEMA api IS 'One function per HTTP route; the only schema the gatew
 {{ template "api/posts.sql" . }}
 {{ template "api/activities.sql" . }}
 {{ template "api/admin.sql" . }}
+{{ template "tracking/parse.sql" . }}
 {{ template "tracking/goals.sql" . }}
 {{ template "api/goals.sql" . }}
+{{ template "tracking/trackers.sql" . }}
+{{ template "api/trackers.sql" . }}
 
 -- The gateway reaches the api schema and nothing else: no table, no helper.
 GRANT USAGE ON SCHEMA api TO gateway;

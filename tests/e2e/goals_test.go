@@ -504,17 +504,22 @@ func TestGoalsOwnerOnlyRoutes(t *testing.T) {
 	stranger := g.goalOwner(t)
 	goal := o.createGoal(t, g, map[string]any{"title": "Private", "target_amount": 10})
 	entry := o.addEntry(t, g, num(t, goal, "id"), map[string]any{"amount": 3, "note": "mine"})
-	// The stranger has a goal of its own, so that "no rows at all" is not what answers 404.
+	// A note tracker (so that an empty log is a valid one) with a log.
+	tracker := o.createTracker(t, g, map[string]any{"name": "Private", "type": "note"})
+	trackerLog := o.addLog(t, g, num(t, tracker, "id"), map[string]any{"note": "mine"})
+	// The stranger has a goal and a tracker of its own, so that "no rows at all" is not what answers 404.
 	stranger.createGoal(t, g, map[string]any{"title": "Other"})
+	stranger.createTracker(t, g, map[string]any{"name": "Other", "type": "note"})
 
 	// Path parameter values per collection: the owner's real ids, and ids that exist nowhere.
 	real := map[string]map[string]string{
-		"goals": {"id": num(t, goal, "id"), "entry_id": num(t, entry, "id")},
+		"goals":    {"id": num(t, goal, "id"), "entry_id": num(t, entry, "id")},
+		"trackers": {"id": num(t, tracker, "id"), "log_id": num(t, trackerLog, "id")},
 	}
-	missing := map[string]string{"id": "999999999999", "entry_id": "999999999999"}
+	missing := map[string]string{"id": "999999999999", "entry_id": "999999999999", "log_id": "999999999999"}
 
 	routes := ownerOnlyRoutes()
-	if len(routes) < 7 {
+	if len(routes) < 15 {
 		t.Fatalf("only %d owner-only routes in the table", len(routes))
 	}
 	for _, rt := range routes {
@@ -558,6 +563,14 @@ func TestGoalsOwnerOnlyRoutes(t *testing.T) {
 	if es := numbers(t, r)["entries"].([]any); len(es) != 1 || es[0].(map[string]any)["note"] != "mine" {
 		t.Fatalf("after the walk the entries are %s", r.Body)
 	}
+	r = o.call(g, "GET", "/trackers/"+num(t, tracker, "id")+"/logs", nil)
+	expect(t, r, 200, "")
+	if ls := numbers(t, r)["logs"].([]any); len(ls) != 1 || ls[0].(map[string]any)["note"] != "mine" {
+		t.Fatalf("after the walk the logs are %s", r.Body)
+	}
+	if got := o.getTracker(t, g, num(t, tracker, "id")); got["name"] != "Private" || got["updated_at"] != trackerLog["updated_at"] {
+		t.Fatalf("after the walk the tracker is %v", got)
+	}
 	// The owner's own calls with the same ids are no 404s (the walk used real ids).
 	for _, rt := range routes {
 		if rt.Method == "DELETE" {
@@ -579,6 +592,9 @@ func TestGoalsOwnerOnlyRoutes(t *testing.T) {
 	expect(t, r, 200, "")
 	if gs := r.JSON(t)["goals"].([]any); len(gs) != 1 || gs[0].(map[string]any)["title"] != "Other" {
 		t.Fatalf("the stranger lists %s", r.Body)
+	}
+	if names := stranger.listTrackers(t, g); fmt.Sprint(names) != "[Other]" {
+		t.Fatalf("the stranger lists trackers %v", names)
 	}
 }
 
