@@ -30,6 +30,9 @@ type Config struct {
 	// PPROF_ADDR: host:port of a separate listener serving net/http/pprof
 	// (empty, the default: none). Never the public listener.
 	PprofAddr string
+	// DB_PIPELINE: send the API's calls with natural batching in
+	// PostgreSQL's pipeline mode (pipeline.go); off by default.
+	Pipeline bool
 }
 
 // ConfigFromEnv reads Config from environment variables, with defaults that
@@ -78,6 +81,9 @@ func ConfigFromEnv() (Config, error) {
 		if c.MaintenanceInterval, err = time.ParseDuration(v); err != nil || c.MaintenanceInterval < 0 {
 			return c, fmt.Errorf("MAINTENANCE_INTERVAL: want a duration such as 10m, or 0 to turn maintenance off")
 		}
+	}
+	if c.Pipeline, err = strconv.ParseBool(env("DB_PIPELINE", "false")); err != nil {
+		return c, fmt.Errorf("DB_PIPELINE: want true or false")
 	}
 	if v := os.Getenv("DB_POOL_SIZE"); v != "" {
 		n, err := strconv.Atoi(v)

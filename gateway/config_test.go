@@ -12,7 +12,7 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 	t.Setenv("DATABASE_URL", "postgres://gateway@127.0.0.1/db")
 	for _, k := range []string{"HOST", "PORT", "LOG_LEVEL", "LOG_FORMAT", "COOKIE_SECURE", "TRUSTED_PROXIES",
 		"METRICS_ALLOWED", "ALLOWED_ORIGINS", "STATEMENT_TIMEOUT", "DB_POOL_SIZE", "SHUTDOWN_TIMEOUT",
-		"MAINTENANCE_INTERVAL", "PPROF_ADDR"} {
+		"MAINTENANCE_INTERVAL", "PPROF_ADDR", "DB_PIPELINE"} {
 		t.Setenv(k, "")
 	}
 	c, err := ConfigFromEnv()
@@ -23,6 +23,10 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 		c.StatementTimeout != 5*time.Second || c.PoolSize < 4 || c.LogFormat != "json" ||
 		c.MaintenanceInterval != 10*time.Minute {
 		t.Fatalf("defaults: %+v", c)
+	}
+	// Calls are not batched unless asked for.
+	if c.Pipeline {
+		t.Fatal("DB_PIPELINE is on by default")
 	}
 	// No profiling listener unless asked for.
 	if c.PprofAddr != "" {
@@ -48,6 +52,7 @@ func TestConfigFromEnvValues(t *testing.T) {
 	t.Setenv("LOG_FORMAT", "console")
 	t.Setenv("MAINTENANCE_INTERVAL", "0")
 	t.Setenv("PPROF_ADDR", "127.0.0.1:6060")
+	t.Setenv("DB_PIPELINE", "true")
 	c, err := ConfigFromEnv()
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +60,7 @@ func TestConfigFromEnvValues(t *testing.T) {
 	want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32")}
 	if c.ListenAddr() != "0.0.0.0:9000" || c.CookieSecure || c.StatementTimeout != 250*time.Millisecond ||
 		c.PoolSize != 7 || c.LogFormat != "console" || len(c.AllowedOrigins) != 2 ||
-		c.MaintenanceInterval != 0 || c.PprofAddr != "127.0.0.1:6060" ||
+		c.MaintenanceInterval != 0 || c.PprofAddr != "127.0.0.1:6060" || !c.Pipeline ||
 		len(c.TrustedProxies) != 2 || c.TrustedProxies[0] != want[0] || c.TrustedProxies[1] != want[1] {
 		t.Fatalf("parsed: %+v", c)
 	}
@@ -87,6 +92,7 @@ func TestConfigFromEnvRejects(t *testing.T) {
 		"metrics garbage":    {"METRICS_ALLOWED": "127.0.0.1, prometheus:9090"},
 		"pprof port only":    {"PPROF_ADDR": "6060"},
 		"pprof no port":      {"PPROF_ADDR": "127.0.0.1:"},
+		"pipeline":           {"DB_PIPELINE": "sometimes"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv("DATABASE_URL", "postgres://gateway@127.0.0.1/db")

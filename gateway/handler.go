@@ -16,7 +16,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/gorilla/mux"
-	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -88,9 +87,7 @@ func (s *Server) handle(rt Route) http.HandlerFunc {
 			return
 		}
 
-		var out []byte
-		var override pgtype.Text // response.status, when the function set it
-		err := s.queryRow(r.Context(), sql, args, &out, &override)
+		out, override, err := s.call(r.Context(), sql, args)
 		if err != nil && r.Context().Err() != nil {
 			// The client went away; nobody reads this answer. 499 is nginx's
 			// "client closed request", for the access log only.
@@ -111,8 +108,8 @@ func (s *Server) handle(rt Route) http.HandlerFunc {
 		}
 
 		status := rt.Status
-		if override.Valid && override.String != "" {
-			if n, err := strconv.Atoi(override.String); err == nil && n >= 200 && n <= 599 {
+		if override != "" {
+			if n, err := strconv.Atoi(override); err == nil && n >= 200 && n <= 599 {
 				status = n
 			}
 		}

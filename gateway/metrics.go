@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -34,6 +35,8 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	dbErrors *prometheus.CounterVec
+	// batchSize is the number of calls per pipelined batch (DB_PIPELINE).
+	batchSize prometheus.Histogram
 	// waiting counts requests inside pool.Acquire: pgxpool counts no waiters.
 	waiting atomic.Int64
 }
@@ -49,6 +52,11 @@ func newMetrics(pool *pgxpool.Pool, log zerolog.Logger) *metrics {
 			Help:    "Time from receiving a request to its answer, by route template.",
 			Buckets: durationBuckets,
 		}, []string{"route"}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "homebase_gateway_db_batch_size",
+			Help:    "API calls sent together in one pipelined batch (DB_PIPELINE=true; none otherwise).",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64},
+		}),
 		dbErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "homebase_gateway_db_errors_total",
 			Help: "Failed api calls by SQLSTATE (PT<status> for errors raised or committed by the api functions).",
@@ -58,7 +66,7 @@ func newMetrics(pool *pgxpool.Pool, log zerolog.Logger) *metrics {
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.duration, m.dbErrors,
+		m.requests, m.duration, m.dbErrors, m.batchSize,
 		&poolCollector{pool: pool, waiting: &m.waiting},
 	)
 	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{
@@ -152,18 +160,26 @@ func (s *Server) metricsAllowed(r *http.Request) bool {
 	return false
 }
 
-// queryRow is s.pool.QueryRow(ctx, sql, args...).Scan(dest...), with the
-// acquire made explicit so that the requests waiting for a connection can be
-// counted.
-func (s *Server) queryRow(ctx context.Context, sql string, args []any, dest ...any) error {
+// call runs a route's statement (callSQL) and answers its row: the JSON the
+// function returned and response.status ("" when not set). Through the
+// pipeliner when DB_PIPELINE is on; otherwise on a connection of its own,
+// acquired explicitly so that the requests waiting for one can be counted.
+func (s *Server) call(ctx context.Context, sql string, args []any) (out []byte, status string, err error) {
+	if s.pipe != nil {
+		s.metrics.waiting.Add(1)
+		defer s.metrics.waiting.Add(-1)
+		return s.pipe.call(ctx, sql, args)
+	}
 	s.metrics.waiting.Add(1)
 	conn, err := s.pool.Acquire(ctx)
 	s.metrics.waiting.Add(-1)
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	defer conn.Release()
-	return conn.QueryRow(ctx, sql, args...).Scan(dest...)
+	var override pgtype.Text
+	err = conn.QueryRow(ctx, sql, args...).Scan(&out, &override)
+	return out, override.String, err
 }
 
 // poolCollector reads the pool's statistics at scrape time, all from one

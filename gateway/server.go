@@ -43,6 +43,8 @@ type Server struct {
 	Routes []Route
 	// metrics are served at /metrics; made by New, like the rest.
 	metrics *metrics
+	// pipe batches the API's calls (DB_PIPELINE); nil when off.
+	pipe *pipeliner
 }
 
 // NewPool opens the gateway's connection pool. PostgreSQL enforces the
@@ -73,8 +75,13 @@ func NewLogger(cfg Config, w io.Writer) zerolog.Logger {
 
 // New makes a Server over an open pool.
 func New(cfg Config, pool *pgxpool.Pool, log zerolog.Logger) *Server {
-	return &Server{cfg: cfg, pool: pool, log: log, ExpectedVersion: migrations.Latest(), ExpectedCode: code.Digest(),
+	s := &Server{cfg: cfg, pool: pool, log: log, ExpectedVersion: migrations.Latest(), ExpectedCode: code.Digest(),
 		Routes: Routes, metrics: newMetrics(pool, log)}
+	if cfg.Pipeline {
+		// One connection stays free for /readyz and maintenance.
+		s.pipe = newPipeliner(pool, max(1, int(cfg.PoolSize)-1), s.metrics.batchSize)
+	}
+	return s
 }
 
 // Handler is the whole HTTP surface: operations endpoints and the route table.
@@ -170,7 +177,11 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	s.log.Info().Msg("shutting down: finishing in-flight requests")
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	err := srv.Shutdown(sctx)
+	if s.pipe != nil {
+		s.pipe.Close() // the requests are done; the pool closes after Run
+	}
+	if err != nil {
 		return err
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {

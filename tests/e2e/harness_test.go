@@ -148,6 +148,8 @@ func testConfig() gateway.Config {
 		StatementTimeout: 10 * time.Second,
 		PoolSize:         20,
 		ShutdownTimeout:  10 * time.Second,
+		// scripts/test runs the suite a second time with the calls batched.
+		Pipeline: os.Getenv("TEST_DB_PIPELINE") == "true",
 	}
 }
 
