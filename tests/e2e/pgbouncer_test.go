@@ -2,8 +2,12 @@ package e2e
 
 import (
 	"context"
+	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 
 	"homebase/gateway"
 )
@@ -74,6 +78,61 @@ func TestPgBouncerStatementTimeout(t *testing.T) {
 		}
 		if v == "0" || v == "" {
 			t.Fatalf("statement_timeout through PgBouncer is %q: no timeout at all", v)
+		}
+	}
+}
+
+// roundTrips counts the round trips of a connection: a read after writes.
+type roundTrips struct {
+	net.Conn
+	wrote atomic.Bool
+	n     atomic.Int64
+}
+
+func (c *roundTrips) Write(b []byte) (int, error) { c.wrote.Store(true); return c.Conn.Write(b) }
+func (c *roundTrips) Read(b []byte) (int, error) {
+	if c.wrote.Swap(false) {
+		c.n.Add(1)
+	}
+	return c.Conn.Read(b)
+}
+
+// The hot path's statement (the shape handler.go builds) costs one round trip
+// per request in the exec mode of the run (DB_EXEC_MODE's default directly,
+// TEST_DB_EXEC_MODE behind PgBouncer), after the first call of a connection
+// (where cache_statement prepares).
+func TestHotPathOneRoundTrip(t *testing.T) {
+	t.Parallel()
+	cfg, err := pgx.ParseConfig(gatewayURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DefaultQueryExecMode = testConfig().ExecMode
+	var rt *roundTrips
+	cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		rt = &roundTrips{Conn: c}
+		return rt, nil
+	}
+	ctx := context.Background()
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	q := "SELECT r, current_setting('response.status', true) FROM api.current_session(ROW($1, $2, $3, $4)) AS r"
+	for i := range 3 {
+		rt.n.Store(0)
+		var r []byte
+		var status *string
+		if err := conn.QueryRow(ctx, q, "no-such-token", "ua", "127.0.0.1", "e2e-rt").Scan(&r, &status); err != nil {
+			t.Fatal(err)
+		}
+		if n := rt.n.Load(); i > 0 && n != 1 {
+			t.Fatalf("%v: call %d took %d round trips, want 1", cfg.DefaultQueryExecMode, i+1, n)
 		}
 	}
 }
