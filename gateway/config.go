@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Config is read from the environment; README.md documents each variable.
@@ -24,7 +26,10 @@ type Config struct {
 	AllowedOrigins   []string       // ALLOWED_ORIGINS: origins allowed by CORS and the CSRF rule
 	StatementTimeout time.Duration  // STATEMENT_TIMEOUT: per request, enforced by PostgreSQL
 	PoolSize         int32          // DB_POOL_SIZE: maximum database connections (default: 2 per CPU, at least 4)
-	ShutdownTimeout  time.Duration  // SHUTDOWN_TIMEOUT: grace for in-flight requests on SIGTERM
+	// DB_EXEC_MODE: how pgx sends statements (default cache_statement; exec
+	// behind PgBouncer's transaction pooling). The zero value is pgx's default.
+	ExecMode        pgx.QueryExecMode
+	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT: grace for in-flight requests on SIGTERM
 	// MAINTENANCE_INTERVAL: how often to run api.maintenance (0 = never)
 	MaintenanceInterval time.Duration
 	// PPROF_ADDR: host:port of a separate listener serving net/http/pprof
@@ -92,6 +97,14 @@ func ConfigFromEnv() (Config, error) {
 		}
 		c.PoolSize = int32(n)
 	}
+	if c.ExecMode, err = ParseExecMode(os.Getenv("DB_EXEC_MODE")); err != nil {
+		return c, err
+	}
+	if c.Pipeline && c.ExecMode != pgx.QueryExecModeCacheStatement {
+		// The pipeliner prepares each statement once per connection, which a
+		// transaction pooler (PgBouncer 1.18) cannot keep.
+		return c, fmt.Errorf("DB_PIPELINE=true needs DB_EXEC_MODE=cache_statement (prepared statements): not behind PgBouncer")
+	}
 	if c.PprofAddr != "" {
 		if _, p, err := net.SplitHostPort(c.PprofAddr); err != nil || p == "" {
 			return c, fmt.Errorf("PPROF_ADDR: want host:port, such as 127.0.0.1:6060")
@@ -137,4 +150,27 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// execModes are DB_EXEC_MODE's values, pgx's own names for its modes.
+var execModes = map[string]pgx.QueryExecMode{
+	"cache_statement": pgx.QueryExecModeCacheStatement,
+	"cache_describe":  pgx.QueryExecModeCacheDescribe,
+	"describe_exec":   pgx.QueryExecModeDescribeExec,
+	"exec":            pgx.QueryExecModeExec,
+	"simple_protocol": pgx.QueryExecModeSimpleProtocol,
+}
+
+// ParseExecMode reads DB_EXEC_MODE; empty is cache_statement, pgx's default
+// (named prepared statements kept per connection: not behind PgBouncer 1.18's
+// transaction pooling, where exec or simple_protocol is needed).
+func ParseExecMode(s string) (pgx.QueryExecMode, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return pgx.QueryExecModeCacheStatement, nil
+	}
+	if m, ok := execModes[s]; ok {
+		return m, nil
+	}
+	return 0, fmt.Errorf("DB_EXEC_MODE: want cache_statement, cache_describe, describe_exec, exec or simple_protocol")
 }

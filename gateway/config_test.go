@@ -6,13 +6,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 func TestConfigFromEnvDefaults(t *testing.T) {
 	t.Setenv("DATABASE_URL", "postgres://gateway@127.0.0.1/db")
 	for _, k := range []string{"HOST", "PORT", "LOG_LEVEL", "LOG_FORMAT", "COOKIE_SECURE", "TRUSTED_PROXIES",
 		"METRICS_ALLOWED", "ALLOWED_ORIGINS", "STATEMENT_TIMEOUT", "DB_POOL_SIZE", "SHUTDOWN_TIMEOUT",
-		"MAINTENANCE_INTERVAL", "PPROF_ADDR", "DB_PIPELINE"} {
+		"MAINTENANCE_INTERVAL", "PPROF_ADDR", "DB_PIPELINE", "DB_EXEC_MODE"} {
 		t.Setenv(k, "")
 	}
 	c, err := ConfigFromEnv()
@@ -93,6 +95,7 @@ func TestConfigFromEnvRejects(t *testing.T) {
 		"pprof port only":    {"PPROF_ADDR": "6060"},
 		"pprof no port":      {"PPROF_ADDR": "127.0.0.1:"},
 		"pipeline":           {"DB_PIPELINE": "sometimes"},
+		"pipeline exec mode": {"DB_PIPELINE": "true", "DB_EXEC_MODE": "exec"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv("DATABASE_URL", "postgres://gateway@127.0.0.1/db")
@@ -109,5 +112,41 @@ func TestConfigFromEnvRejects(t *testing.T) {
 				t.Fatalf("error %q does not name %s", err, key)
 			}
 		})
+	}
+}
+
+func TestParseExecMode(t *testing.T) {
+	for in, want := range map[string]pgx.QueryExecMode{
+		"":                pgx.QueryExecModeCacheStatement,
+		"cache_statement": pgx.QueryExecModeCacheStatement,
+		"cache_describe":  pgx.QueryExecModeCacheDescribe,
+		"describe_exec":   pgx.QueryExecModeDescribeExec,
+		" exec ":          pgx.QueryExecModeExec,
+		"simple_protocol": pgx.QueryExecModeSimpleProtocol,
+	} {
+		if got, err := ParseExecMode(in); err != nil || got != want {
+			t.Errorf("ParseExecMode(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"prepared", "Exec", "simple", "0"} {
+		if _, err := ParseExecMode(bad); err == nil || !strings.Contains(err.Error(), "DB_EXEC_MODE") {
+			t.Errorf("ParseExecMode(%q): err %v, want DB_EXEC_MODE refused", bad, err)
+		}
+	}
+}
+
+func TestConfigFromEnvExecMode(t *testing.T) {
+	t.Setenv("DATABASE_URL", "postgres://gateway@127.0.0.1/db")
+	t.Setenv("DB_EXEC_MODE", "")
+	if c, err := ConfigFromEnv(); err != nil || c.ExecMode != pgx.QueryExecModeCacheStatement {
+		t.Fatalf("default: %v, %v", c.ExecMode, err)
+	}
+	t.Setenv("DB_EXEC_MODE", "exec")
+	if c, err := ConfigFromEnv(); err != nil || c.ExecMode != pgx.QueryExecModeExec {
+		t.Fatalf("exec: %v, %v", c.ExecMode, err)
+	}
+	t.Setenv("DB_EXEC_MODE", "prepare")
+	if _, err := ConfigFromEnv(); err == nil || !strings.Contains(err.Error(), "DB_EXEC_MODE") {
+		t.Fatalf("a bad DB_EXEC_MODE: err %v", err)
 	}
 }

@@ -49,6 +49,7 @@ type Server struct {
 
 // NewPool opens the gateway's connection pool. PostgreSQL enforces the
 // statement timeout, so a runaway query is cancelled server-side (57014 → 504).
+// DB_EXEC_MODE chooses pgx's exec mode (left at pgx's default when unset).
 func NewPool(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
 	pc, err := pgxpool.ParseConfig(cfg.DatabaseURL)
 	if err != nil {
@@ -58,6 +59,9 @@ func NewPool(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
 	pc.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(cfg.StatementTimeout.Milliseconds(), 10)
 	pc.ConnConfig.RuntimeParams["application_name"] = "gateway"
 	pc.ConnConfig.ConnectTimeout = 5 * time.Second
+	if cfg.ExecMode != 0 {
+		pc.ConnConfig.DefaultQueryExecMode = cfg.ExecMode
+	}
 	return pgxpool.NewWithConfig(ctx, pc)
 }
 

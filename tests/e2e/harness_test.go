@@ -36,7 +36,22 @@ var (
 	ownerURL   string        // the owner role: fixtures and checks behind the API's back
 	gatewayURL string        // the gateway role, as in production
 	owner      *pgxpool.Pool // shared by tests for fixtures
+	// execMode is TEST_DB_EXEC_MODE (DB_EXEC_MODE's values), for a run
+	// behind PgBouncer; empty: pgx's default.
+	execMode pgx.QueryExecMode
+	// behindPgBouncer: TEST_BEHIND_PGBOUNCER=1, TEST_GATEWAY_DATABASE_URL is
+	// PgBouncer (transaction pooling), not PostgreSQL itself.
+	behindPgBouncer bool
 )
+
+// skipBehindPgBouncer skips a test that cannot hold when the gateway's
+// database is PgBouncer, saying why.
+func skipBehindPgBouncer(t *testing.T, why string) {
+	t.Helper()
+	if behindPgBouncer {
+		t.Skip("behind PgBouncer: " + why)
+	}
+}
 
 func TestMain(m *testing.M) {
 	ownerURL = os.Getenv("TEST_OWNER_DATABASE_URL")
@@ -46,6 +61,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	var err error
+	if execMode, err = gateway.ParseExecMode(os.Getenv("TEST_DB_EXEC_MODE")); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: TEST_DB_EXEC_MODE:", err)
+		os.Exit(1)
+	}
+	behindPgBouncer = os.Getenv("TEST_BEHIND_PGBOUNCER") == "1"
 	owner, err = pgxpool.New(context.Background(), ownerURL)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
@@ -148,6 +168,7 @@ func testConfig() gateway.Config {
 		StatementTimeout: 10 * time.Second,
 		PoolSize:         20,
 		ShutdownTimeout:  10 * time.Second,
+		ExecMode:         execMode,
 		// scripts/test runs the suite a second time with the calls batched.
 		Pipeline: os.Getenv("TEST_DB_PIPELINE") == "true",
 	}

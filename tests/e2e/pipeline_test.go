@@ -20,6 +20,7 @@ import (
 // their own answer, and no failure rolls back a neighbour's write.
 func TestPipelinedBatchesKeepAnswersApart(t *testing.T) {
 	t.Parallel()
+	skipBehindPgBouncer(t, "batching prepares its statements on each connection, which transaction pooling cannot keep")
 	g := startGateway(t, func(c *gateway.Config) {
 		c.Pipeline = true
 		c.PoolSize = 2 // one worker: whatever queues behind a batch goes out in the next

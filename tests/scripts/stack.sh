@@ -16,7 +16,10 @@
 #   - POST /api/v1/sessions beyond the burst: 429 from nginx; GETs are not limited;
 #   - requests reach both gateways over kept-alive connections, and the rest
 #     are served when one stops;
-#   - SIGTERM to scripts/run stops nginx and both gateways: their ports are free.
+#   - the gateways reach PostgreSQL only through PgBouncer (its own instance
+#     here, in the temporary folder): each of their backends is one of
+#     PgBouncer's server connections (SHOW SERVERS on its admin console);
+#   - SIGTERM to scripts/run stops nginx, both gateways and PgBouncer: their ports are free.
 #
 # Run by scripts/test; by itself once the cluster runs (scripts/db start):
 #   bash tests/scripts/stack.sh
@@ -26,7 +29,7 @@ source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/scripts/lib.sh"
 
 SCRATCH="${TEST_DB_NAME}_stack"
 TMP=$(mktemp -d)
-export STACK_DIR="$TMP/stack"
+export STACK_DIR="$TMP/stack" PGBOUNCER_DIR="$TMP/pgbouncer"
 RUN_LOG="$TMP/run.log"
 RUN_PID=""
 CA="$LOCAL_DIR/tls/ca.crt"
@@ -61,14 +64,15 @@ if using_local_cluster && ! cluster_running; then
   die "the local cluster is not running: scripts/db start (or scripts/test) first"
 fi
 
-# Four free ports from STACK_TEST_PORT on: plain HTTP, HTTPS, two gateways.
+# Five free ports from STACK_TEST_PORT on: plain HTTP, HTTPS, two gateways, PgBouncer.
 ports=()
 port=${STACK_TEST_PORT:-18440}
-for ((i = 0; i < 60 && ${#ports[@]} < 4; i++, port++)); do
+for ((i = 0; i < 60 && ${#ports[@]} < 5; i++, port++)); do
   port_in_use "$port" || ports+=("$port")
 done
-[[ ${#ports[@]} -eq 4 ]] || die "no four free ports from ${STACK_TEST_PORT:-18440} on"
+[[ ${#ports[@]} -eq 5 ]] || die "no five free ports from ${STACK_TEST_PORT:-18440} on"
 HTTP_PORT=${ports[0]} HTTPS_PORT=${ports[1]} GW1=${ports[2]} GW2=${ports[3]}
+export PGBOUNCER_PORT=${ports[4]}
 BASE="https://127.0.0.1:$HTTPS_PORT"
 
 # https method path [curl args...]: "STATUS" of a request through nginx;
@@ -164,6 +168,18 @@ check "GET /api/v1/sessions and /api/v1/session are not limited (${codes[*]})" l
 # Both gateways, and one of them gone.
 check "nginx sent requests to the first gateway" grep -qF "upstream=127.0.0.1:$GW1 " "$STACK_DIR/nginx/logs/access.log"
 check "  ... and to the second" grep -qF "upstream=127.0.0.1:$GW2 " "$STACK_DIR/nginx/logs/access.log"
+
+# PgBouncer between the gateways and PostgreSQL.
+PGB_PID=$(pgbouncer_pid || true)
+check "PgBouncer runs (pid ${PGB_PID:-?}) on 127.0.0.1:$PGBOUNCER_PORT" test -n "$PGB_PID"
+clients=$(psql_pgbouncer_admin -At -F ' ' -c "SHOW CLIENTS" | awk -v db="$SCRATCH" '$1 == "C" && $2 == "gateway" && $3 == db' | wc -l)
+check "the gateways are PgBouncer's clients (SHOW CLIENTS: $clients for $SCRATCH)" test "$clients" -ge 2
+servers=$(psql_pgbouncer_admin -At -c "SHOW SERVERS" | awk -F '|' -v db="$SCRATCH" '$2 == "gateway" && $3 == db { print $(NF - 2) }' | sort -n | xargs)
+backends=$(psql "$(admin_url postgres)" -X -At -c "SELECT pid FROM pg_stat_activity WHERE usename = 'gateway' AND datname = '$SCRATCH' ORDER BY pid" | xargs)
+check "every gateway backend of $SCRATCH is a PgBouncer server connection (backends: $backends)" \
+  test -n "$backends" -a "$backends" == "$servers"
+check "  ... its pool is in transaction mode" \
+  equal "$(psql_pgbouncer_admin -At -F ' ' -c "SHOW POOLS" | awk -v db="$SCRATCH" '$1 == db && $2 == "gateway" { print $NF }')" transaction
 idle=$(ss -Htn state established "( dport = :$GW1 or dport = :$GW2 )" 2>/dev/null | wc -l)
 check "nginx keeps idle connections to the gateways open between requests (keepalive: $idle)" test "$idle" -ge 1
 stop_pid "$GW2_PID" 10
@@ -187,7 +203,8 @@ wait "$RUN_PID" 2>/dev/null || true
 RUN_PID=""
 check "  ... nginx's master is gone" bash -c "! kill -0 $NGINX_MASTER 2>/dev/null"
 check "  ... the first gateway is gone" bash -c "! kill -0 $GW1_PID 2>/dev/null"
-for p in "$HTTP_PORT" "$HTTPS_PORT" "$GW1" "$GW2"; do
+check "  ... PgBouncer is gone" bash -c "! kill -0 $PGB_PID 2>/dev/null"
+for p in "$HTTP_PORT" "$HTTPS_PORT" "$GW1" "$GW2" "$PGBOUNCER_PORT"; do
   check "  ... port $p is free" bash -c "! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null"
 done
 
