@@ -18,6 +18,7 @@ type MaintenanceResult struct {
 	ThrottleCounters  int
 	OldLogs           int
 	ExpiredActivities int
+	OldLogins         int // auth.logins older than 13 months
 }
 
 // Maintain runs api.maintenance round after round (each round is one short
@@ -37,6 +38,7 @@ func (s *Server) Maintain(ctx context.Context) (MaintenanceResult, error) {
 			ThrottleCounters  int  `json:"throttle_counters"`
 			OldLogs           int  `json:"old_logs"`
 			ExpiredActivities int  `json:"expired_activities"`
+			OldLogins         int  `json:"old_logins"`
 		}
 		if err := json.Unmarshal(raw, &round); err != nil {
 			return total, err
@@ -47,6 +49,7 @@ func (s *Server) Maintain(ctx context.Context) (MaintenanceResult, error) {
 		total.ThrottleCounters += round.ThrottleCounters
 		total.OldLogs += round.OldLogs
 		total.ExpiredActivities += round.ExpiredActivities
+		total.OldLogins += round.OldLogins
 		if round.Skipped || !round.More {
 			break
 		}
@@ -73,12 +76,12 @@ func (s *Server) maintainEvery(ctx context.Context) {
 			s.log.Warn().Err(err).Msg("maintenance failed")
 		default:
 			ev := s.log.Debug()
-			if r.ExpiredSessions+r.ThrottleCounters+r.OldLogs+r.ExpiredActivities > 0 {
+			if r.ExpiredSessions+r.ThrottleCounters+r.OldLogs+r.ExpiredActivities+r.OldLogins > 0 {
 				ev = s.log.Info()
 			}
 			ev.Int("rounds", r.Rounds).Bool("skipped", r.Skipped).Int("expired_sessions", r.ExpiredSessions).
 				Int("throttle_counters", r.ThrottleCounters).Int("old_logs", r.OldLogs).
-				Int("expired_activities", r.ExpiredActivities).
+				Int("expired_activities", r.ExpiredActivities).Int("old_logins", r.OldLogins).
 				Dur("duration_ms", time.Since(start)).Msg("maintenance")
 		}
 		select {

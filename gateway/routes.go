@@ -216,4 +216,17 @@ var Routes = []Route{
 	{Method: http.MethodGet, Path: "/trackers/{id}/series", Func: "api.tracker_series", Auth: true, Status: 200,
 		Summary: "A tracker's logs per day, week or month in a time zone, empty buckets included",
 		Args:    []Arg{pathInt("id"), query("bucket"), query("from"), query("to"), query("tz")}},
+
+	// Tracking: reports, reminders and preferences (sql/code/api/reports.sql)
+	{Method: http.MethodGet, Path: "/reports/monthly", Func: "api.monthly_report", Auth: true, Status: 200,
+		Summary: "The caller's monthly report: trackers, logs, the most used tracker, the frequent emotion, logins",
+		Args:    []Arg{query("month"), query("tz")}},
+	{Method: http.MethodGet, Path: "/reminders", Func: "api.reminders", Auth: true, Status: 200,
+		Summary: "The caller's logs with an event_date due by until (default: in 7 days), soonest first",
+		Args:    []Arg{query("until")}},
+	{Method: http.MethodGet, Path: "/account/preferences", Func: "api.get_preferences", Auth: true, Status: 200,
+		Summary: "The caller's notification and report preferences (defaults: weekly, html)"},
+	{Method: http.MethodPut, Path: "/account/preferences", Func: "api.set_preferences", Auth: true, Status: 200,
+		Summary: "Set the caller's notification (daily, weekly, none) and report format (html, pdf)",
+		Args:    []Arg{body("notification"), body("report_format")}},
 }

@@ -113,7 +113,7 @@ ALTER SCHEMA tracking OWNER TO app_owner;
 -- Name: SCHEMA tracking; Type: COMMENT; Schema: -; Owner: app_owner
 --
 
-COMMENT ON SCHEMA tracking IS 'Personal tracking: trackers and their logs, goals and their entries.';
+COMMENT ON SCHEMA tracking IS 'Personal tracking: trackers and their logs, goals and their entries, preferences.';
 
 
 --
@@ -632,6 +632,40 @@ COMMENT ON TABLE auth.login_failures IS 'Failed-login counters behind the 429 RA
 
 
 --
+-- Name: logins; Type: TABLE; Schema: auth; Owner: app_owner
+--
+
+CREATE TABLE auth.logins (
+    id bigint NOT NULL,
+    account_id bigint NOT NULL,
+    logged_in_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+ALTER TABLE auth.logins OWNER TO app_owner;
+
+--
+-- Name: TABLE logins; Type: COMMENT; Schema: auth; Owner: app_owner
+--
+
+COMMENT ON TABLE auth.logins IS 'Every successful login (api.login), kept 13 months for the monthly report.';
+
+
+--
+-- Name: logins_id_seq; Type: SEQUENCE; Schema: auth; Owner: app_owner
+--
+
+ALTER TABLE auth.logins ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME auth.logins_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
 -- Name: settings; Type: TABLE; Schema: auth; Owner: app_owner
 --
 
@@ -940,6 +974,29 @@ ALTER TABLE tracking.logs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 
 
 --
+-- Name: preferences; Type: TABLE; Schema: tracking; Owner: app_owner
+--
+
+CREATE TABLE tracking.preferences (
+    account_id bigint NOT NULL,
+    notification text DEFAULT 'weekly'::text NOT NULL,
+    report_format text DEFAULT 'html'::text NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT preferences_notification_known CHECK ((notification = ANY (ARRAY['daily'::text, 'weekly'::text, 'none'::text]))),
+    CONSTRAINT preferences_report_format_known CHECK ((report_format = ANY (ARRAY['html'::text, 'pdf'::text])))
+);
+
+
+ALTER TABLE tracking.preferences OWNER TO app_owner;
+
+--
+-- Name: TABLE preferences; Type: COMMENT; Schema: tracking; Owner: app_owner
+--
+
+COMMENT ON TABLE tracking.preferences IS 'An account''s notification and report preferences; no row means the defaults.';
+
+
+--
 -- Name: trackers; Type: TABLE; Schema: tracking; Owner: app_owner
 --
 
@@ -1051,6 +1108,14 @@ ALTER TABLE ONLY auth.login_failures
 
 
 --
+-- Name: logins logins_pkey; Type: CONSTRAINT; Schema: auth; Owner: app_owner
+--
+
+ALTER TABLE ONLY auth.logins
+    ADD CONSTRAINT logins_pkey PRIMARY KEY (id);
+
+
+--
 -- Name: settings settings_pkey; Type: CONSTRAINT; Schema: auth; Owner: app_owner
 --
 
@@ -1123,6 +1188,14 @@ ALTER TABLE ONLY tracking.logs
 
 
 --
+-- Name: preferences preferences_pkey; Type: CONSTRAINT; Schema: tracking; Owner: app_owner
+--
+
+ALTER TABLE ONLY tracking.preferences
+    ADD CONSTRAINT preferences_pkey PRIMARY KEY (account_id);
+
+
+--
 -- Name: trackers trackers_pkey; Type: CONSTRAINT; Schema: tracking; Owner: app_owner
 --
 
@@ -1156,6 +1229,20 @@ CREATE INDEX account_sessions_account_id_idx ON auth.account_sessions USING btre
 --
 
 CREATE INDEX account_sessions_expiry_time_idx ON auth.account_sessions USING btree (expiry_time);
+
+
+--
+-- Name: logins_account_id_logged_in_at_idx; Type: INDEX; Schema: auth; Owner: app_owner
+--
+
+CREATE INDEX logins_account_id_logged_in_at_idx ON auth.logins USING btree (account_id, logged_in_at);
+
+
+--
+-- Name: logins_logged_in_at_idx; Type: INDEX; Schema: auth; Owner: app_owner
+--
+
+CREATE INDEX logins_logged_in_at_idx ON auth.logins USING btree (logged_in_at);
 
 
 --
@@ -1349,6 +1436,14 @@ ALTER TABLE ONLY auth.account_sessions
 
 
 --
+-- Name: logins logins_account_id_fkey; Type: FK CONSTRAINT; Schema: auth; Owner: app_owner
+--
+
+ALTER TABLE ONLY auth.logins
+    ADD CONSTRAINT logins_account_id_fkey FOREIGN KEY (account_id) REFERENCES auth.accounts(id) ON DELETE CASCADE;
+
+
+--
 -- Name: activities activities_author_id_fkey; Type: FK CONSTRAINT; Schema: publishing; Owner: app_owner
 --
 
@@ -1426,6 +1521,14 @@ ALTER TABLE ONLY tracking.goals
 
 ALTER TABLE ONLY tracking.logs
     ADD CONSTRAINT logs_tracker_id_fkey FOREIGN KEY (tracker_id) REFERENCES tracking.trackers(id) ON DELETE CASCADE;
+
+
+--
+-- Name: preferences preferences_account_id_fkey; Type: FK CONSTRAINT; Schema: tracking; Owner: app_owner
+--
+
+ALTER TABLE ONLY tracking.preferences
+    ADD CONSTRAINT preferences_account_id_fkey FOREIGN KEY (account_id) REFERENCES auth.accounts(id) ON DELETE CASCADE;
 
 
 --

@@ -45,6 +45,8 @@ COMMENT ON SCHEMA api IS 'One function per HTTP route; the only schema the gatew
 {{ template "api/goals.sql" . }}
 {{ template "tracking/trackers.sql" . }}
 {{ template "api/trackers.sql" . }}
+{{ template "tracking/reports.sql" . }}
+{{ template "api/reports.sql" . }}
 
 -- The gateway reaches the api schema and nothing else: no table, no helper.
 GRANT USAGE ON SCHEMA api TO gateway;

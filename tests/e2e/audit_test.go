@@ -266,7 +266,7 @@ func TestMaintenanceTimer(t *testing.T) {
 	}
 	expect(t, g.do(req{Method: "GET", Path: "/session", Token: live, UA: "live"}), 200, "")
 	if !strings.Contains(logs.String(), `"message":"maintenance"`) || !strings.Contains(logs.String(), `"expired_sessions":`) ||
-		!strings.Contains(logs.String(), `"expired_activities":`) {
+		!strings.Contains(logs.String(), `"expired_activities":`) || !strings.Contains(logs.String(), `"old_logins":`) {
 		t.Fatalf("no maintenance line in the log:\n%s", logs.String())
 	}
 }

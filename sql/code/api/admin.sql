@@ -67,9 +67,10 @@ $$;
 
 -- One bounded, idempotent round of clean-up: deletes at most batch_size
 -- (default 1000) expired sessions, stale throttle counters, log rows older
--- than audit.settings.log_retention and expired activities (their replies,
+-- than audit.settings.log_retention, expired activities (their replies,
 -- which expire with them, likes and reposts go by cascade; the feeds stopped
--- showing them when they expired). Answers the counts and whether a full
+-- showing them when they expired) and logins (auth.logins) older than 13
+-- months, which no monthly report counts any more (it counts 13 months back). Answers the counts and whether a full
 -- batch suggests more is left; callers repeat while "more". Each round is its
 -- own short transaction, so clean-up never holds many row locks or a long
 -- snapshot. One round at a time across all gateways: a round that finds
@@ -87,6 +88,7 @@ DECLARE
   v_counters integer;
   v_logs integer;
   v_activities integer;
+  v_logins integer;
 BEGIN
   IF v_batch NOT BETWEEN 1 AND 100000 THEN
     PERFORM response.raise(422, 'VALIDATION', 'invalid batch size', '{"batch_size": "must be between 1 and 100000"}');
@@ -115,15 +117,20 @@ BEGIN
                      ORDER BY x.expires_at LIMIT v_batch FOR UPDATE SKIP LOCKED);
   GET DIAGNOSTICS v_activities = ROW_COUNT;
 
-  IF v_sessions + v_counters + v_logs + v_activities > 0 THEN
+  DELETE FROM auth.logins x
+   WHERE x.id IN (SELECT y.id FROM auth.logins y WHERE y.logged_in_at < now() - interval '13 months'
+                   ORDER BY y.logged_in_at LIMIT v_batch);
+  GET DIAGNOSTICS v_logins = ROW_COUNT;
+
+  IF v_sessions + v_counters + v_logs + v_activities + v_logins > 0 THEN
     PERFORM audit.write('INFO', 'db', 'maintenance', NULL,
                         jsonb_build_object('expired_sessions', v_sessions, 'throttle_counters', v_counters,
                                            'old_logs', v_logs, 'expired_activities', v_activities,
-                                           'log_retention', v_retention::text));
+                                           'old_logins', v_logins, 'log_retention', v_retention::text));
   END IF;
   RETURN json_build_object('skipped', false, 'expired_sessions', v_sessions, 'throttle_counters', v_counters,
-                           'old_logs', v_logs, 'expired_activities', v_activities,
-                           'more', greatest(v_sessions, v_counters, v_logs, v_activities) >= v_batch);
+                           'old_logs', v_logs, 'expired_activities', v_activities, 'old_logins', v_logins,
+                           'more', greatest(v_sessions, v_counters, v_logs, v_activities, v_logins) >= v_batch);
 END
 $$;
 

@@ -12,7 +12,8 @@
 -- the same 401 after the same bcrypt work; failures count against the account
 -- (or the unknown login) and the client IP, and are committed (response.fail)
 -- so that throttling sees them. A disabled account (auth.disable_account)
--- gets the same 401. Logs INFO 'login succeeded', or (in
+-- gets the same 401. A success is recorded in auth.logins (the monthly
+-- report's logged_in), in the same transaction. Logs INFO 'login succeeded', or (in
 -- auth.verify_password) WARN 'login failed' / 'login throttled'.
 CREATE OR REPLACE FUNCTION api.login(ctx request.context, login text, password text)
 RETURNS json
@@ -53,6 +54,8 @@ BEGIN
     RETURN response.fail(401, 'INVALID_CREDENTIALS', 'unknown login or wrong password');
   END IF;
 
+  -- The monthly report's count of logins (auth.logins, kept 13 months).
+  INSERT INTO auth.logins (account_id, logged_in_at) VALUES (v_account.id, now());
   v_token := auth.create_account_session(v_account.username::text, ctx.browser, ctx.ip);
   SELECT * INTO v_session FROM auth.account_sessions s WHERE s.token_digest = auth.token_digest(v_token);
   PERFORM audit.write('INFO', 'auth', 'login succeeded', v_account.id,

@@ -1,0 +1,73 @@
+-- ============================================================================
+-- tracking: reports, reminders and preferences (tables:
+-- sql/migrations/009_reports.sql; logins are auth.logins, written by api.login)
+-- ============================================================================
+
+-- The notification and report_format values a preference may take (the
+-- CHECKs preferences_notification_known and preferences_report_format_known
+-- say the same).
+CREATE OR REPLACE FUNCTION tracking.notifications() RETURNS text[]
+LANGUAGE sql IMMUTABLE
+RETURN ARRAY['daily', 'weekly', 'none'];
+
+CREATE OR REPLACE FUNCTION tracking.report_formats() RETURNS text[]
+LANGUAGE sql IMMUTABLE
+RETURN ARRAY['html', 'pdf'];
+
+-- The preferences JSON of an account: its row, or the defaults (weekly,
+-- html) when it has none.
+CREATE OR REPLACE FUNCTION tracking.preferences_json(account_id bigint) RETURNS json
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+  SELECT json_build_object('notification', coalesce(p.notification, 'weekly'),
+                           'report_format', coalesce(p.report_format, 'html'))
+    FROM (SELECT 1) one
+    LEFT JOIN tracking.preferences p ON p.account_id = preferences_json.account_id;
+END;
+
+-- A month, YYYY-MM, as the local midnight of its first day; NULL unless
+-- exactly that and a real month (0000-01 is not: there is no year 0).
+CREATE OR REPLACE FUNCTION tracking.parse_month(value text) RETURNS date
+LANGUAGE sql STABLE
+RETURN CASE WHEN value ~ '^[0-9]{4}-[0-9]{2}$' THEN tracking.parse_date(value || '-01') END;
+
+-- The monthly report of an account for the instants from <= t < to (one
+-- local month): the seed's MonthlyTracker fields.
+--   total_trackers           trackers that exist at the end of the month (created before to)
+--   total_logs               logs logged (logged_at) in the month
+--   most_used_tracker        {id, name, count}, the tracker with most logs logged in the month;
+--                            ties: the most recently updated, then the highest id; null without logs
+--   frequent_emotional_state the emotion of most logs logged in the month; ties: the one logged
+--                            last, then the first of tracking.emotions(); null without emotions
+--   logs_created_this_month  logs created (created_at) in the month, backfilled or not
+--   logged_in                successful logins in the month (auth.logins, kept 13 months)
+CREATE OR REPLACE FUNCTION tracking.monthly_report(account_id bigint, from_at timestamptz, to_at timestamptz)
+RETURNS jsonb
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+  WITH mine AS (
+    SELECT t.id, t.name, t.updated_at, t.created_at FROM tracking.trackers t
+     WHERE t.account_id = monthly_report.account_id),
+  logged AS (
+    SELECT l.tracker_id, l.emotion, l.logged_at
+      FROM mine m JOIN tracking.logs l ON l.tracker_id = m.id
+     WHERE l.logged_at >= monthly_report.from_at AND l.logged_at < monthly_report.to_at)
+  SELECT jsonb_build_object(
+    'total_trackers', (SELECT count(*) FROM mine m WHERE m.created_at < monthly_report.to_at),
+    'total_logs', (SELECT count(*) FROM logged),
+    'most_used_tracker', (SELECT jsonb_build_object('id', m.id, 'name', m.name, 'count', c.n)
+                            FROM (SELECT g.tracker_id, count(*) AS n FROM logged g GROUP BY g.tracker_id) c
+                            JOIN mine m ON m.id = c.tracker_id
+                           ORDER BY c.n DESC, m.updated_at DESC, m.id DESC
+                           LIMIT 1),
+    'frequent_emotional_state', (SELECT g.emotion FROM logged g WHERE g.emotion IS NOT NULL
+                                  GROUP BY g.emotion
+                                  ORDER BY count(*) DESC, max(g.logged_at) DESC,
+                                           array_position(tracking.emotions(), g.emotion)
+                                  LIMIT 1),
+    'logs_created_this_month', (SELECT count(*) FROM mine m JOIN tracking.logs l ON l.tracker_id = m.id
+                                 WHERE l.created_at >= monthly_report.from_at AND l.created_at < monthly_report.to_at),
+    'logged_in', (SELECT count(*) FROM auth.logins x
+                   WHERE x.account_id = monthly_report.account_id
+                     AND x.logged_in_at >= monthly_report.from_at AND x.logged_in_at < monthly_report.to_at));
+END;
