@@ -99,6 +99,29 @@ BEGIN
 END
 $$;
 
+-- uncursor for lists keyed by a bigint id (posts, goal entries, tracker
+-- logs): the id must be a positive integer, else the same 400. NULL and NULL
+-- for a NULL cursor.
+CREATE OR REPLACE FUNCTION response.uncursor_id(cursor text, param text DEFAULT 'before',
+                                                OUT at timestamptz, OUT id bigint)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_key text;
+BEGIN
+  SELECT c.at, c.key INTO at, v_key FROM response.uncursor(cursor, param) c;
+  IF v_key IS NULL THEN
+    RETURN;
+  END IF;
+  IF v_key !~ '^[1-9][0-9]{0,17}$' THEN
+    PERFORM response.raise(400, 'BAD_REQUEST', 'not a cursor from this route',
+                           jsonb_build_object(param, 'is not a cursor from this route'));
+  END IF;
+  id := v_key::bigint;
+END
+$$;
+
 -- The page size of a listing (?limit=): 1–100, default 20; 422 otherwise.
 CREATE OR REPLACE FUNCTION response.page_limit(row_limit bigint) RETURNS integer
 LANGUAGE plpgsql STABLE

@@ -146,7 +146,6 @@ DECLARE
   v_goal tracking.goals;
   v_limit integer;
   v_at timestamptz;
-  v_key text;
   v_key_id bigint;
   v_entries json;
   v_next text;
@@ -157,13 +156,7 @@ BEGIN
 
   v_goal := tracking.own_goal(v_session.account_id, list_goal_entries.id);
   v_limit := response.page_limit(row_limit);
-  SELECT c.at, c.key INTO v_at, v_key FROM response.uncursor(before) c;
-  IF v_key IS NOT NULL THEN
-    v_key_id := CASE WHEN v_key ~ '^[1-9][0-9]{0,17}$' THEN v_key::bigint END;
-    IF v_key_id IS NULL THEN
-      PERFORM response.raise(400, 'BAD_REQUEST', 'not a cursor from this route', '{"before": "is not a cursor from this route"}');
-    END IF;
-  END IF;
+  SELECT c.at, c.id INTO v_at, v_key_id FROM response.uncursor_id(before) c;
 
   -- One row more than the page tells whether there is a next page.
   WITH page AS (

@@ -20,7 +20,6 @@ SET search_path = pg_catalog, ext, pg_temp
 AS $$
 DECLARE
   v_at timestamptz;
-  v_key text;
   v_id bigint;
   v_limit integer;
   v_posts json;
@@ -29,12 +28,7 @@ DECLARE
   v_more boolean;
 BEGIN
   v_limit := response.page_limit(row_limit);
-  SELECT c.at, c.key INTO v_at, v_key FROM response.uncursor(list_posts.before) c;
-  IF v_key !~ '^[0-9]{1,18}$' THEN
-    PERFORM response.raise(400, 'BAD_REQUEST', 'not a cursor from this route',
-                           '{"before": "is not a cursor from this route"}');
-  END IF;
-  v_id := v_key::bigint;
+  SELECT c.at, c.id INTO v_at, v_id FROM response.uncursor_id(list_posts.before) c;
 
   -- One row more than the page tells whether there is a next page. Without
   -- a cursor, the bound is (infinity, 0): one row comparison either way,

@@ -165,7 +165,6 @@ DECLARE
   v_to timestamptz;
   v_problems jsonb;
   v_at timestamptz;
-  v_key text;
   v_key_id bigint;
   v_logs json;
   v_next text;
@@ -186,13 +185,7 @@ BEGIN
   IF v_problems <> '{}' THEN
     PERFORM response.raise(422, 'VALIDATION', 'some parameters are invalid', v_problems);
   END IF;
-  SELECT c.at, c.key INTO v_at, v_key FROM response.uncursor(before) c;
-  IF v_key IS NOT NULL THEN
-    v_key_id := CASE WHEN v_key ~ '^[1-9][0-9]{0,17}$' THEN v_key::bigint END;
-    IF v_key_id IS NULL THEN
-      PERFORM response.raise(400, 'BAD_REQUEST', 'not a cursor from this route', '{"before": "is not a cursor from this route"}');
-    END IF;
-  END IF;
+  SELECT c.at, c.id INTO v_at, v_key_id FROM response.uncursor_id(before) c;
 
   -- One row more than the page tells whether there is a next page.
   WITH page AS (
