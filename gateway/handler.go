@@ -42,12 +42,11 @@ func (s *Server) contextArgs(info *reqInfo, r *http.Request, tok string, args []
 	args[3] = info.id
 }
 
-// callSQL is the one statement a route runs. The context travels as an
-// anonymous ROW in request.context's attribute order, which PostgreSQL casts
-// to the parameter's type, so the gateway needs no privilege on the request
-// schema. The function runs in FROM, so it has finished (and set
-// response.status, if it fails without rolling back) before current_setting
-// is read.
+// callSQL is the one statement a route runs: the plain call, nothing else
+// (a committed failure's status travels in the result; committedFailure).
+// The context travels as an anonymous ROW in request.context's attribute
+// order, which PostgreSQL casts to the parameter's type, so the gateway needs
+// no privilege on the request schema.
 func callSQL(rt Route) string {
 	ctx := make([]string, contextItems)
 	for i := range ctx {
@@ -57,8 +56,34 @@ func callSQL(rt Route) string {
 	for i := range rt.Args {
 		params = append(params, fmt.Sprintf("$%d", contextItems+i+1))
 	}
-	return fmt.Sprintf("SELECT r, current_setting('response.status', true) FROM %s(%s) AS r",
-		rt.Func, strings.Join(params, ", "))
+	return fmt.Sprintf("SELECT %s(%s)", rt.Func, strings.Join(params, ", "))
+}
+
+// statusMember is how response.fail (sql/code/response.sql) writes the
+// status into a committed failure's body, as json_build_object spells it.
+var statusMember = []byte(`"$status"`)
+
+// committedFailure is the error of a body that response.fail made: one with
+// a top-level "$status" member, the failure's status. Any other body is a
+// success (nil). A scan finds the member's name; only a body that holds it
+// is parsed, so a success costs one pass over its bytes.
+func committedFailure(out []byte) *apiError {
+	if !bytes.Contains(out, statusMember) {
+		return nil
+	}
+	var f struct {
+		Status int `json:"$status"`
+		apiError
+	}
+	if json.Unmarshal(out, &f) != nil || f.Status < 400 || f.Status > 599 {
+		return nil // "$status" was inside a value, not a member of the body
+	}
+	e := &f.apiError
+	e.status = f.Status
+	if e.Code == "" {
+		e = newError(f.Status, defaultMessages[f.Status], nil)
+	}
+	return e
 }
 
 // handle is the generic handler: it reads the route's arguments, calls its
@@ -87,39 +112,25 @@ func (s *Server) handle(rt Route) http.HandlerFunc {
 			return
 		}
 
-		out, override, err := s.call(r.Context(), sql, args)
+		out, err := s.call(r.Context(), sql, args)
 		if err != nil && r.Context().Err() != nil {
 			// The client went away; nobody reads this answer. 499 is nginx's
 			// "client closed request", for the access log only.
 			info.status = statusClientClosed
 			return
 		}
+		var e *apiError
 		if err != nil {
-			e, state := errorFromDB(r.Context(), err)
-			info.sqlstate = state
+			e, info.sqlstate = errorFromDB(r.Context(), err)
 			if e.status >= 500 {
 				info.err = err // logged by the access log, never sent
 			}
-			if fromCookie && sessionRefused(e) {
-				clearCookie(w, s.cfg.CookieSecure)
-			}
-			writeError(w, e)
-			return
+		} else if e = committedFailure(out); e != nil {
+			// A failure the function committed (response.fail); the log
+			// reads as if it had been raised.
+			info.sqlstate = "PT" + strconv.Itoa(e.status)
 		}
-
-		status := rt.Status
-		if override != "" {
-			if n, err := strconv.Atoi(override); err == nil && n >= 200 && n <= 599 {
-				status = n
-			}
-		}
-		if status >= 400 {
-			// A failure the function committed (response.fail): its body is the error body.
-			e := &apiError{status: status}
-			if json.Unmarshal(out, e) != nil || e.Code == "" {
-				e = newError(status, defaultMessages[status], nil)
-			}
-			info.sqlstate = "PT" + strconv.Itoa(status) // as if raised: the log reads the same either way
+		if e != nil {
 			if fromCookie && sessionRefused(e) {
 				clearCookie(w, s.cfg.CookieSecure)
 			}
@@ -134,12 +145,12 @@ func (s *Server) handle(rt Route) http.HandlerFunc {
 			clearCookie(w, s.cfg.CookieSecure)
 		}
 		w.Header().Set("Cache-Control", "no-store")
-		if status == http.StatusNoContent || len(out) == 0 {
-			w.WriteHeader(status)
+		if rt.Status == http.StatusNoContent || len(out) == 0 {
+			w.WriteHeader(rt.Status)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
+		w.WriteHeader(rt.Status)
 		w.Write(out)
 	}
 }

@@ -97,3 +97,46 @@ func TestDecodeNumber(t *testing.T) {
 		}
 	}
 }
+
+// A body is a committed failure only when "$status" is one of its own
+// members, with an error status; the same text inside a value, or nested,
+// leaves a success a success.
+func TestCommittedFailure(t *testing.T) {
+	for _, c := range []struct {
+		body   string
+		status int // 0: a success
+		code   string
+	}{
+		{`{"$status" : 401, "code" : "EXPIRED", "message" : "the session has expired", "details" : null, "hint" : null}`, 401, "EXPIRED"},
+		{`{"$status" : 429, "code" : "RATE_LIMITED", "message" : "wait", "details" : {"retry_after" : 60}, "hint" : null}`, 429, "RATE_LIMITED"},
+		{`{"code":"X","$status":403,"message":"no"}`, 403, "X"}, // wherever the member is
+		{`{"$status": 409}`, 409, "CONFLICT"},                               // no code: the status's own
+		{`{"id": 1, "message": "\"$status\": 401"}`, 0, ""},                 // escaped quotes in a value
+		{`{"id": 1, "message": "$status"}`, 0, ""},                          // the name as a value
+		{`{"items": [{"$status": 401, "code": "X"}], "next": null}`, 0, ""}, // nested, not the body's own
+		{`{"$status": 200, "code": "X"}`, 0, ""},                            // not an error status
+		{`{"$status": "401", "code": "X"}`, 0, ""},                          // not a number
+		{`{"id": 1}`, 0, ""},
+		{``, 0, ""},
+	} {
+		e := committedFailure([]byte(c.body))
+		switch {
+		case c.status == 0 && e != nil:
+			t.Errorf("%s: a failure (%d), want a success", c.body, e.status)
+		case c.status != 0 && e == nil:
+			t.Errorf("%s: a success, want %d", c.body, c.status)
+		case e != nil && (e.status != c.status || e.Code != c.code):
+			t.Errorf("%s: %d %s, want %d %s", c.body, e.status, e.Code, c.status, c.code)
+		}
+	}
+	// What the gateway then sends has no "$status".
+	rec := httptest.NewRecorder()
+	writeError(rec, committedFailure([]byte(`{"$status" : 401, "code" : "EXPIRED", "message" : "m", "details" : null, "hint" : null}`)))
+	if rec.Code != 401 || strings.Contains(rec.Body.String(), "$status") {
+		t.Errorf("sent %d %s", rec.Code, rec.Body)
+	}
+	var sent map[string]any
+	if json.Unmarshal(rec.Body.Bytes(), &sent) != nil || sent["code"] != "EXPIRED" || sent["message"] != "m" {
+		t.Errorf("sent %s", rec.Body)
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -160,11 +159,11 @@ func (s *Server) metricsAllowed(r *http.Request) bool {
 	return false
 }
 
-// call runs a route's statement (callSQL) and answers its row: the JSON the
-// function returned and response.status ("" when not set). Through the
-// pipeliner when DB_PIPELINE is on; otherwise on a connection of its own,
-// acquired explicitly so that the requests waiting for one can be counted.
-func (s *Server) call(ctx context.Context, sql string, args []any) (out []byte, status string, err error) {
+// call runs a route's statement (callSQL) and answers the JSON the function
+// returned. Through the pipeliner when DB_PIPELINE is on; otherwise on a
+// connection of its own, acquired explicitly so that the requests waiting for
+// one can be counted.
+func (s *Server) call(ctx context.Context, sql string, args []any) (out []byte, err error) {
 	if s.pipe != nil {
 		s.metrics.waiting.Add(1)
 		defer s.metrics.waiting.Add(-1)
@@ -174,12 +173,11 @@ func (s *Server) call(ctx context.Context, sql string, args []any) (out []byte, 
 	conn, err := s.pool.Acquire(ctx)
 	s.metrics.waiting.Add(-1)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	defer conn.Release()
-	var override pgtype.Text
-	err = conn.QueryRow(ctx, sql, args...).Scan(&out, &override)
-	return out, override.String, err
+	err = conn.QueryRow(ctx, sql, args...).Scan(&out)
+	return out, err
 }
 
 // poolCollector reads the pool's statistics at scrape time, all from one

@@ -22,7 +22,7 @@ import (
 // that is free takes the first call waiting, plus every call queued behind
 // it, and sends them all at once in PostgreSQL's pipeline mode, each call
 // followed by its own Sync. So each call is still its own implicit
-// transaction, with its own response.status, and a failed one rolls back
+// transaction, with its own answer, and a failed one rolls back
 // nothing of its neighbours'. Nothing ever waits on a timer: a lone request
 // goes out at once, and a call that finds a worker free takes it, so a slow
 // call (a lock wait) holds up only the calls batched with it.
@@ -46,9 +46,8 @@ type pipelinedCall struct {
 }
 
 type pipelinedResult struct {
-	out    []byte
-	status string // response.status, "" when not set
-	err    error
+	out []byte
+	err error
 }
 
 // newPipeliner starts n workers over the pool (each holds a connection only
@@ -68,21 +67,20 @@ func (p *pipeliner) Close() {
 	p.workers.Wait()
 }
 
-// call queues one statement and waits for its row: the JSON answer and the
-// response.status setting. The caller giving up (ctx) does not take the call
+// call queues one statement and waits for its row: the JSON answer. The caller giving up (ctx) does not take the call
 // out of its batch; its answer is dropped.
-func (p *pipeliner) call(ctx context.Context, sql string, args []any) ([]byte, string, error) {
+func (p *pipeliner) call(ctx context.Context, sql string, args []any) ([]byte, error) {
 	c := &pipelinedCall{sql: sql, args: textArgs(args), done: make(chan pipelinedResult, 1)}
 	select {
 	case p.queue <- c:
 	case <-ctx.Done():
-		return nil, "", ctx.Err()
+		return nil, ctx.Err()
 	}
 	select {
 	case r := <-c.done:
-		return r.out, r.status, r.err
+		return r.out, r.err
 	case <-ctx.Done():
-		return nil, "", ctx.Err()
+		return nil, ctx.Err()
 	}
 }
 
@@ -221,13 +219,10 @@ func readOne(pipe *pgconn.Pipeline) pipelinedResult {
 		switch {
 		case result.Err != nil:
 			r.err = result.Err
-		case len(result.Rows) != 1 || len(result.Rows[0]) != 2:
+		case len(result.Rows) != 1 || len(result.Rows[0]) != 1:
 			r.err = fmt.Errorf("pipeline: %d rows", len(result.Rows))
 		default:
-			if result.Rows[0][0] != nil {
-				r.out = result.Rows[0][0]
-			}
-			r.status = string(result.Rows[0][1])
+			r.out = result.Rows[0][0]
 		}
 	}
 	if r.err != nil && !isPgError(r.err) {

@@ -3,7 +3,7 @@
 -- (sql/code/response.sql): timestamps, error bodies, raised and committed
 -- failures.
 BEGIN;
-SELECT plan(39);
+SELECT plan(34);
 
 \ir helpers.psql
 
@@ -44,16 +44,6 @@ SELECT is(response.ts('2024-03-05 14:07:09.5+02')::timestamptz, '2024-03-05 14:0
 SELECT is(response.ts(NULL), NULL, 'ts of NULL is NULL');
 RESET TimeZone;
 
--- response.error_body: the {"code", "message", "details", "hint"} shape of API.md.
-SELECT is(response.error_body('SOME_CODE', 'a message')::jsonb,
-          '{"code": "SOME_CODE", "message": "a message", "details": null, "hint": null}'::jsonb,
-          'error_body without details or hint has them as null');
-SELECT is(response.error_body('SOME_CODE', 'a message', '{"field": "reason"}', 'try again')::jsonb,
-          '{"code": "SOME_CODE", "message": "a message", "details": {"field": "reason"}, "hint": "try again"}'::jsonb,
-          'error_body carries details and hint');
-SELECT is((SELECT array_agg(k ORDER BY k) FROM json_object_keys(response.error_body('C', 'm')) k),
-          ARRAY['code', 'details', 'hint', 'message'], 'error_body has exactly the four keys');
-
 -- response.raise: SQLSTATE PT<status>, human MESSAGE, DETAIL {"code", "details"}, HINT.
 SELECT throws_ok($$SELECT response.raise(404, 'NOT_FOUND', 'no such thing')$$, 'PT404', 'no such thing',
                  'raise(404) raises PT404 with the message');
@@ -84,31 +74,23 @@ SELECT throws_ok($$SELECT response.raise(399, 'X', 'x')$$, 'P0001',
 SELECT throws_ok($$SELECT response.raise(600, 'X', 'x')$$, 'P0001',
                  'response.raise: status 600 is not an error status', 'raise refuses 600');
 
--- response.fail: returns the body, does not raise, sets response.status for the transaction.
-SET LOCAL response.status = '';
+-- response.fail: returns the error body with its status as "$status", does not raise.
 SELECT is(response.fail(401, 'EXPIRED', 'the session has expired', NULL, 'log in again')::jsonb,
-          '{"code": "EXPIRED", "message": "the session has expired", "details": null, "hint": "log in again"}'::jsonb,
-          'fail returns the error body');
-SELECT is(current_setting('response.status', true), '401', 'fail sets response.status');
+          '{"$status": 401, "code": "EXPIRED", "message": "the session has expired", "details": null, "hint": "log in again"}'::jsonb,
+          'fail returns the error body and its status');
+SELECT is((SELECT array_agg(k ORDER BY k) FROM json_object_keys(response.fail(409, 'C', 'm')) k),
+          ARRAY['$status', 'code', 'details', 'hint', 'message'], 'fail''s body has exactly the four keys and $status');
 SELECT lives_ok($$SELECT response.fail(409, 'CONFLICT', 'conflict', '{"a": 1}')$$, 'fail does not raise');
-SELECT is(current_setting('response.status', true), '409', 'a later fail overrides response.status');
 SELECT is((response.fail(418, 'X', 'x', '{"a": [1, 2]}')::jsonb)->'details', '{"a": [1, 2]}'::jsonb,
           'fail carries details');
-
--- response.fail's setting is transaction-local (SET LOCAL semantics): a
--- function with its own SET clause restores the prior value on exit, and a
--- rolled-back savepoint undoes it.
-CREATE FUNCTION pg_temp.fail_in_scope() RETURNS text LANGUAGE sql SET response.status = 'inner'
-AS $$ SELECT response.fail(403, 'FORBIDDEN', 'no')->>'code' || ' ' || current_setting('response.status') $$;
-SET LOCAL response.status = 'before';
-SELECT is(pg_temp.fail_in_scope(), 'FORBIDDEN 403', 'inside a scope, fail sets response.status');
-SELECT is(current_setting('response.status', true), 'before',
-          'fail used a local setting: the scope''s exit restored the prior value');
-SAVEPOINT before_fail;
-SELECT response.fail(500, 'INTERNAL', 'oops') IS NOT NULL AS ignored, current_setting('response.status') AS in_savepoint \gset
-ROLLBACK TO SAVEPOINT before_fail;
-SELECT is(:'in_savepoint'::text, '500', 'fail inside a savepoint sets response.status');
-SELECT is(current_setting('response.status', true), 'before', 'rolling back the savepoint undoes it');
+SELECT throws_ok($$SELECT response.fail(200, 'OK', 'fine')$$, 'P0001',
+                 'response.fail: status 200 is not an error status', 'fail refuses 200');
+SELECT throws_ok($$SELECT response.fail(600, 'X', 'x')$$, 'P0001',
+                 'response.fail: status 600 is not an error status', 'fail refuses 600');
+-- The gateway finds "$status" by its text: json_build_object writes it as
+-- "$status", whatever the message holds.
+SELECT ok(strpos(response.fail(503, 'X', '"$status"')::text, '"$status" : 503') > 0,
+          'the status is written as "$status" : <status>');
 
 -- The helpers are for api functions: the gateway cannot call them directly.
 SET LOCAL ROLE gateway;

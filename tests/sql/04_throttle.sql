@@ -110,7 +110,7 @@ SELECT is(ARRAY[auth.throttle_limit('account:1'), auth.throttle_limit('login:ab'
 SELECT ext.crypt('the right one', ext.gen_salt('bf', 4)) AS vp_hash \gset
 SELECT is(pg_temp.failure(format($$SELECT auth.verify_password(request.context(ip => '192.0.2.70'),
                                   '{account:-4100,ip:192.0.2.70}', 'wrong one', %L, 'no', 'test', -4100)$$, :'vp_hash')),
-          '401 INVALID_CREDENTIALS', 'a wrong password returns the 401 body and sets response.status');
+          '401 INVALID_CREDENTIALS', 'a wrong password returns the 401 body with its status');
 SELECT is((SELECT array_agg(failures ORDER BY key) FROM auth.login_failures WHERE key IN ('account:-4100', 'ip:192.0.2.70')),
           ARRAY[1, 1], 'the failure counts against the account and the IP');
 SELECT is(auth.verify_password(request.context(ip => '192.0.2.70'),

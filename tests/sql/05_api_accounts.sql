@@ -4,7 +4,7 @@
 -- context first, built by pg_temp.ctx (helpers.psql; the gateway role cannot
 -- use schema request, so not request.context). Raised errors are checked by
 -- SQLSTATE (and the code in DETAIL); committed failures (response.fail) by
--- response.status and the body's code. Inspections of tables run as the
+-- the body's $status and code. Inspections of tables run as the
 -- superuser (RESET ROLE), since the gateway can read none.
 -- (Statements run for their effect end in \gset, which swallows their output.)
 BEGIN;
@@ -100,11 +100,10 @@ SELECT is(api.availability(pg_temp.ctx(), 'tap05_racer_email', 'tap05.racer@exam
 SELECT throws_ok($$SELECT api.availability(pg_temp.ctx(), NULL, NULL)$$, 'PT422', 'give a username, an email or both',
                  'availability without arguments raises PT422');
 
--- api.login by username (any case): a 43-character token, its expiry, the account; no status set.
-SET LOCAL response.status = '';
+-- api.login by username (any case): a 43-character token, its expiry, the account; no $status.
 SELECT api.login(pg_temp.ctx(browser => 'UA-Amy-1', ip => '203.0.113.5'), 'tap05_amy', 'amy password 1') AS amy1_json \gset
 SELECT :'amy1_json'::jsonb ->> 'token' AS amy1 \gset
-SELECT is(current_setting('response.status', true), '', 'a successful login sets no response.status');
+SELECT is(:'amy1_json'::jsonb ->> '$status', NULL, 'a successful login''s body has no $status');
 SELECT matches(:'amy1'::text, '^[A-Za-z0-9_-]{43}$', 'login returns a 43-character base64url token');
 SELECT is((:'amy1_json'::jsonb ->> 'expires_at')::timestamptz, now() + interval '30 days', 'the session expires in 30 days');
 SELECT matches(:'amy1_json'::jsonb ->> 'expires_at', '^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$', 'expires_at is RFC 3339 in UTC');

@@ -4,7 +4,7 @@
 -- the keyset cursor (response.cursor / response.uncursor). Calls run as the
 -- gateway role with pg_temp.ctx (helpers.psql); fixtures and inspections as
 -- the superuser (RESET ROLE). Raised errors are checked by SQLSTATE and the
--- code in DETAIL; committed 401s by response.status and the body's code.
+-- code in DETAIL; committed 401s by the body's $status and code.
 -- (Statements run for their effect end in \gset, which swallows their output.)
 BEGIN;
 SELECT plan(102);
