@@ -505,6 +505,7 @@ type reqInfo struct {
 	wrote    bool // a header or body went out
 	client   string
 	duration prometheus.Observer // the route's histogram; nil when no route matched
+	usual    usualAnswer         // the route's counter of its usual answer (named)
 }
 
 const statusClientClosed = 499

@@ -82,7 +82,11 @@ func (m *metrics) observe(info *reqInfo, method string, status int, elapsed time
 	if route == "" {
 		route = unmatchedRoute
 	}
-	m.requests.WithLabelValues(route, methodLabel(method), statusLabel(status)).Inc()
+	if u := info.usual; u.counter != nil && u.status == status && u.method == method {
+		u.counter.Inc()
+	} else {
+		m.requests.WithLabelValues(route, methodLabel(method), statusLabel(status)).Inc()
+	}
 	duration := info.duration
 	if duration == nil {
 		duration = m.duration.WithLabelValues(route)
@@ -123,14 +127,28 @@ func methodLabel(m string) string {
 // named records the route's path template for the metrics and the access
 // log (the route label: a template, never the raw path), and the route's
 // duration histogram, both known when the route is registered rather than
-// asked of gorilla/mux and the histogram vector per request.
-func (s *Server) named(template string, next http.Handler) http.Handler {
+// asked of gorilla/mux and the histogram vector per request. A route of one
+// method also gets the counter of its usual answer (that method, success
+// status ok), the one nearly every request of it increments.
+func (s *Server) named(template string, next http.Handler, methods []string, ok int) http.Handler {
 	duration := s.metrics.duration.WithLabelValues(template)
+	var usual usualAnswer
+	if len(methods) == 1 && ok != 0 {
+		usual = usualAnswer{method: methods[0], status: ok,
+			counter: s.metrics.requests.WithLabelValues(template, methodLabel(methods[0]), statusLabel(ok))}
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info := requestInfo(w)
-		info.route, info.duration = template, duration
+		info.route, info.duration, info.usual = template, duration, usual
 		next.ServeHTTP(w, r)
 	})
+}
+
+// usualAnswer is a route's request counter for one method and status.
+type usualAnswer struct {
+	method  string
+	status  int
+	counter prometheus.Counter
 }
 
 // serveMetrics answers only clients in METRICS_ALLOWED (after X-Forwarded-For

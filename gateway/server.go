@@ -97,8 +97,8 @@ func (s *Server) Handler() http.Handler {
 	// method and served from that table; mux keeps everything else (path
 	// variables, path cleaning, 404, 405), with the same handlers.
 	exact := map[string]map[string]http.Handler{}
-	handle := func(path string, h http.Handler, methods ...string) {
-		h = s.named(path, h)
+	handle := func(path string, h http.Handler, ok int, methods ...string) {
+		h = s.named(path, h, methods, ok)
 		route := r.Handle(path, h)
 		if len(methods) == 0 {
 			return // any method: mux alone
@@ -114,12 +114,12 @@ func (s *Server) Handler() http.Handler {
 			exact[path][m] = h
 		}
 	}
-	handle("/healthz", http.HandlerFunc(s.healthz), http.MethodGet, http.MethodHead)
-	handle("/readyz", http.HandlerFunc(s.readyz), http.MethodGet, http.MethodHead)
-	handle(metricsPath, http.HandlerFunc(s.serveMetrics)) // any method: refused clients get a 404 either way
-	handle(APIPrefix+"/openapi.json", s.openAPI(), http.MethodGet, http.MethodHead)
+	handle("/healthz", http.HandlerFunc(s.healthz), 200, http.MethodGet, http.MethodHead)
+	handle("/readyz", http.HandlerFunc(s.readyz), 200, http.MethodGet, http.MethodHead)
+	handle(metricsPath, http.HandlerFunc(s.serveMetrics), 200) // any method: refused clients get a 404 either way
+	handle(APIPrefix+"/openapi.json", s.openAPI(), 200, http.MethodGet, http.MethodHead)
 	for _, rt := range s.Routes {
-		handle(APIPrefix+rt.Path, s.handle(rt), rt.Method)
+		handle(APIPrefix+rt.Path, s.handle(rt), rt.Status, rt.Method)
 	}
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, newError(404, "no such route", nil))
