@@ -20,6 +20,10 @@ DB_NAME=${DB_NAME:-homebase}
 TEST_DB_NAME=${TEST_DB_NAME:-homebase_test}
 OWNER_ROLE=app_owner
 GATEWAY_ROLE=gateway
+# The login of a gateway that believes a proxy's PROXY_USER_HEADER: a member
+# of gateway (its privileges) and, being itself, of gateway_proxy, the role
+# auth.check_session asks about (sql/migrations/010_proxy_identity.sql).
+GATEWAY_PROXY_ROLE=gateway_proxy
 export PATH="$PG_BIN:$PATH"
 
 say() { printf '\033[36m==\033[0m %s\n' "$*" >&2; }
@@ -92,12 +96,28 @@ gateway_url() { # [db]
 
 gateway_password() {
   if [[ -n ${GATEWAY_DB_PASSWORD:-} ]]; then printf '%s' "$GATEWAY_DB_PASSWORD"; return; fi
-  local f="$LOCAL_DIR/gateway.password"
+  local_password "$LOCAL_DIR/gateway.password"
+}
+
+# A random password kept in a file of .local (created on first use, mode 600).
+local_password() { # file
+  local f=$1
   if [[ ! -s $f ]]; then
     mkdir -p "$LOCAL_DIR"
     (umask 077; od -An -tx1 -N24 /dev/urandom | tr -d ' \n' >"$f")
   fi
   cat "$f"
+}
+
+# The proxy-trusting gateway's URL (gateway_url's, as gateway_proxy):
+# for a gateway with PROXY_USER_HEADER set, and no other.
+gateway_proxy_url() { # [db]
+  url_with_user "$(gateway_url "${1:-$DB_NAME}")" "$GATEWAY_PROXY_ROLE" "$(gateway_proxy_password)"
+}
+
+gateway_proxy_password() {
+  if [[ -n ${GATEWAY_PROXY_DB_PASSWORD:-} ]]; then printf '%s' "$GATEWAY_PROXY_DB_PASSWORD"; return; fi
+  local_password "$LOCAL_DIR/gateway_proxy.password"
 }
 
 psql_admin() { # db, psql args...
@@ -265,18 +285,29 @@ cluster_stop() {
 
 # --- roles and databases --------------------------------------------------------
 
-# Idempotent: the owner (no login) and the gateway (login, password from
-# .local or GATEWAY_DB_PASSWORD). Roles are cluster-wide; databases share them.
+# Idempotent: the owner (no login), the gateway (login, password from
+# .local or GATEWAY_DB_PASSWORD) and gateway_proxy (login, password from
+# .local or GATEWAY_PROXY_DB_PASSWORD; a member of gateway, so it has the
+# gateway's privileges and no other, and the one role whose sessions may
+# assert a user's identity). Roles are cluster-wide; databases share them,
+# and no migration creates or drops them.
 bootstrap_roles() {
-  # The password reaches psql through its environment (\getenv), not its
+  # The passwords reach psql through its environment (\getenv), not its
   # command line, which other users of the machine can see in ps.
-  GATEWAY_PW=$(gateway_password) psql_admin postgres -v owner="$OWNER_ROLE" -v gw="$GATEWAY_ROLE" <<'SQL'
+  GATEWAY_PW=$(gateway_password) GATEWAY_PROXY_PW=$(gateway_proxy_password) \
+    psql_admin postgres -v owner="$OWNER_ROLE" -v gw="$GATEWAY_ROLE" -v gwp="$GATEWAY_PROXY_ROLE" <<'SQL'
 \getenv pw GATEWAY_PW
+\getenv pwp GATEWAY_PROXY_PW
 SELECT format('CREATE ROLE %I NOLOGIN', :'owner')
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'owner') \gexec
 SELECT format('CREATE ROLE %I LOGIN', :'gw')
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'gw') \gexec
 SELECT format('ALTER ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT PASSWORD %L', :'gw', :'pw') \gexec
+SELECT format('CREATE ROLE %I LOGIN', :'gwp')
+ WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'gwp') \gexec
+SELECT format('ALTER ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT PASSWORD %L', :'gwp', :'pwp') \gexec
+SELECT format('GRANT %I TO %I', :'gw', :'gwp')
+ WHERE NOT pg_has_role(:'gwp', :'gw', 'MEMBER') \gexec
 SELECT format('GRANT %I TO current_user', :'owner')
  WHERE NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) \gexec
 SQL
@@ -543,8 +574,10 @@ pgbouncer_pid() {
 # The gateway's URL through PgBouncer: the same role and password (PgBouncer
 # checks it against the SCRAM secret in userlist.txt, then logs in to
 # PostgreSQL with it: SCRAM pass-through).
-pgbouncer_url() { # [db]
-  url_with_user "postgres://127.0.0.1:$PGBOUNCER_PORT/${1:-$DB_NAME}?sslmode=disable" "$GATEWAY_ROLE" "$(gateway_password)"
+pgbouncer_url() { # [db] [role]
+  local role=${2:-$GATEWAY_ROLE} pw
+  if [[ $role == "$GATEWAY_PROXY_ROLE" ]]; then pw=$(gateway_proxy_password); else pw=$(gateway_password); fi
+  url_with_user "postgres://127.0.0.1:$PGBOUNCER_PORT/${1:-$DB_NAME}?sslmode=disable" "$role" "$pw"
 }
 
 # Renders the configuration: the dev and test databases (and any given) on
@@ -557,10 +590,12 @@ pgbouncer_url() { # [db]
 # over the Unix socket in .local/pgbouncer/run (peer); TCP only the gateway role.
 render_pgbouncer() { # [extra databases...]
   using_local_cluster || die "PgBouncer runs against the local cluster only (ADMIN_DATABASE_URL is set)"
-  local dir=$PGBOUNCER_DIR secret db cores pool timeout=${PGBOUNCER_STATEMENT_TIMEOUT:-5000}
+  local dir=$PGBOUNCER_DIR secret proxy_secret db cores pool timeout=${PGBOUNCER_STATEMENT_TIMEOUT:-5000}
   [[ $timeout =~ ^[0-9]+$ ]] || die "PGBOUNCER_STATEMENT_TIMEOUT: want milliseconds"
   secret=$(psql_admin postgres -At -c "SELECT rolpassword FROM pg_authid WHERE rolname = '$GATEWAY_ROLE'")
   [[ $secret == SCRAM-SHA-256\$* ]] || die "the $GATEWAY_ROLE role has no SCRAM secret (bootstrap_roles first)"
+  proxy_secret=$(psql_admin postgres -At -c "SELECT rolpassword FROM pg_authid WHERE rolname = '$GATEWAY_PROXY_ROLE'")
+  [[ $proxy_secret == SCRAM-SHA-256\$* ]] || die "the $GATEWAY_PROXY_ROLE role has no SCRAM secret (bootstrap_roles first)"
   cores=$(nproc)
   pool=${PGBOUNCER_POOL_SIZE:-$((cores * 2 > 4 ? cores * 2 : 4))}
   mkdir -p "$dir/run"
@@ -568,6 +603,9 @@ render_pgbouncer() { # [extra databases...]
   chmod 700 "$dir/run"
   {
     printf '"%s" "%s"\n' "$GATEWAY_ROLE" "$secret"
+    # The proxy-trusting gateway's login: a pool of its own (PgBouncer pools
+    # per user), so its connections are never lent to the ordinary gateway.
+    printf '"%s" "%s"\n' "$GATEWAY_PROXY_ROLE" "$proxy_secret"
     # The admin console's user, let in by peer only (hba.conf): no password.
     printf '"postgres" ""\n'
   } | as_pg_user tee "$dir/userlist.txt.new" >/dev/null
@@ -577,6 +615,7 @@ render_pgbouncer() { # [extra databases...]
 # Rendered by scripts/lib.sh (render_pgbouncer).
 local  pgbouncer  postgres                 peer
 host   all        $GATEWAY_ROLE  127.0.0.1/32  scram-sha-256
+host   all        $GATEWAY_PROXY_ROLE  127.0.0.1/32  scram-sha-256
 EOF2
   local dbs="" d
   for d in "$DB_NAME" "$TEST_DB_NAME" "$@"; do
