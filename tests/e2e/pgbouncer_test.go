@@ -123,12 +123,12 @@ func TestHotPathOneRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	q := "SELECT r, current_setting('response.status', true) FROM api.current_session(ROW($1, $2, $3, $4)) AS r"
+	q := "SELECT r, current_setting('response.status', true) FROM api.current_session(ROW($1, $2, $3, $4, $5)) AS r"
 	for i := range 3 {
 		rt.n.Store(0)
 		var r []byte
 		var status *string
-		if err := conn.QueryRow(ctx, q, "no-such-token", "ua", "127.0.0.1", "e2e-rt").Scan(&r, &status); err != nil {
+		if err := conn.QueryRow(ctx, q, "no-such-token", "ua", "127.0.0.1", "e2e-rt", nil).Scan(&r, &status); err != nil {
 			t.Fatal(err)
 		}
 		if n := rt.n.Load(); i > 0 && n != 1 {
