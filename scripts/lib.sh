@@ -404,6 +404,11 @@ TLS_DIR="$LOCAL_DIR/tls"
 STACK_DIR=${STACK_DIR:-$LOCAL_DIR/stack}
 NGINX_BIN=${NGINX_BIN:-/usr/sbin/nginx}
 NGINX_TEMPLATE="$ROOT/deploy/nginx/homebase.conf"
+NGINX_PROXY_AUTH_TEMPLATE="$ROOT/deploy/nginx/homebase-proxy-auth.conf"
+# The proxy-asserted identity's server (homebase-proxy-auth.conf): its port,
+# and the password file of its users (scripts/db htpasswd USERNAME).
+PROXY_AUTH_PORT=${PROXY_AUTH_PORT:-8444}
+HTPASSWD_FILE=${HTPASSWD_FILE:-$LOCAL_DIR/htpasswd}
 
 ensure_nginx() {
   [[ -x $NGINX_BIN ]] || ensure_packages nginx
@@ -444,29 +449,26 @@ ensure_tls_cert() {
 # logs and temporary files are all under that folder; nothing of /etc/nginx
 # is read. HSTS lasts 5 minutes here: a browser that honours it for
 # localhost would otherwise refuse plain http://localhost:8080 (scripts/run)
-# for two years.
+# for two years. With PROXY_AUTH_GATEWAYS (addresses, comma-separated) set,
+# homebase-proxy-auth.conf as well: its server on 127.0.0.1:$PROXY_AUTH_PORT,
+# users from $HTPASSWD_FILE, those gateways as its upstream.
 render_nginx() { # http_port https_port gateway_addr...
-  local http_port=$1 https_port=$2 dir="$STACK_DIR/nginx" upstreams="" a
+  local http_port=$1 https_port=$2 dir="$STACK_DIR/nginx" upstreams="" proxy_upstreams="" a includes
   shift 2
   for a in "$@"; do upstreams+="server $a max_fails=1 fail_timeout=5s;"$'\n'; done
   mkdir -p "$dir/tmp" "$dir/logs"
-  awk -v servers="$upstreams" \
-    -v http="127.0.0.1:$http_port" -v https="127.0.0.1:$https_port" -v origin="https://127.0.0.1:$https_port" \
-    -v crt="$TLS_DIR/server.crt" -v key="$TLS_DIR/server.key" -v accesslog="$dir/logs/access.log" '
-    /^[ \t]*@UPSTREAM_SERVERS@[ \t]*$/ {
-      indent = $0; sub(/@.*/, "", indent)
-      n = split(servers, s, "\n")
-      for (i = 1; i <= n; i++) if (s[i] != "") print indent s[i]
-      next
-    }
-    /^#/ { print; next }
-    {
-      gsub(/@SERVER_NAME@/, "127.0.0.1 localhost"); gsub(/@HTTP_LISTEN@/, http); gsub(/@HTTPS_LISTEN@/, https)
-      gsub(/@HTTPS_ORIGIN@/, origin); gsub(/@TLS_CERTIFICATE@/, crt); gsub(/@TLS_CERTIFICATE_KEY@/, key)
-      gsub(/@HSTS_MAX_AGE@/, "300"); gsub(/@ACCESS_LOG@/, accesslog)
-      print
-    }' "$NGINX_TEMPLATE" >"$dir/homebase.conf"
-  grep -n '@[A-Z_]*@' <(grep -v '^#' "$dir/homebase.conf") >&2 && die "render_nginx: a placeholder of $NGINX_TEMPLATE is not filled"
+  render_nginx_template "$NGINX_TEMPLATE" "$upstreams" "$http_port" "$https_port" >"$dir/homebase.conf"
+  includes="include $dir/homebase.conf;"
+  rm -f "$dir/homebase-proxy-auth.conf"
+  if [[ -n ${PROXY_AUTH_GATEWAYS:-} ]]; then
+    for a in ${PROXY_AUTH_GATEWAYS//,/ }; do proxy_upstreams+="server $a max_fails=1 fail_timeout=5s;"$'\n'; done
+    [[ -f $HTPASSWD_FILE ]] || (umask 077; : >"$HTPASSWD_FILE")
+    # As root the workers (www-data) read the file: theirs to read, nobody else's.
+    [[ $(id -u) -eq 0 ]] && chgrp www-data "$HTPASSWD_FILE" && chmod 640 "$HTPASSWD_FILE"
+    render_nginx_template "$NGINX_PROXY_AUTH_TEMPLATE" "$proxy_upstreams" "$http_port" "$https_port" >"$dir/homebase-proxy-auth.conf"
+    includes+=$'\n'"    include $dir/homebase-proxy-auth.conf;"
+  fi
+  grep -n '@[A-Z_]*@' <(grep -hv '^#' "$dir"/homebase*.conf) >&2 && die "render_nginx: a placeholder of deploy/nginx is not filled"
   local user=""
   # As root, the workers run as Debian's www-data; they only need the
   # temporary folders (nginx hands them over) and a path to reach them.
@@ -493,11 +495,52 @@ http {
     fastcgi_temp_path $dir/tmp/fastcgi;
     uwsgi_temp_path $dir/tmp/uwsgi;
     scgi_temp_path $dir/tmp/scgi;
-    include $dir/homebase.conf;
+    $includes
 }
 CONF
   "$NGINX_BIN" -t -q -p "$dir" -e "$dir/logs/error.log" -c "$dir/nginx.conf" ||
     die "nginx refuses the rendered configuration $dir/nginx.conf"
+}
+
+# One template of deploy/nginx with this machine's values (render_nginx).
+render_nginx_template() { # template upstream_lines http_port https_port
+  local dir="$STACK_DIR/nginx"
+  awk -v servers="$2" \
+    -v http="127.0.0.1:$3" -v https="127.0.0.1:$4" -v origin="https://127.0.0.1:$4" \
+    -v proxyauth="127.0.0.1:$PROXY_AUTH_PORT" -v htpasswd="$HTPASSWD_FILE" \
+    -v crt="$TLS_DIR/server.crt" -v key="$TLS_DIR/server.key" -v accesslog="$dir/logs/access.log" '
+    /^[ \t]*@(PROXY_)?UPSTREAM_SERVERS@[ \t]*$/ {
+      indent = $0; sub(/@.*/, "", indent)
+      n = split(servers, s, "\n")
+      for (i = 1; i <= n; i++) if (s[i] != "") print indent s[i]
+      next
+    }
+    /^#/ { print; next }
+    {
+      gsub(/@SERVER_NAME@/, "127.0.0.1 localhost"); gsub(/@HTTP_LISTEN@/, http); gsub(/@HTTPS_LISTEN@/, https)
+      gsub(/@HTTPS_ORIGIN@/, origin); gsub(/@TLS_CERTIFICATE@/, crt); gsub(/@TLS_CERTIFICATE_KEY@/, key)
+      gsub(/@HSTS_MAX_AGE@/, "300"); gsub(/@ACCESS_LOG@/, accesslog)
+      gsub(/@PROXY_AUTH_LISTEN@/, proxyauth); gsub(/@HTPASSWD_FILE@/, htpasswd)
+      print
+    }' "$1"
+}
+
+# Adds a user to the htpasswd file of the proxy-auth server, or changes its
+# password (read from standard input, one line), hashed with SHA-512 crypt
+# (`openssl passwd -6`, which nginx reads through the system's crypt()).
+htpasswd_set() { # username
+  local user=$1 pw hash tmp
+  [[ $user =~ ^[A-Za-z0-9_.-]{3,32}$ ]] || die "htpasswd: $user is not a username (3 to 32 letters, digits, _ . -)"
+  command -v openssl >/dev/null || ensure_packages openssl
+  IFS= read -r pw || true
+  [[ -n $pw ]] || die "htpasswd: no password on standard input"
+  hash=$(printf '%s\n' "$pw" | openssl passwd -6 -stdin) || die "openssl passwd failed"
+  mkdir -p "$(dirname "$HTPASSWD_FILE")"
+  tmp="$HTPASSWD_FILE.new"
+  (umask 077
+   { [[ -f $HTPASSWD_FILE ]] && awk -F: -v u="$user" '$1 != u' "$HTPASSWD_FILE"; printf '%s:%s\n' "$user" "$hash"; } >"$tmp")
+  [[ $(id -u) -eq 0 ]] && id www-data >/dev/null 2>&1 && chgrp www-data "$tmp" && chmod 640 "$tmp"
+  mv "$tmp" "$HTPASSWD_FILE"
 }
 
 # Starts the rendered nginx in the background, in the foreground of its own
