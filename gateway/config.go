@@ -3,6 +3,7 @@ package gateway
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"runtime"
@@ -38,6 +39,11 @@ type Config struct {
 	// DB_PIPELINE: send the API's calls with natural batching in
 	// PostgreSQL's pipeline mode (pipeline.go); off by default.
 	Pipeline bool
+	// PROXY_USER_HEADER: the request header in which a peer of
+	// TRUSTED_PROXIES names the user it has authenticated (X-Remote-User);
+	// empty, the default: no proxy-asserted identity. The database believes
+	// it only from a login that is a member of gateway_proxy.
+	ProxyUserHeader string
 }
 
 // ConfigFromEnv reads Config from environment variables, with defaults that
@@ -110,12 +116,46 @@ func ConfigFromEnv() (Config, error) {
 			return c, fmt.Errorf("PPROF_ADDR: want host:port, such as 127.0.0.1:6060")
 		}
 	}
+	if c.ProxyUserHeader, err = proxyUserHeader(os.Getenv("PROXY_USER_HEADER"), c.TrustedProxies); err != nil {
+		return c, err
+	}
 	switch c.LogFormat {
 	case "json", "console":
 	default:
 		return c, fmt.Errorf("LOG_FORMAT: want json or console")
 	}
 	return c, nil
+}
+
+// reservedHeaders carry something else the gateway reads or trusts; none
+// may double as the proxy's user header.
+var reservedHeaders = map[string]bool{
+	"Authorization": true, "Cookie": true, "Host": true, "Origin": true, "Referer": true,
+	"User-Agent": true, "X-Forwarded-For": true, "X-Forwarded-Proto": true, "X-Request-Id": true,
+	"Content-Type": true, "Content-Length": true,
+}
+
+// proxyUserHeader checks PROXY_USER_HEADER: a header name (RFC 9110 token
+// characters), not one of reservedHeaders, and only with TRUSTED_PROXIES
+// (no peer could send it otherwise). Answers its canonical form.
+func proxyUserHeader(v string, trusted []netip.Prefix) (string, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return "", nil
+	}
+	for _, r := range v {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("!#$%&'*+-.^_`|~", r)) {
+			return "", fmt.Errorf("PROXY_USER_HEADER: %q is not a header name", v)
+		}
+	}
+	h := http.CanonicalHeaderKey(v)
+	if reservedHeaders[h] {
+		return "", fmt.Errorf("PROXY_USER_HEADER: %s already means something else; choose another, such as X-Remote-User", h)
+	}
+	if len(trusted) == 0 {
+		return "", fmt.Errorf("PROXY_USER_HEADER needs TRUSTED_PROXIES: the header is believed from those peers only")
+	}
+	return h, nil
 }
 
 func env(key, def string) string {

@@ -14,7 +14,7 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 	t.Setenv("DATABASE_URL", "postgres://gateway@127.0.0.1/db")
 	for _, k := range []string{"HOST", "PORT", "LOG_LEVEL", "LOG_FORMAT", "COOKIE_SECURE", "TRUSTED_PROXIES",
 		"METRICS_ALLOWED", "ALLOWED_ORIGINS", "STATEMENT_TIMEOUT", "DB_POOL_SIZE", "SHUTDOWN_TIMEOUT",
-		"MAINTENANCE_INTERVAL", "PPROF_ADDR", "DB_PIPELINE", "DB_EXEC_MODE"} {
+		"MAINTENANCE_INTERVAL", "PPROF_ADDR", "DB_PIPELINE", "DB_EXEC_MODE", "PROXY_USER_HEADER"} {
 		t.Setenv(k, "")
 	}
 	c, err := ConfigFromEnv()
@@ -29,6 +29,10 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 	// Calls are not batched unless asked for.
 	if c.Pipeline {
 		t.Fatal("DB_PIPELINE is on by default")
+	}
+	// No proxy-asserted identity unless asked for.
+	if c.ProxyUserHeader != "" {
+		t.Fatalf("PROXY_USER_HEADER default %q, want none", c.ProxyUserHeader)
 	}
 	// No profiling listener unless asked for.
 	if c.PprofAddr != "" {
@@ -148,5 +152,34 @@ func TestConfigFromEnvExecMode(t *testing.T) {
 	t.Setenv("DB_EXEC_MODE", "prepare")
 	if _, err := ConfigFromEnv(); err == nil || !strings.Contains(err.Error(), "DB_EXEC_MODE") {
 		t.Fatalf("a bad DB_EXEC_MODE: err %v", err)
+	}
+}
+
+// PROXY_USER_HEADER: a header name, not one the gateway reads for something
+// else, and only with TRUSTED_PROXIES.
+func TestConfigProxyUserHeader(t *testing.T) {
+	t.Setenv("DATABASE_URL", "postgres://gateway@127.0.0.1/db")
+	t.Setenv("TRUSTED_PROXIES", "127.0.0.1")
+	t.Setenv("PROXY_USER_HEADER", "x-remote-user")
+	c, err := ConfigFromEnv()
+	if err != nil || c.ProxyUserHeader != "X-Remote-User" {
+		t.Fatalf("x-remote-user: %q, %v; want X-Remote-User", c.ProxyUserHeader, err)
+	}
+	for v, want := range map[string]string{
+		"X Remote User":   "is not a header name",
+		"X-Remote-User:":  "is not a header name",
+		"authorization":   "already means something else",
+		"X-Forwarded-For": "already means something else",
+		"Cookie":          "already means something else",
+	} {
+		t.Setenv("PROXY_USER_HEADER", v)
+		if _, err := ConfigFromEnv(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("PROXY_USER_HEADER=%q: error %v, want %q", v, err, want)
+		}
+	}
+	t.Setenv("PROXY_USER_HEADER", "X-Remote-User")
+	t.Setenv("TRUSTED_PROXIES", "")
+	if _, err := ConfigFromEnv(); err == nil || !strings.Contains(err.Error(), "needs TRUSTED_PROXIES") {
+		t.Errorf("without TRUSTED_PROXIES: error %v, want it refused", err)
 	}
 }

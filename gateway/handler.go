@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -27,12 +28,13 @@ const (
 
 // contextItems is the number of attributes of the SQL type request.context
 // (sql/code/request.sql), which contextArgs fills in the same order.
-const contextItems = 4
+const contextItems = 5
 
 // contextArgs are the request's context, the first argument of every api
 // function: the session token (NULL when none), the User-Agent, the client
-// IP and the request id. A new context item is an attribute of
-// request.context, one line here and contextItems + 1; no route changes.
+// IP, the request id and the user a trusted proxy asserts (NULL when none).
+// A new context item is an attribute of request.context, one line here and
+// contextItems + 1; no route changes.
 func (s *Server) contextArgs(info *reqInfo, r *http.Request, tok string, args []any) {
 	if tok != "" {
 		args[0] = tok
@@ -40,6 +42,9 @@ func (s *Server) contextArgs(info *reqInfo, r *http.Request, tok string, args []
 	args[1] = browserInfo(r)
 	args[2] = s.clientString(info, r)
 	args[3] = info.id
+	if info.proxyUser != "" {
+		args[4] = info.proxyUser
+	}
 }
 
 // callSQL is the one statement a route runs: the plain call, nothing else
@@ -93,12 +98,18 @@ func (s *Server) handle(rt Route) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		info := requestInfo(w)
 		tok, fromCookie := sessionToken(r)
+		if info.proxyUser = s.proxyUser(r); info.proxyUser != "" {
+			// The proxy's identity wins: a token or cookie beside it is not sent.
+			tok, fromCookie = "", false
+		}
 		if rt.Auth {
-			if tok == "" {
+			if tok == "" && info.proxyUser == "" {
 				writeError(w, newError(401, "send a session token (Authorization: Bearer, or the session cookie)", nil))
 				return
 			}
-			if fromCookie && !safeMethod(r.Method) && !s.sameOrigin(r) {
+			// A browser sends a proxy's credentials (Basic auth) on its own,
+			// as it sends a cookie: the same rule holds for both.
+			if (fromCookie || info.proxyUser != "") && !safeMethod(r.Method) && !s.sameOrigin(r) {
 				e := newError(403, "cross-site request refused; send the Origin header or a Bearer token", nil)
 				e.Code = "CSRF"
 				writeError(w, e)
@@ -378,6 +389,31 @@ func browserInfo(r *http.Request) string {
 	return ua
 }
 
+// usernamePattern is an account's username (auth.account_problems): a
+// proxy's user header that does not match is ignored, never sent to SQL.
+var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{3,32}$`)
+
+// proxyUser is the user a trusted proxy asserts for this request, or "" when
+// there is none to believe: PROXY_USER_HEADER is off; the peer itself (not
+// an X-Forwarded-For entry) is not in TRUSTED_PROXIES; the header is absent,
+// sent more than once, empty, or not a valid username (too long, not ASCII
+// letters, digits, "_", "." or "-", so never invalid UTF-8 either). An
+// ignored header is as if not sent: the request needs a token as any other.
+func (s *Server) proxyUser(r *http.Request) string {
+	if s.cfg.ProxyUserHeader == "" {
+		return ""
+	}
+	vals := r.Header.Values(s.cfg.ProxyUserHeader)
+	if len(vals) != 1 || !usernamePattern.MatchString(vals[0]) {
+		return ""
+	}
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil || !s.trusted(peer.Addr().Unmap()) {
+		return ""
+	}
+	return vals[0]
+}
+
 // clientIP is the peer's address, or, when the peer is a trusted proxy, the
 // right-most X-Forwarded-For entry that is not itself a trusted proxy.
 func (s *Server) clientIP(r *http.Request) netip.Addr {
@@ -506,6 +542,8 @@ type reqInfo struct {
 	client   string
 	duration prometheus.Observer // the route's histogram; nil when no route matched
 	usual    usualAnswer         // the route's counter of its usual answer (named)
+	// proxyUser: the user a trusted proxy asserted (proxyUser); "" when none.
+	proxyUser string
 }
 
 const statusClientClosed = 499

@@ -206,8 +206,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	var ready struct {
-		Version *int32  `json:"version"`
-		Code    *string `json:"code"`
+		Version      *int32  `json:"version"`
+		Code         *string `json:"code"`
+		ProxyTrusted bool    `json:"proxy_trusted"`
 	}
 	var raw []byte
 	err := s.pool.QueryRow(ctx, "SELECT api.readiness()").Scan(&raw)
@@ -239,6 +240,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		}
 		writeError(w, newError(503, fmt.Sprintf("code package %s installed, this build has %s; install it (scripts/db migrate)",
 			got, short(s.ExpectedCode)), nil))
+		return
+	}
+	if s.cfg.ProxyUserHeader != "" && !ready.ProxyTrusted {
+		// The database would refuse every identity the proxy asserts.
+		writeError(w, newError(503, "PROXY_USER_HEADER is set, but the gateway's database login is not a member of gateway_proxy", nil))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -290,9 +296,13 @@ func (s *Server) withRequestContext(next http.Handler) http.Handler {
 			if info.err != nil {
 				ev = ev.AnErr("error", info.err)
 			}
-			ev.Str("request_id", id).Str("method", r.Method).Str("path", r.URL.Path).Int("status", status).
+			ev = ev.Str("request_id", id).Str("method", r.Method).Str("path", r.URL.Path).Int("status", status).
 				Dur("duration_ms", elapsed).Str("sqlstate", info.sqlstate).
-				Str("client", s.clientString(info, r)).Msg("request")
+				Str("client", s.clientString(info, r))
+			if info.proxyUser != "" {
+				ev = ev.Str("identity", "proxy") // never the name: a header value
+			}
+			ev.Msg("request")
 		}()
 		next.ServeHTTP(info, r)
 	})
@@ -347,7 +357,8 @@ func Main(ctx context.Context) error {
 	log.Info().Str("addr", ln.Addr().String()).Int32("schema_version", migrations.Latest()).
 		Str("code_package", short(code.Digest())).
 		Bool("cookie_secure", cfg.CookieSecure).Int32("pool_size", cfg.PoolSize).
-		Str("maintenance_interval", cfg.MaintenanceInterval.String()).Msg("gateway listening")
+		Str("maintenance_interval", cfg.MaintenanceInterval.String()).
+		Str("proxy_user_header", cfg.ProxyUserHeader).Msg("gateway listening")
 	s := New(cfg, pool, log)
 	if cfg.PprofAddr != "" {
 		pln, err := net.Listen("tcp", cfg.PprofAddr)

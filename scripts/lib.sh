@@ -20,6 +20,10 @@ DB_NAME=${DB_NAME:-homebase}
 TEST_DB_NAME=${TEST_DB_NAME:-homebase_test}
 OWNER_ROLE=app_owner
 GATEWAY_ROLE=gateway
+# The login of a gateway that believes a proxy's PROXY_USER_HEADER: a member
+# of gateway (its privileges) and, being itself, of gateway_proxy, the role
+# auth.check_session asks about (sql/migrations/010_proxy_identity.sql).
+GATEWAY_PROXY_ROLE=gateway_proxy
 export PATH="$PG_BIN:$PATH"
 
 say() { printf '\033[36m==\033[0m %s\n' "$*" >&2; }
@@ -92,12 +96,28 @@ gateway_url() { # [db]
 
 gateway_password() {
   if [[ -n ${GATEWAY_DB_PASSWORD:-} ]]; then printf '%s' "$GATEWAY_DB_PASSWORD"; return; fi
-  local f="$LOCAL_DIR/gateway.password"
+  local_password "$LOCAL_DIR/gateway.password"
+}
+
+# A random password kept in a file of .local (created on first use, mode 600).
+local_password() { # file
+  local f=$1
   if [[ ! -s $f ]]; then
     mkdir -p "$LOCAL_DIR"
     (umask 077; od -An -tx1 -N24 /dev/urandom | tr -d ' \n' >"$f")
   fi
   cat "$f"
+}
+
+# The proxy-trusting gateway's URL (gateway_url's, as gateway_proxy):
+# for a gateway with PROXY_USER_HEADER set, and no other.
+gateway_proxy_url() { # [db]
+  url_with_user "$(gateway_url "${1:-$DB_NAME}")" "$GATEWAY_PROXY_ROLE" "$(gateway_proxy_password)"
+}
+
+gateway_proxy_password() {
+  if [[ -n ${GATEWAY_PROXY_DB_PASSWORD:-} ]]; then printf '%s' "$GATEWAY_PROXY_DB_PASSWORD"; return; fi
+  local_password "$LOCAL_DIR/gateway_proxy.password"
 }
 
 psql_admin() { # db, psql args...
@@ -265,18 +285,29 @@ cluster_stop() {
 
 # --- roles and databases --------------------------------------------------------
 
-# Idempotent: the owner (no login) and the gateway (login, password from
-# .local or GATEWAY_DB_PASSWORD). Roles are cluster-wide; databases share them.
+# Idempotent: the owner (no login), the gateway (login, password from
+# .local or GATEWAY_DB_PASSWORD) and gateway_proxy (login, password from
+# .local or GATEWAY_PROXY_DB_PASSWORD; a member of gateway, so it has the
+# gateway's privileges and no other, and the one role whose sessions may
+# assert a user's identity). Roles are cluster-wide; databases share them,
+# and no migration creates or drops them.
 bootstrap_roles() {
-  # The password reaches psql through its environment (\getenv), not its
+  # The passwords reach psql through its environment (\getenv), not its
   # command line, which other users of the machine can see in ps.
-  GATEWAY_PW=$(gateway_password) psql_admin postgres -v owner="$OWNER_ROLE" -v gw="$GATEWAY_ROLE" <<'SQL'
+  GATEWAY_PW=$(gateway_password) GATEWAY_PROXY_PW=$(gateway_proxy_password) \
+    psql_admin postgres -v owner="$OWNER_ROLE" -v gw="$GATEWAY_ROLE" -v gwp="$GATEWAY_PROXY_ROLE" <<'SQL'
 \getenv pw GATEWAY_PW
+\getenv pwp GATEWAY_PROXY_PW
 SELECT format('CREATE ROLE %I NOLOGIN', :'owner')
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'owner') \gexec
 SELECT format('CREATE ROLE %I LOGIN', :'gw')
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'gw') \gexec
 SELECT format('ALTER ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT PASSWORD %L', :'gw', :'pw') \gexec
+SELECT format('CREATE ROLE %I LOGIN', :'gwp')
+ WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'gwp') \gexec
+SELECT format('ALTER ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT PASSWORD %L', :'gwp', :'pwp') \gexec
+SELECT format('GRANT %I TO %I', :'gw', :'gwp')
+ WHERE NOT pg_has_role(:'gwp', :'gw', 'MEMBER') \gexec
 SELECT format('GRANT %I TO current_user', :'owner')
  WHERE NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) \gexec
 SQL
@@ -373,6 +404,11 @@ TLS_DIR="$LOCAL_DIR/tls"
 STACK_DIR=${STACK_DIR:-$LOCAL_DIR/stack}
 NGINX_BIN=${NGINX_BIN:-/usr/sbin/nginx}
 NGINX_TEMPLATE="$ROOT/deploy/nginx/homebase.conf"
+NGINX_PROXY_AUTH_TEMPLATE="$ROOT/deploy/nginx/homebase-proxy-auth.conf"
+# The proxy-asserted identity's server (homebase-proxy-auth.conf): its port,
+# and the password file of its users (scripts/db htpasswd USERNAME).
+PROXY_AUTH_PORT=${PROXY_AUTH_PORT:-8444}
+HTPASSWD_FILE=${HTPASSWD_FILE:-$LOCAL_DIR/htpasswd}
 
 ensure_nginx() {
   [[ -x $NGINX_BIN ]] || ensure_packages nginx
@@ -413,29 +449,26 @@ ensure_tls_cert() {
 # logs and temporary files are all under that folder; nothing of /etc/nginx
 # is read. HSTS lasts 5 minutes here: a browser that honours it for
 # localhost would otherwise refuse plain http://localhost:8080 (scripts/run)
-# for two years.
+# for two years. With PROXY_AUTH_GATEWAYS (addresses, comma-separated) set,
+# homebase-proxy-auth.conf as well: its server on 127.0.0.1:$PROXY_AUTH_PORT,
+# users from $HTPASSWD_FILE, those gateways as its upstream.
 render_nginx() { # http_port https_port gateway_addr...
-  local http_port=$1 https_port=$2 dir="$STACK_DIR/nginx" upstreams="" a
+  local http_port=$1 https_port=$2 dir="$STACK_DIR/nginx" upstreams="" proxy_upstreams="" a includes
   shift 2
   for a in "$@"; do upstreams+="server $a max_fails=1 fail_timeout=5s;"$'\n'; done
   mkdir -p "$dir/tmp" "$dir/logs"
-  awk -v servers="$upstreams" \
-    -v http="127.0.0.1:$http_port" -v https="127.0.0.1:$https_port" -v origin="https://127.0.0.1:$https_port" \
-    -v crt="$TLS_DIR/server.crt" -v key="$TLS_DIR/server.key" -v accesslog="$dir/logs/access.log" '
-    /^[ \t]*@UPSTREAM_SERVERS@[ \t]*$/ {
-      indent = $0; sub(/@.*/, "", indent)
-      n = split(servers, s, "\n")
-      for (i = 1; i <= n; i++) if (s[i] != "") print indent s[i]
-      next
-    }
-    /^#/ { print; next }
-    {
-      gsub(/@SERVER_NAME@/, "127.0.0.1 localhost"); gsub(/@HTTP_LISTEN@/, http); gsub(/@HTTPS_LISTEN@/, https)
-      gsub(/@HTTPS_ORIGIN@/, origin); gsub(/@TLS_CERTIFICATE@/, crt); gsub(/@TLS_CERTIFICATE_KEY@/, key)
-      gsub(/@HSTS_MAX_AGE@/, "300"); gsub(/@ACCESS_LOG@/, accesslog)
-      print
-    }' "$NGINX_TEMPLATE" >"$dir/homebase.conf"
-  grep -n '@[A-Z_]*@' <(grep -v '^#' "$dir/homebase.conf") >&2 && die "render_nginx: a placeholder of $NGINX_TEMPLATE is not filled"
+  render_nginx_template "$NGINX_TEMPLATE" "$upstreams" "$http_port" "$https_port" >"$dir/homebase.conf"
+  includes="include $dir/homebase.conf;"
+  rm -f "$dir/homebase-proxy-auth.conf"
+  if [[ -n ${PROXY_AUTH_GATEWAYS:-} ]]; then
+    for a in ${PROXY_AUTH_GATEWAYS//,/ }; do proxy_upstreams+="server $a max_fails=1 fail_timeout=5s;"$'\n'; done
+    [[ -f $HTPASSWD_FILE ]] || (umask 077; : >"$HTPASSWD_FILE")
+    # As root the workers (www-data) read the file: theirs to read, nobody else's.
+    [[ $(id -u) -eq 0 ]] && chgrp www-data "$HTPASSWD_FILE" && chmod 640 "$HTPASSWD_FILE"
+    render_nginx_template "$NGINX_PROXY_AUTH_TEMPLATE" "$proxy_upstreams" "$http_port" "$https_port" >"$dir/homebase-proxy-auth.conf"
+    includes+=$'\n'"    include $dir/homebase-proxy-auth.conf;"
+  fi
+  grep -n '@[A-Z_]*@' <(grep -hv '^#' "$dir"/homebase*.conf) >&2 && die "render_nginx: a placeholder of deploy/nginx is not filled"
   local user=""
   # As root, the workers run as Debian's www-data; they only need the
   # temporary folders (nginx hands them over) and a path to reach them.
@@ -462,11 +495,52 @@ http {
     fastcgi_temp_path $dir/tmp/fastcgi;
     uwsgi_temp_path $dir/tmp/uwsgi;
     scgi_temp_path $dir/tmp/scgi;
-    include $dir/homebase.conf;
+    $includes
 }
 CONF
   "$NGINX_BIN" -t -q -p "$dir" -e "$dir/logs/error.log" -c "$dir/nginx.conf" ||
     die "nginx refuses the rendered configuration $dir/nginx.conf"
+}
+
+# One template of deploy/nginx with this machine's values (render_nginx).
+render_nginx_template() { # template upstream_lines http_port https_port
+  local dir="$STACK_DIR/nginx"
+  awk -v servers="$2" \
+    -v http="127.0.0.1:$3" -v https="127.0.0.1:$4" -v origin="https://127.0.0.1:$4" \
+    -v proxyauth="127.0.0.1:$PROXY_AUTH_PORT" -v htpasswd="$HTPASSWD_FILE" \
+    -v crt="$TLS_DIR/server.crt" -v key="$TLS_DIR/server.key" -v accesslog="$dir/logs/access.log" '
+    /^[ \t]*@(PROXY_)?UPSTREAM_SERVERS@[ \t]*$/ {
+      indent = $0; sub(/@.*/, "", indent)
+      n = split(servers, s, "\n")
+      for (i = 1; i <= n; i++) if (s[i] != "") print indent s[i]
+      next
+    }
+    /^#/ { print; next }
+    {
+      gsub(/@SERVER_NAME@/, "127.0.0.1 localhost"); gsub(/@HTTP_LISTEN@/, http); gsub(/@HTTPS_LISTEN@/, https)
+      gsub(/@HTTPS_ORIGIN@/, origin); gsub(/@TLS_CERTIFICATE@/, crt); gsub(/@TLS_CERTIFICATE_KEY@/, key)
+      gsub(/@HSTS_MAX_AGE@/, "300"); gsub(/@ACCESS_LOG@/, accesslog)
+      gsub(/@PROXY_AUTH_LISTEN@/, proxyauth); gsub(/@HTPASSWD_FILE@/, htpasswd)
+      print
+    }' "$1"
+}
+
+# Adds a user to the htpasswd file of the proxy-auth server, or changes its
+# password (read from standard input, one line), hashed with SHA-512 crypt
+# (`openssl passwd -6`, which nginx reads through the system's crypt()).
+htpasswd_set() { # username
+  local user=$1 pw hash tmp
+  [[ $user =~ ^[A-Za-z0-9_.-]{3,32}$ ]] || die "htpasswd: $user is not a username (3 to 32 letters, digits, _ . -)"
+  command -v openssl >/dev/null || ensure_packages openssl
+  IFS= read -r pw || true
+  [[ -n $pw ]] || die "htpasswd: no password on standard input"
+  hash=$(printf '%s\n' "$pw" | openssl passwd -6 -stdin) || die "openssl passwd failed"
+  mkdir -p "$(dirname "$HTPASSWD_FILE")"
+  tmp="$HTPASSWD_FILE.new"
+  (umask 077
+   { [[ -f $HTPASSWD_FILE ]] && awk -F: -v u="$user" '$1 != u' "$HTPASSWD_FILE"; printf '%s:%s\n' "$user" "$hash"; } >"$tmp")
+  [[ $(id -u) -eq 0 ]] && id www-data >/dev/null 2>&1 && chgrp www-data "$tmp" && chmod 640 "$tmp"
+  mv "$tmp" "$HTPASSWD_FILE"
 }
 
 # Starts the rendered nginx in the background, in the foreground of its own
@@ -543,8 +617,10 @@ pgbouncer_pid() {
 # The gateway's URL through PgBouncer: the same role and password (PgBouncer
 # checks it against the SCRAM secret in userlist.txt, then logs in to
 # PostgreSQL with it: SCRAM pass-through).
-pgbouncer_url() { # [db]
-  url_with_user "postgres://127.0.0.1:$PGBOUNCER_PORT/${1:-$DB_NAME}?sslmode=disable" "$GATEWAY_ROLE" "$(gateway_password)"
+pgbouncer_url() { # [db] [role]
+  local role=${2:-$GATEWAY_ROLE} pw
+  if [[ $role == "$GATEWAY_PROXY_ROLE" ]]; then pw=$(gateway_proxy_password); else pw=$(gateway_password); fi
+  url_with_user "postgres://127.0.0.1:$PGBOUNCER_PORT/${1:-$DB_NAME}?sslmode=disable" "$role" "$pw"
 }
 
 # Renders the configuration: the dev and test databases (and any given) on
@@ -557,10 +633,12 @@ pgbouncer_url() { # [db]
 # over the Unix socket in .local/pgbouncer/run (peer); TCP only the gateway role.
 render_pgbouncer() { # [extra databases...]
   using_local_cluster || die "PgBouncer runs against the local cluster only (ADMIN_DATABASE_URL is set)"
-  local dir=$PGBOUNCER_DIR secret db cores pool timeout=${PGBOUNCER_STATEMENT_TIMEOUT:-5000}
+  local dir=$PGBOUNCER_DIR secret proxy_secret db cores pool timeout=${PGBOUNCER_STATEMENT_TIMEOUT:-5000}
   [[ $timeout =~ ^[0-9]+$ ]] || die "PGBOUNCER_STATEMENT_TIMEOUT: want milliseconds"
   secret=$(psql_admin postgres -At -c "SELECT rolpassword FROM pg_authid WHERE rolname = '$GATEWAY_ROLE'")
   [[ $secret == SCRAM-SHA-256\$* ]] || die "the $GATEWAY_ROLE role has no SCRAM secret (bootstrap_roles first)"
+  proxy_secret=$(psql_admin postgres -At -c "SELECT rolpassword FROM pg_authid WHERE rolname = '$GATEWAY_PROXY_ROLE'")
+  [[ $proxy_secret == SCRAM-SHA-256\$* ]] || die "the $GATEWAY_PROXY_ROLE role has no SCRAM secret (bootstrap_roles first)"
   cores=$(nproc)
   pool=${PGBOUNCER_POOL_SIZE:-$((cores * 2 > 4 ? cores * 2 : 4))}
   mkdir -p "$dir/run"
@@ -568,6 +646,9 @@ render_pgbouncer() { # [extra databases...]
   chmod 700 "$dir/run"
   {
     printf '"%s" "%s"\n' "$GATEWAY_ROLE" "$secret"
+    # The proxy-trusting gateway's login: a pool of its own (PgBouncer pools
+    # per user), so its connections are never lent to the ordinary gateway.
+    printf '"%s" "%s"\n' "$GATEWAY_PROXY_ROLE" "$proxy_secret"
     # The admin console's user, let in by peer only (hba.conf): no password.
     printf '"postgres" ""\n'
   } | as_pg_user tee "$dir/userlist.txt.new" >/dev/null
@@ -577,6 +658,7 @@ render_pgbouncer() { # [extra databases...]
 # Rendered by scripts/lib.sh (render_pgbouncer).
 local  pgbouncer  postgres                 peer
 host   all        $GATEWAY_ROLE  127.0.0.1/32  scram-sha-256
+host   all        $GATEWAY_PROXY_ROLE  127.0.0.1/32  scram-sha-256
 EOF2
   local dbs="" d
   for d in "$DB_NAME" "$TEST_DB_NAME" "$@"; do

@@ -152,7 +152,8 @@ CREATE TYPE request.context AS (
 	token text,
 	browser text,
 	ip inet,
-	request_id text
+	request_id text,
+	proxy_user text
 );
 
 
@@ -183,6 +184,44 @@ $$;
 
 
 ALTER FUNCTION audit.account_role_changed() OWNER TO app_owner;
+
+--
+-- Name: proxy_identity_changed(); Type: FUNCTION; Schema: audit; Owner: app_owner
+--
+
+CREATE FUNCTION audit.proxy_identity_changed() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+  v_identity jsonb;
+  v_change text := TG_OP || ' ' || TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME;
+  v_log_id bigint;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles r
+                  WHERE r.rolname = 'gateway_proxy' AND pg_has_role(session_user, r.oid, 'MEMBER')) THEN
+    RETURN NULL;
+  END IF;
+  v_identity := current_setting('auth.proxy_identity')::jsonb;
+  v_log_id := nullif(current_setting('auth.proxy_audit_id', true), '')::bigint;
+  IF v_log_id IS NOT NULL THEN
+    UPDATE audit.logs l SET details = jsonb_set(l.details, '{changes}', l.details->'changes' || to_jsonb(v_change))
+     WHERE l.id = v_log_id AND NOT l.details->'changes' ? v_change;
+    RETURN NULL;
+  END IF;
+  INSERT INTO audit.logs (level, source, message, account_id, client_ip, request_id, details)
+  VALUES ('INFO', 'proxy', 'changed by a proxy-asserted identity', (v_identity->>'account_id')::bigint,
+          (v_identity->>'ip')::inet, left(v_identity->>'request_id', 128),
+          jsonb_build_object('identity', 'proxy', 'proxy_user', v_identity->>'proxy_user', 'by', session_user,
+                             'changes', jsonb_build_array(v_change)))
+  RETURNING id INTO v_log_id;
+  PERFORM set_config('auth.proxy_audit_id', v_log_id::text, true);
+  RETURN NULL;
+END
+$$;
+
+
+ALTER FUNCTION audit.proxy_identity_changed() OWNER TO app_owner;
 
 --
 -- Name: settings_changed(); Type: FUNCTION; Schema: audit; Owner: app_owner
@@ -1351,6 +1390,20 @@ CREATE TRIGGER accounts_role_changed AFTER UPDATE OF role ON auth.accounts FOR E
 
 
 --
+-- Name: account_sessions proxy_identity_audit; Type: TRIGGER; Schema: auth; Owner: app_owner
+--
+
+CREATE TRIGGER proxy_identity_audit AFTER INSERT OR DELETE OR UPDATE ON auth.account_sessions FOR EACH STATEMENT WHEN ((current_setting('auth.proxy_identity'::text, true) <> ''::text)) EXECUTE FUNCTION audit.proxy_identity_changed();
+
+
+--
+-- Name: accounts proxy_identity_audit; Type: TRIGGER; Schema: auth; Owner: app_owner
+--
+
+CREATE TRIGGER proxy_identity_audit AFTER INSERT OR DELETE OR UPDATE ON auth.accounts FOR EACH STATEMENT WHEN ((current_setting('auth.proxy_identity'::text, true) <> ''::text)) EXECUTE FUNCTION audit.proxy_identity_changed();
+
+
+--
 -- Name: settings settings_changed; Type: TRIGGER; Schema: auth; Owner: app_owner
 --
 
@@ -1369,6 +1422,34 @@ CREATE TRIGGER likes_count AFTER INSERT OR DELETE ON publishing.likes FOR EACH R
 --
 
 CREATE TRIGGER posts_touch_updated_at BEFORE UPDATE ON publishing.posts FOR EACH ROW WHEN ((old.* IS DISTINCT FROM new.*)) EXECUTE FUNCTION publishing.posts_touch_updated_at();
+
+
+--
+-- Name: activities proxy_identity_audit; Type: TRIGGER; Schema: publishing; Owner: app_owner
+--
+
+CREATE TRIGGER proxy_identity_audit AFTER INSERT OR DELETE OR UPDATE ON publishing.activities FOR EACH STATEMENT WHEN ((current_setting('auth.proxy_identity'::text, true) <> ''::text)) EXECUTE FUNCTION audit.proxy_identity_changed();
+
+
+--
+-- Name: likes proxy_identity_audit; Type: TRIGGER; Schema: publishing; Owner: app_owner
+--
+
+CREATE TRIGGER proxy_identity_audit AFTER INSERT OR DELETE OR UPDATE ON publishing.likes FOR EACH STATEMENT WHEN ((current_setting('auth.proxy_identity'::text, true) <> ''::text)) EXECUTE FUNCTION audit.proxy_identity_changed();
+
+
+--
+-- Name: posts proxy_identity_audit; Type: TRIGGER; Schema: publishing; Owner: app_owner
+--
+
+CREATE TRIGGER proxy_identity_audit AFTER INSERT OR DELETE OR UPDATE ON publishing.posts FOR EACH STATEMENT WHEN ((current_setting('auth.proxy_identity'::text, true) <> ''::text)) EXECUTE FUNCTION audit.proxy_identity_changed();
+
+
+--
+-- Name: reposts proxy_identity_audit; Type: TRIGGER; Schema: publishing; Owner: app_owner
+--
+
+CREATE TRIGGER proxy_identity_audit AFTER INSERT OR DELETE OR UPDATE ON publishing.reposts FOR EACH STATEMENT WHEN ((current_setting('auth.proxy_identity'::text, true) <> ''::text)) EXECUTE FUNCTION audit.proxy_identity_changed();
 
 
 --
@@ -1418,6 +1499,41 @@ CREATE TRIGGER logs_before_write BEFORE INSERT OR UPDATE ON tracking.logs FOR EA
 --
 
 CREATE TRIGGER logs_touch_tracker AFTER INSERT OR DELETE OR UPDATE ON tracking.logs FOR EACH ROW EXECUTE FUNCTION tracking.logs_touch_tracker();
+
+
+--
+-- Name: goal_entries proxy_identity_audit; Type: TRIGGER; Schema: tracking; Owner: app_owner
+--
+
+CREATE TRIGGER proxy_identity_audit AFTER INSERT OR DELETE OR UPDATE ON tracking.goal_entries FOR EACH STATEMENT WHEN ((current_setting('auth.proxy_identity'::text, true) <> ''::text)) EXECUTE FUNCTION audit.proxy_identity_changed();
+
+
+--
+-- Name: goals proxy_identity_audit; Type: TRIGGER; Schema: tracking; Owner: app_owner
+--
+
+CREATE TRIGGER proxy_identity_audit AFTER INSERT OR DELETE OR UPDATE ON tracking.goals FOR EACH STATEMENT WHEN ((current_setting('auth.proxy_identity'::text, true) <> ''::text)) EXECUTE FUNCTION audit.proxy_identity_changed();
+
+
+--
+-- Name: logs proxy_identity_audit; Type: TRIGGER; Schema: tracking; Owner: app_owner
+--
+
+CREATE TRIGGER proxy_identity_audit AFTER INSERT OR DELETE OR UPDATE ON tracking.logs FOR EACH STATEMENT WHEN ((current_setting('auth.proxy_identity'::text, true) <> ''::text)) EXECUTE FUNCTION audit.proxy_identity_changed();
+
+
+--
+-- Name: preferences proxy_identity_audit; Type: TRIGGER; Schema: tracking; Owner: app_owner
+--
+
+CREATE TRIGGER proxy_identity_audit AFTER INSERT OR DELETE OR UPDATE ON tracking.preferences FOR EACH STATEMENT WHEN ((current_setting('auth.proxy_identity'::text, true) <> ''::text)) EXECUTE FUNCTION audit.proxy_identity_changed();
+
+
+--
+-- Name: trackers proxy_identity_audit; Type: TRIGGER; Schema: tracking; Owner: app_owner
+--
+
+CREATE TRIGGER proxy_identity_audit AFTER INSERT OR DELETE OR UPDATE ON tracking.trackers FOR EACH STATEMENT WHEN ((current_setting('auth.proxy_identity'::text, true) <> ''::text)) EXECUTE FUNCTION audit.proxy_identity_changed();
 
 
 --
@@ -1544,6 +1660,13 @@ ALTER TABLE ONLY tracking.trackers
 --
 
 REVOKE ALL ON FUNCTION audit.account_role_changed() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION proxy_identity_changed(); Type: ACL; Schema: audit; Owner: app_owner
+--
+
+REVOKE ALL ON FUNCTION audit.proxy_identity_changed() FROM PUBLIC;
 
 
 --

@@ -85,7 +85,38 @@ BEGIN
 END
 $$;
 
--- The session behind the context's token, checked against the browser that
+-- Whether this connection's login may assert identities (ctx.proxy_user):
+-- a member of the role gateway_proxy (created by the scripts'
+-- bootstrap_roles, like gateway; sql/migrations/010_proxy_identity.sql).
+-- session_user, not current_user: every api function is SECURITY DEFINER,
+-- so current_user is the owner. False when the role does not exist.
+CREATE OR REPLACE FUNCTION auth.proxy_trusted() RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+  SELECT EXISTS (SELECT 1 FROM pg_roles r
+                  WHERE r.rolname = 'gateway_proxy' AND pg_has_role(session_user, r.oid, 'MEMBER'));
+END;
+
+-- Who the request is, from its context: the one place every api function
+-- that needs a user asks (then auth.session_failure on anything but OK).
+--
+-- A proxy-asserted identity (ctx.proxy_user, not NULL) wins over any token.
+-- It is believed only from a login that auth.proxy_trusted() (a member of
+-- gateway_proxy): from any other, such as the ordinary gateway role, the
+-- request is INVALID and the attempt is logged (WARN 'proxy identity
+-- refused'), so holding the gateway's password is still not enough to act
+-- as a user. A trusted name that is no enabled account is PROXY_USER (a 401
+-- INVALID, not logged: nginx has already checked the password, and a name
+-- in its password file without an account is a matter of configuration).
+-- Otherwise OK with account_id and no session: session_id, created_at,
+-- last_used and expiry_time are NULL, and the functions about sessions say
+-- what that means for them. It also sets the transaction-local setting
+-- auth.proxy_identity, which the audit triggers of 010_proxy_identity.sql
+-- read to log every change the request makes, and audit.write to mark its
+-- rows; a token request clears it.
+--
+-- With a token: the session behind it, checked against the browser that
 -- presents it. message: INVALID (unknown token), EXPIRED (past its absolute
 -- expiry, or unused for auth.settings.session_idle_timeout) and BROWSER (the
 -- session is deleted and the drop logged as WARN; the caller must not roll
@@ -104,6 +135,27 @@ AS $$
 DECLARE
   v auth.account_sessions;
 BEGIN
+  PERFORM set_config('auth.proxy_identity', '', true), set_config('auth.proxy_audit_id', '', true);
+  IF ctx.proxy_user IS NOT NULL THEN
+    IF NOT auth.proxy_trusted() THEN
+      PERFORM audit.write('WARN', 'auth', 'proxy identity refused', NULL,
+                          jsonb_build_object('reason', 'the database role is not a member of gateway_proxy',
+                                             'by', session_user, 'proxy_user', left(ctx.proxy_user, 64)), ctx);
+      message := 'INVALID';
+      RETURN;
+    END IF;
+    SELECT a.id INTO account_id FROM auth.accounts a
+     WHERE a.username OPERATOR(ext.=) ctx.proxy_user::ext.citext AND a.disabled_at IS NULL;
+    IF account_id IS NULL THEN
+      message := 'PROXY_USER';
+      RETURN;
+    END IF;
+    PERFORM set_config('auth.proxy_identity',
+                       json_build_object('account_id', account_id, 'proxy_user', ctx.proxy_user,
+                                         'ip', host(ctx.ip), 'request_id', ctx.request_id)::text, true);
+    message := 'OK';
+    RETURN;
+  END IF;
   SELECT * INTO v FROM auth.account_sessions s WHERE s.token_digest = auth.token_digest(ctx.token);
   IF NOT FOUND THEN
     message := 'INVALID';
@@ -216,12 +268,15 @@ END;
 
 -- The 401 answer for a failed session check. Returned, not raised: an EXPIRED
 -- or BROWSER session has just been deleted, and that must be committed.
+-- PROXY_USER (auth.check_session) answers the code INVALID, as an unknown
+-- token does, with a message of its own.
 CREATE OR REPLACE FUNCTION auth.session_failure(message text) RETURNS json
 LANGUAGE sql VOLATILE
 BEGIN ATOMIC
-  SELECT response.fail(401, message, CASE message
+  SELECT response.fail(401, CASE message WHEN 'PROXY_USER' THEN 'INVALID' ELSE message END, CASE message
            WHEN 'EXPIRED' THEN 'the session has expired; log in again'
            WHEN 'BROWSER' THEN 'the session belongs to another browser and has been revoked'
+           WHEN 'PROXY_USER' THEN 'the user the proxy names is not an enabled account'
            ELSE 'the session token is not valid' END);
 END;
 

@@ -3,7 +3,8 @@
 -- ============================================================================
 -- Every api function takes the request's context as its first argument,
 -- `ctx request.context`, and reads what it needs from it: ctx.token,
--- ctx.browser, ctx.ip, ctx.request_id. The gateway passes it as an anonymous
+-- ctx.browser, ctx.ip, ctx.request_id, ctx.proxy_user (the user name a
+-- trusted proxy asserts; auth.check_session decides whether to believe it). The gateway passes it as an anonymous
 -- ROW($1, $2, …) in attribute order, so it needs no privilege on this schema.
 --
 -- A DBA calls any api function by hand with the constructor below:
@@ -12,7 +13,7 @@
 -- The constructor, for psql and pgTAP: every item is optional, so a call
 -- names only what it needs and survives the next added item.
 CREATE OR REPLACE FUNCTION request.context(token text DEFAULT NULL, browser text DEFAULT NULL, ip inet DEFAULT NULL,
-                                           request_id text DEFAULT NULL)
+                                           request_id text DEFAULT NULL, proxy_user text DEFAULT NULL)
 RETURNS request.context
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN ROW(token, browser, ip, request_id)::request.context;
+RETURN ROW(token, browser, ip, request_id, proxy_user)::request.context;

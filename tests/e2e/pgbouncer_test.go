@@ -123,11 +123,11 @@ func TestHotPathOneRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	q := "SELECT api.current_session(ROW($1, $2, $3, $4))"
+	q := "SELECT api.current_session(ROW($1, $2, $3, $4, $5))"
 	for i := range 3 {
 		rt.n.Store(0)
 		var r []byte
-		if err := conn.QueryRow(ctx, q, "no-such-token", "ua", "127.0.0.1", "e2e-rt").Scan(&r); err != nil {
+		if err := conn.QueryRow(ctx, q, "no-such-token", "ua", "127.0.0.1", "e2e-rt", nil).Scan(&r); err != nil {
 			t.Fatal(err)
 		}
 		if n := rt.n.Load(); i > 0 && n != 1 {

@@ -189,7 +189,10 @@ func TestCurrentSession(t *testing.T) {
 	r := g.do(req{Method: "GET", Path: "/session", Token: tok, UA: "Firefox/1"})
 	expect(t, r, 200, "")
 	body := r.JSON(t)
-	expectKeys(t, "GET /session", body, "account", "session")
+	expectKeys(t, "GET /session", body, "account", "session", "identity")
+	if body["identity"] != "token" {
+		t.Fatalf("identity %v, want token", body["identity"])
+	}
 	expectAccount(t, obj(t, body, "account"), u)
 	s := obj(t, body, "session")
 	expectKeys(t, "session", s, "id", "created_at", "last_used", "expires_at")

@@ -19,7 +19,10 @@
 #   - the gateways reach PostgreSQL only through PgBouncer (its own instance
 #     here, in the temporary folder): each of their backends is one of
 #     PgBouncer's server connections (SHOW SERVERS on its admin console);
-#   - SIGTERM to scripts/run stops nginx, both gateways and PgBouncer: their ports are free.
+#   - the proxy-auth server (homebase-proxy-auth.conf) asks for a password, and
+#     a user of its password file gets in with no token (tests/scripts/proxy_auth.sh
+#     checks the rest of it);
+#   - SIGTERM to scripts/run stops nginx, the gateways and PgBouncer: their ports are free.
 #
 # Run by scripts/test; by itself once the cluster runs (scripts/db start):
 #   bash tests/scripts/stack.sh
@@ -29,7 +32,7 @@ source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/scripts/lib.sh"
 
 SCRATCH="${TEST_DB_NAME}_stack"
 TMP=$(mktemp -d)
-export STACK_DIR="$TMP/stack" PGBOUNCER_DIR="$TMP/pgbouncer"
+export STACK_DIR="$TMP/stack" PGBOUNCER_DIR="$TMP/pgbouncer" HTPASSWD_FILE="$TMP/htpasswd"
 RUN_LOG="$TMP/run.log"
 RUN_PID=""
 CA="$LOCAL_DIR/tls/ca.crt"
@@ -64,15 +67,16 @@ if using_local_cluster && ! cluster_running; then
   die "the local cluster is not running: scripts/db start (or scripts/test) first"
 fi
 
-# Five free ports from STACK_TEST_PORT on: plain HTTP, HTTPS, two gateways, PgBouncer.
+# Seven free ports from STACK_TEST_PORT on: plain HTTP, HTTPS, two gateways,
+# PgBouncer, proxy auth and its gateway.
 ports=()
 port=${STACK_TEST_PORT:-18440}
-for ((i = 0; i < 60 && ${#ports[@]} < 5; i++, port++)); do
+for ((i = 0; i < 60 && ${#ports[@]} < 7; i++, port++)); do
   port_in_use "$port" || ports+=("$port")
 done
-[[ ${#ports[@]} -eq 5 ]] || die "no five free ports from ${STACK_TEST_PORT:-18440} on"
-HTTP_PORT=${ports[0]} HTTPS_PORT=${ports[1]} GW1=${ports[2]} GW2=${ports[3]}
-export PGBOUNCER_PORT=${ports[4]}
+[[ ${#ports[@]} -eq 7 ]] || die "no seven free ports from ${STACK_TEST_PORT:-18440} on"
+HTTP_PORT=${ports[0]} HTTPS_PORT=${ports[1]} GW1=${ports[2]} GW2=${ports[3]} GWP=${ports[6]}
+export PGBOUNCER_PORT=${ports[4]} PROXY_AUTH_PORT=${ports[5]}
 BASE="https://127.0.0.1:$HTTPS_PORT"
 
 # https method path [curl args...]: "STATUS" of a request through nginx;
@@ -89,7 +93,8 @@ listener_pid() { ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\
 
 drop_database "$SCRATCH" >/dev/null
 say "scripts/run --stack on $SCRATCH: https :$HTTPS_PORT, http :$HTTP_PORT, gateways :$GW1 :$GW2"
-DB_NAME=$SCRATCH HTTPS_PORT=$HTTPS_PORT STACK_HTTP_PORT=$HTTP_PORT STACK_GATEWAY_PORTS="$GW1,$GW2" \
+printf 'stack pw\n' | bash "$ROOT/scripts/db" htpasswd stack_px
+DB_NAME=$SCRATCH HTTPS_PORT=$HTTPS_PORT STACK_HTTP_PORT=$HTTP_PORT STACK_GATEWAY_PORTS="$GW1,$GW2" STACK_PROXY_GATEWAY_PORT=$GWP \
   MAINTENANCE_INTERVAL=0 bash "$ROOT/scripts/run" --stack >"$RUN_LOG" 2>&1 &
 RUN_PID=$!
 for ((i = 0; i < 600; i++)); do # 120 s at most (a first build of the gateway included)
@@ -99,6 +104,7 @@ for ((i = 0; i < 600; i++)); do # 120 s at most (a first build of the gateway in
 done
 check "scripts/run --stack says the stack is up" grep -q 'the stack is up' "$RUN_LOG"
 check "it prints the https URL" grep -qF "$BASE/" "$RUN_LOG"
+check "  ... and the proxy-auth URL" grep -qF "https://127.0.0.1:$PROXY_AUTH_PORT/" "$RUN_LOG"
 
 NGINX_MASTER=$(cat "$STACK_DIR/nginx/nginx.pid" 2>/dev/null || true)
 GW1_PID=$(listener_pid "$GW1") GW2_PID=$(listener_pid "$GW2")
@@ -122,6 +128,15 @@ check "TLS 1.1 is refused" \
 check "plain http redirects to https (301, same path and query)" \
   equal "$(curl -s --max-time 10 -o /dev/null -w '%{http_code} %{redirect_url}' "http://127.0.0.1:$HTTP_PORT/api/v1/session?x=1")" \
   "301 $BASE/api/v1/session?x=1"
+
+# The proxy-auth server: a password, then the account of that name, no token.
+check "proxy auth without a password: 401 from nginx" \
+  equal "$(curl -s --max-time 10 --cacert "$CA" -o /dev/null -w '%{http_code}' "https://127.0.0.1:$PROXY_AUTH_PORT/api/v1/session")" 401
+https POST /api/v1/accounts -H 'Content-Type: application/json' \
+  -d '{"username":"stack_px","email":"stack_px@example.com","password":"correct horse battery"}' >/dev/null
+check "  ... with stack_px's password (scripts/db htpasswd): GET /session is stack_px's, identity proxy" \
+  contains "$(curl -s --max-time 10 --cacert "$CA" -u 'stack_px:stack pw' "https://127.0.0.1:$PROXY_AUTH_PORT/api/v1/session" | tr -d ' ')" \
+  '"username":"stack_px"'
 
 # /metrics.
 check "GET /metrics through nginx: 404" equal "$(https GET /metrics)" 404
@@ -204,7 +219,7 @@ RUN_PID=""
 check "  ... nginx's master is gone" bash -c "! kill -0 $NGINX_MASTER 2>/dev/null"
 check "  ... the first gateway is gone" bash -c "! kill -0 $GW1_PID 2>/dev/null"
 check "  ... PgBouncer is gone" bash -c "! kill -0 $PGB_PID 2>/dev/null"
-for p in "$HTTP_PORT" "$HTTPS_PORT" "$GW1" "$GW2" "$PGBOUNCER_PORT"; do
+for p in "$HTTP_PORT" "$HTTPS_PORT" "$GW1" "$GW2" "$PGBOUNCER_PORT" "$PROXY_AUTH_PORT" "$GWP"; do
   check "  ... port $p is free" bash -c "! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null"
 done
 

@@ -6,12 +6,24 @@
 -- the session's own pg_temp schema is one the gateway may use, so a function
 -- there would count as reachable below.)
 BEGIN;
-SELECT plan(15);
+SELECT plan(18);
 
 SELECT ok(NOT rolcanlogin, 'the owner role cannot log in') FROM pg_roles WHERE rolname = 'app_owner';
 SELECT ok(rolcanlogin AND NOT rolsuper AND NOT rolcreaterole AND NOT rolcreatedb,
           'the gateway role logs in and holds no special attribute')
   FROM pg_roles WHERE rolname = 'gateway';
+-- The proxy-trusting login (scripts/lib.sh bootstrap_roles): the gateway's
+-- privileges through membership, nothing more; and the ordinary gateway is
+-- not one of it (auth.check_session believes a proxy_user only from its members).
+SELECT ok(rolcanlogin AND NOT rolsuper AND NOT rolcreaterole AND NOT rolcreatedb AND rolinherit
+          AND pg_has_role('gateway_proxy', 'gateway', 'MEMBER'),
+          'gateway_proxy logs in, holds no special attribute and inherits the gateway''s privileges')
+  FROM pg_roles WHERE rolname = 'gateway_proxy';
+SELECT ok(NOT pg_has_role('gateway', 'gateway_proxy', 'MEMBER'), 'the gateway role is not a member of gateway_proxy');
+SELECT is_empty($$
+  SELECT m.roleid::regrole FROM pg_auth_members m
+   WHERE m.member = 'gateway_proxy'::regrole AND m.roleid <> 'gateway'::regrole
+$$, 'gateway_proxy is a member of gateway and of no other role');
 
 -- Every function in api is executable by the gateway, and every executable
 -- function outside the system schemas is in api.
@@ -65,12 +77,12 @@ SELECT auth.create_account_session('Tap00_Ann', 'UA-Tap00', '192.0.2.1') AS tok 
 -- As the gateway: a table read is refused, an api call is not.
 SET LOCAL ROLE gateway;
 SELECT throws_ok('SELECT count(*) FROM auth.accounts', '42501', NULL, 'the gateway cannot read auth.accounts');
-SELECT lives_ok($$SELECT api.availability(ROW(NULL, NULL, NULL, NULL), 'nobody_here', NULL)$$,
+SELECT lives_ok($$SELECT api.availability(ROW(NULL, NULL, NULL, NULL, NULL), 'nobody_here', NULL)$$,
                 'the gateway can call an api function');
 SELECT throws_ok($$SELECT request.context(token => 'x')$$, '42501', 'permission denied for schema request',
                  'the gateway cannot call the constructor request.context');
-SELECT is(api.current_session(ROW(:'tok', 'UA-Tap00', '192.0.2.1', 'tap00-req')) #>> '{account,username}', 'Tap00_Ann',
-          'the gateway passes the context as an anonymous ROW(token, browser, ip, request_id)');
+SELECT is(api.current_session(ROW(:'tok', 'UA-Tap00', '192.0.2.1', 'tap00-req', NULL)) #>> '{account,username}', 'Tap00_Ann',
+          'the gateway passes the context as an anonymous ROW(token, browser, ip, request_id, proxy_user)');
 RESET ROLE;
 
 SELECT * FROM finish();

@@ -385,10 +385,11 @@ SELECT is((SELECT count(*) FROM auth.account_sessions WHERE account_id = :fay), 
 SELECT is((SELECT count(*) FROM auth.login_failures WHERE key = 'account:' || :'fay'), 0::bigint, 'its failure counter went too');
 SET LOCAL ROLE gateway;
 
--- api.readiness: the applied migration version and the installed code package's digest.
+-- api.readiness: the applied migration version, the installed code package's
+-- digest, and whether the login may assert identities (13_proxy_identity.sql).
 SELECT api.readiness() AS readiness \gset
-SELECT is((SELECT array_agg(k ORDER BY k) FROM json_object_keys(:'readiness'::json) k), ARRAY['code', 'version'],
-          'readiness answers {"version", "code"}');
+SELECT is((SELECT array_agg(k ORDER BY k) FROM json_object_keys(:'readiness'::json) k), ARRAY['code', 'proxy_trusted', 'version'],
+          'readiness answers {"version", "code", "proxy_trusted"}');
 SELECT is((:'readiness'::jsonb ->> 'version')::int, :schema_version, 'readiness returns the version tern recorded');
 SELECT cmp_ok((:'readiness'::jsonb ->> 'version')::int, '>=', 3,
               '... which includes the migrations these tests need (up to 003_audit)');

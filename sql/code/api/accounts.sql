@@ -110,7 +110,9 @@ END
 $$;
 
 -- PUT /account/password {current_password, new_password} : 204; every other
--- session of the account is deleted. A wrong current password is a 401
+-- session of the account is deleted (every one, for a proxy-asserted
+-- identity: the proxy's password is its own, and the current password is
+-- asked all the same). A wrong current password is a 401
 -- counted like a failed login, so a stolen token cannot guess it quickly.
 -- Logs INFO 'password changed' (or WARN 'password change failed').
 CREATE OR REPLACE FUNCTION api.change_password(ctx request.context, current_password text, new_password text)
@@ -142,7 +144,8 @@ BEGIN
   IF v_failure IS NOT NULL THEN RETURN v_failure; END IF;
 
   UPDATE auth.accounts a SET password_hash = auth.hash_password(new_password) WHERE a.id = v_session.account_id;
-  DELETE FROM auth.account_sessions s WHERE s.account_id = v_session.account_id AND s.id <> v_session.session_id;
+  DELETE FROM auth.account_sessions s
+   WHERE s.account_id = v_session.account_id AND s.id IS DISTINCT FROM v_session.session_id;
   GET DIAGNOSTICS v_count = ROW_COUNT;
   PERFORM audit.write('INFO', 'auth', 'password changed', v_session.account_id,
                       jsonb_build_object('other_sessions_revoked', v_count), ctx);

@@ -136,10 +136,14 @@ $$;
 
 -- /readyz: the migration version tern recorded and the digest of the
 -- installed code package; the gateway answers 503 unless both are its own.
+-- proxy_trusted: whether the gateway's login may assert identities
+-- (auth.proxy_trusted); a gateway with PROXY_USER_HEADER set is not ready
+-- without it.
 CREATE OR REPLACE FUNCTION api.readiness() RETURNS json
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
   SELECT json_build_object('version', (SELECT max(v.version) FROM public.schema_version v),
-                           'code', (SELECT p.digest FROM public.code_package p WHERE p.name = 'sql/code'));
+                           'code', (SELECT p.digest FROM public.code_package p WHERE p.name = 'sql/code'),
+                           'proxy_trusted', auth.proxy_trusted());
 END;

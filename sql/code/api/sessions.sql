@@ -65,7 +65,9 @@ BEGIN
 END
 $$;
 
--- GET /session : 200 {"account", "session": {id, created_at, last_used, expires_at}}
+-- GET /session : 200 {"account", "session": {id, created_at, last_used, expires_at}, "identity"}
+-- identity is "token", or "proxy" for an identity a trusted proxy asserted
+-- (auth.check_session), which has no session: "session" is null.
 CREATE OR REPLACE FUNCTION api.current_session(ctx request.context)
 RETURNS json
 LANGUAGE plpgsql SECURITY DEFINER
@@ -79,14 +81,18 @@ BEGIN
 
   RETURN (SELECT json_build_object(
             'account', auth.account_json(a),
-            'session', json_build_object('id', v_session.session_id, 'created_at', response.ts(v_session.created_at),
-                                         'last_used', response.ts(v_session.last_used),
-                                         'expires_at', response.ts(v_session.expiry_time)))
+            'session', CASE WHEN v_session.session_id IS NOT NULL THEN
+                         json_build_object('id', v_session.session_id, 'created_at', response.ts(v_session.created_at),
+                                           'last_used', response.ts(v_session.last_used),
+                                           'expires_at', response.ts(v_session.expiry_time)) END,
+            'identity', CASE WHEN v_session.session_id IS NULL THEN 'proxy' ELSE 'token' END)
             FROM auth.accounts a WHERE a.id = v_session.account_id);
 END
 $$;
 
 -- DELETE /session : 204, the presented token is deleted. Logs INFO 'logged out'.
+-- A proxy-asserted identity has no session to end: 409 CONFLICT (the
+-- proxy, not this API, decides when its users are signed in).
 CREATE OR REPLACE FUNCTION api.logout(ctx request.context)
 RETURNS json
 LANGUAGE plpgsql SECURITY DEFINER
@@ -98,6 +104,9 @@ BEGIN
   v_session := auth.check_session(ctx);
   IF v_session.message <> 'OK' THEN RETURN auth.session_failure(v_session.message); END IF;
 
+  IF v_session.session_id IS NULL THEN
+    PERFORM response.raise(409, 'CONFLICT', 'this request is identified by the proxy, not a session: there is nothing to log out');
+  END IF;
   DELETE FROM auth.account_sessions s WHERE s.id = v_session.session_id;
   PERFORM audit.write('INFO', 'auth', 'logged out', v_session.account_id,
                       jsonb_build_object('session_id', v_session.session_id), ctx);
@@ -106,6 +115,7 @@ END
 $$;
 
 -- GET /sessions : 200 {"sessions": [...]}, newest first; never a token or digest.
+-- For a proxy-asserted identity: the account's token sessions, none current.
 CREATE OR REPLACE FUNCTION api.list_sessions(ctx request.context)
 RETURNS json
 LANGUAGE plpgsql SECURITY DEFINER
@@ -121,7 +131,7 @@ BEGIN
     (SELECT json_agg(json_build_object(
               'id', s.id, 'browser_info', s.browser_info, 'ip_address', host(s.ip_address),
               'created_at', response.ts(s.created_at), 'last_used', response.ts(s.last_used),
-              'expires_at', response.ts(s.expiry_time), 'current', s.id = v_session.session_id)
+              'expires_at', response.ts(s.expiry_time), 'current', s.id IS NOT DISTINCT FROM v_session.session_id)
             ORDER BY s.created_at DESC, s.id DESC)
        FROM auth.account_sessions s
       WHERE s.account_id = v_session.account_id AND s.expiry_time > now()),
@@ -152,7 +162,8 @@ BEGIN
 END
 $$;
 
--- DELETE /sessions : 204; every session of the caller but the current one.
+-- DELETE /sessions : 204; every session of the caller but the current one
+-- (every one, for a proxy-asserted identity, which has none).
 -- Logs INFO 'other sessions revoked' with their number.
 CREATE OR REPLACE FUNCTION api.revoke_other_sessions(ctx request.context)
 RETURNS json
@@ -166,7 +177,8 @@ BEGIN
   v_session := auth.check_session(ctx);
   IF v_session.message <> 'OK' THEN RETURN auth.session_failure(v_session.message); END IF;
 
-  DELETE FROM auth.account_sessions s WHERE s.account_id = v_session.account_id AND s.id <> v_session.session_id;
+  DELETE FROM auth.account_sessions s
+   WHERE s.account_id = v_session.account_id AND s.id IS DISTINCT FROM v_session.session_id;
   GET DIAGNOSTICS v_count = ROW_COUNT;
   PERFORM audit.write('INFO', 'auth', 'other sessions revoked', v_session.account_id,
                       jsonb_build_object('count', v_count), ctx);
