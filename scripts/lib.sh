@@ -555,10 +555,22 @@ pgbouncer_url() { # [db]
 # connect_query instead, PGBOUNCER_STATEMENT_TIMEOUT (ms, default 5000).
 # The admin console (database "pgbouncer") takes only the postgres OS user
 # over the Unix socket in .local/pgbouncer/run (peer); TCP only the gateway role.
+# While PostgreSQL is down or restarting (README "What clients see when
+# something fails"), a query waits in PgBouncer's queue for a server
+# connection at most PGBOUNCER_QUERY_WAIT_TIMEOUT (seconds, default 4: less
+# than the statement timeout, more than reserve_pool_timeout), then its client gets SQLSTATE 08P01
+# "query_wait_timeout", which the gateway answers 503; and after a failed
+# server login PgBouncer tries again after PGBOUNCER_SERVER_LOGIN_RETRY
+# (seconds, default 1; PgBouncer's own 15 kept queries waiting for 15 s after
+# a restart), refusing new clients meanwhile ("server login has been failing").
 render_pgbouncer() { # [extra databases...]
   using_local_cluster || die "PgBouncer runs against the local cluster only (ADMIN_DATABASE_URL is set)"
   local dir=$PGBOUNCER_DIR secret db cores pool timeout=${PGBOUNCER_STATEMENT_TIMEOUT:-5000}
+  local wait=${PGBOUNCER_QUERY_WAIT_TIMEOUT:-4} retry=${PGBOUNCER_SERVER_LOGIN_RETRY:-1}
   [[ $timeout =~ ^[0-9]+$ ]] || die "PGBOUNCER_STATEMENT_TIMEOUT: want milliseconds"
+  [[ $wait =~ ^[0-9]+$ && $wait -ge 1 && $((wait * 1000)) -lt $timeout ]] ||
+    die "PGBOUNCER_QUERY_WAIT_TIMEOUT: want whole seconds, at least 1, less than the statement timeout ($timeout ms)"
+  [[ $retry =~ ^[0-9]+$ && $retry -ge 1 ]] || die "PGBOUNCER_SERVER_LOGIN_RETRY: want whole seconds, at least 1"
   secret=$(psql_admin postgres -At -c "SELECT rolpassword FROM pg_authid WHERE rolname = '$GATEWAY_ROLE'")
   [[ $secret == SCRAM-SHA-256\$* ]] || die "the $GATEWAY_ROLE role has no SCRAM secret (bootstrap_roles first)"
   cores=$(nproc)
@@ -605,6 +617,8 @@ pool_mode = transaction
 default_pool_size = $pool
 reserve_pool_size = 2
 reserve_pool_timeout = 3
+query_wait_timeout = $wait
+server_login_retry = $retry
 max_client_conn = ${PGBOUNCER_MAX_CLIENT_CONN:-1000}
 server_tls_sslmode = disable
 client_tls_sslmode = disable
