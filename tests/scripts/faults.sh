@@ -13,6 +13,11 @@
 #      stack recovers by itself: the gateways, PgBouncer and nginx keep their
 #      pids, and requests succeed again. Every activity whose POST was answered
 #      201 is in the database.
+#   C. The gateway role's password is rotated (scripts/db rotate-password)
+#      under load, through PgBouncer and on a gateway connected to PostgreSQL
+#      directly: no request fails; the old password is refused and the new
+#      one accepted by both; with every connection dropped, the gateways
+#      connect again with the new one, without a restart.
 #   B. One gateway is killed (SIGKILL). nginx sends the rest to the other: the
 #      only failures are requests in flight at the kill (at most the client's
 #      concurrency; a POST that reached the dead gateway is not repeated by
@@ -29,6 +34,8 @@
 #
 # Run by scripts/test; by itself once the cluster runs (scripts/db start):
 #   bash tests/scripts/faults.sh
+# C rotates the password of the gateway role of the local cluster
+# (.local/gateway.password); skipped when GATEWAY_DB_PASSWORD is set.
 set -euo pipefail
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/scripts/lib.sh"
 
@@ -39,7 +46,7 @@ SCRATCH="${TEST_DB_NAME}_faults"
 TMP=$(mktemp -d)
 export STACK_DIR="$TMP/stack" PGBOUNCER_DIR="$TMP/pgbouncer"
 RUN_LOG="$TMP/run.log"
-RUN_PID="" LOAD_PID=""
+RUN_PID="" LOAD_PIDS=() GW3_PID=""
 CA="$LOCAL_DIR/tls/ca.crt"
 CONCURRENCY=8
 # The gateway's and PgBouncer's statement timeout (the defaults, 5 s), and the
@@ -48,8 +55,9 @@ STATEMENT_TIMEOUT_S=5 HANG_MARGIN_S=5
 
 cleanup() {
   local rc=$?
-  [[ -n $LOAD_PID ]] && stop_pid "$LOAD_PID" 5
+  stop_load
   cluster_running || cluster_start
+  [[ -n $GW3_PID ]] && stop_pid "$GW3_PID" 10
   [[ -n $RUN_PID ]] && stop_pid "$RUN_PID" 20
   if [[ $rc -ne 0 ]]; then
     say "scripts/run --stack said (last lines):"
@@ -77,14 +85,15 @@ now() { date +%s.%N; }
 pg_down() { ! cluster_running; }
 listener_pid() { ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1; }
 
-# Five free ports: plain HTTP, HTTPS, two gateways, PgBouncer.
+# Six free ports: plain HTTP, HTTPS, two gateways, PgBouncer, and a third
+# gateway connected to PostgreSQL directly (C).
 ports=()
 port=${FAULTS_TEST_PORT:-$((${STACK_TEST_PORT:-18440} + 20))}
-for ((i = 0; i < 60 && ${#ports[@]} < 5; i++, port++)); do
+for ((i = 0; i < 60 && ${#ports[@]} < 6; i++, port++)); do
   port_in_use "$port" || ports+=("$port")
 done
-[[ ${#ports[@]} -eq 5 ]] || die "no five free ports from ${FAULTS_TEST_PORT:-$((${STACK_TEST_PORT:-18440} + 20))} on"
-HTTP_PORT=${ports[0]} HTTPS_PORT=${ports[1]} GW1=${ports[2]} GW2=${ports[3]}
+[[ ${#ports[@]} -eq 6 ]] || die "no six free ports from ${FAULTS_TEST_PORT:-$((${STACK_TEST_PORT:-18440} + 20))} on"
+HTTP_PORT=${ports[0]} HTTPS_PORT=${ports[1]} GW1=${ports[2]} GW2=${ports[3]} GW3=${ports[5]}
 export PGBOUNCER_PORT=${ports[4]}
 BASE="https://127.0.0.1:$HTTPS_PORT"
 
@@ -113,20 +122,26 @@ PIDS=$(pids)
 read -r NGINX_MASTER GW1_PID GW2_PID PGB_PID <<<"$PIDS"
 check "nginx, both gateways and PgBouncer run (pids $PIDS)" lacks "$PIDS" -
 
-# start_load file: the load in the background, once it has its first successes.
+# start_load file [base]: a load in the background (through nginx unless a
+# base is given), once it has its first successes.
 start_load() {
-  local out=$1 i
-  "$TMP/faultload" -base "$BASE" -setup "http://127.0.0.1:$GW1" -ca "$CA" -concurrency "$CONCURRENCY" \
+  local out=$1 base=${2:-$BASE} i pid
+  "$TMP/faultload" -base "$base" -setup "http://127.0.0.1:$GW1" -ca "$CA" -concurrency "$CONCURRENCY" \
     -out "$out" 2>>"$TMP/faultload.log" &
-  LOAD_PID=$!
+  pid=$!
+  LOAD_PIDS+=("$pid")
   for ((i = 0; i < 150; i++)); do # 30 s at most
     [[ $(awk -F '\t' '$5 ~ /^2/' "$out" 2>/dev/null | wc -l) -ge 20 ]] && return 0
-    pid_alive "$LOAD_PID" || { cat "$TMP/faultload.log" >&2; fail "faultload exited"; }
+    pid_alive "$pid" || { cat "$TMP/faultload.log" >&2; fail "faultload exited"; }
     sleep 0.2
   done
   fail "faultload had no 20 successes within 30 s"
 }
-stop_load() { stop_pid "$LOAD_PID" 20; LOAD_PID=""; }
+stop_load() {
+  local p
+  for p in "${LOAD_PIDS[@]}"; do stop_pid "$p" 20; done
+  LOAD_PIDS=()
+}
 
 # written_ids_missing file: the ids of 2xx writes that are not in the database.
 written_ids_missing() {
@@ -173,6 +188,62 @@ check "  ... and every request started a second after that succeeded" \
 check "nginx, the gateways and PgBouncer were not restarted (pids $PIDS)" equal "$(pids)" "$PIDS"
 check "every activity whose POST was answered 201 is in the database ($(count "$OUT_A" '$4 == "write" && $5 == 201'))" \
   none "missing" "$(written_ids_missing "$OUT_A")"
+
+# --- C: the gateway role's password rotated under load ------------------------------
+# scripts/db rotate-password while requests run through nginx (→ PgBouncer)
+# and straight to a third gateway connected to PostgreSQL itself; then
+# PgBouncer reconnects to PostgreSQL (RECONNECT: each server connection is
+# replaced once released). Not one request fails. The old password is
+# refused, the new one accepted, by PostgreSQL and by PgBouncer; and once
+# every connection is dropped (PgBouncer's KILL, pg_terminate_backend), each
+# gateway connects again, with the new password, without a restart.
+PW_FILE="$LOCAL_DIR/gateway.password"
+if [[ -n ${GATEWAY_DB_PASSWORD:-} ]]; then
+  say "GATEWAY_DB_PASSWORD is set: there is no password file to rotate; rotation not tested"
+else
+  start_gateway "$LOCAL_DIR/bin/gateway" "$GW3" "$STACK_DIR/gateway-direct.log" DATABASE_URL="$(gateway_url "$SCRATCH")" \
+    DATABASE_PASSWORD_FILE="$PW_FILE" MAINTENANCE_INTERVAL=0 LOG_FORMAT=console
+  GW3_PID=$STARTED_PID
+  check "a third gateway, connected to PostgreSQL directly, is ready on :$GW3" wait_for_200 15 "http://127.0.0.1:$GW3/readyz"
+  OUT_C="$TMP/rotate.tsv" OUT_D="$TMP/rotate-direct.tsv"
+  start_load "$OUT_C"
+  start_load "$OUT_D" "http://127.0.0.1:$GW3"
+  OLD_PW=$(cat "$PW_FILE")
+  DB_NAME=$SCRATCH bash "$ROOT/scripts/db" rotate-password 2>"$TMP/rotate.log" || { cat "$TMP/rotate.log" >&2; fail "scripts/db rotate-password"; }
+  NEW_PW=$(cat "$PW_FILE")
+  check "scripts/db rotate-password wrote a new password to ${PW_FILE#"$ROOT"/}" test -n "$NEW_PW" -a "$NEW_PW" != "$OLD_PW"
+  quiet_about_passwords() { ! grep -qF -f <(printf '%s\n' "$OLD_PW" "$NEW_PW") "$TMP/rotate.log"; }
+  check "  ... and said nothing of it" quiet_about_passwords
+  sleep 1
+  psql_pgbouncer_admin -c "RECONNECT $SCRATCH" >/dev/null
+  sleep 2
+  stop_load
+  check "no request failed through nginx and PgBouncer during the rotation ($(count "$OUT_C" 1) requests)" \
+    none "failures" "$(awk -F '\t' '$5 !~ /^2/' "$OUT_C")"
+  check "  ... nor on the gateway connected directly ($(count "$OUT_D" 1) requests)" \
+    none "failures" "$(awk -F '\t' '$5 !~ /^2/' "$OUT_D")"
+  connects() { # password host port
+    PGPASSWORD=$1 psql "postgres://$GATEWAY_ROLE@127.0.0.1:$3/$SCRATCH?sslmode=disable&connect_timeout=5" -X -q -At -c "SELECT 1" >/dev/null 2>&1
+  }
+  refused() { ! connects "$@"; }
+  check "the old password is refused by PostgreSQL" refused "$OLD_PW" 127.0.0.1 "$PGPORT_LOCAL"
+  check "  ... and by PgBouncer" refused "$OLD_PW" 127.0.0.1 "$PGBOUNCER_PORT"
+  check "the new one is accepted by PostgreSQL" connects "$NEW_PW" 127.0.0.1 "$PGPORT_LOCAL"
+  check "  ... and by PgBouncer" connects "$NEW_PW" 127.0.0.1 "$PGBOUNCER_PORT"
+  psql_pgbouncer_admin -c "KILL $SCRATCH" -c "RESUME $SCRATCH" >/dev/null
+  psql_admin postgres -At -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                              WHERE usename = '$GATEWAY_ROLE' AND datname = '$SCRATCH'" >/dev/null
+  for p in "$GW1" "$GW2" "$GW3"; do
+    check "every connection dropped: the gateway on :$p connects again with the new password (/readyz 200)" \
+      wait_for_200 15 "http://127.0.0.1:$p/readyz"
+  done
+  check "  ... and serves a write through nginx" \
+    equal "$(curl -s --max-time 10 --cacert "$CA" -o /dev/null -w '%{http_code}' -X POST "$BASE/api/v1/accounts" \
+      -H 'Content-Type: application/json' -d '{"username":"rotated_pw","email":"rotated_pw@example.com","password":"correct horse battery"}')" 201
+  check "the gateways, nginx and PgBouncer were not restarted" equal "$(pids)" "$PIDS"
+  stop_pid "$GW3_PID" 10
+  GW3_PID=""
+fi
 
 # --- B: a gateway dies under load ------------------------------------------------
 OUT_B="$TMP/kill.tsv"
