@@ -16,17 +16,21 @@ import (
 
 // Config is read from the environment; README.md documents each variable.
 type Config struct {
-	Host             string         // HOST: interface to listen on
-	Port             int            // PORT: listen port
-	DatabaseURL      string         // DATABASE_URL: the gateway role's connection
-	LogLevel         string         // LOG_LEVEL: debug, info, warn, error
-	LogFormat        string         // LOG_FORMAT: json or console
-	CookieSecure     bool           // COOKIE_SECURE: false only for plain-HTTP development
-	TrustedProxies   []netip.Prefix // TRUSTED_PROXIES: CIDRs whose X-Forwarded-For is believed
-	MetricsAllowed   []netip.Prefix // METRICS_ALLOWED: client addresses that may read /metrics (none if empty)
-	AllowedOrigins   []string       // ALLOWED_ORIGINS: origins allowed by CORS and the CSRF rule
-	StatementTimeout time.Duration  // STATEMENT_TIMEOUT: per request, enforced by PostgreSQL
-	PoolSize         int32          // DB_POOL_SIZE: maximum database connections (default: 2 per CPU, at least 4)
+	Host        string // HOST: interface to listen on
+	Port        int    // PORT: listen port
+	DatabaseURL string // DATABASE_URL: the gateway role's connection
+	// DATABASE_PASSWORD_FILE: a file holding the gateway role's password,
+	// read for each new connection (it wins over DATABASE_URL's), so that
+	// the password can be rotated without a restart (password.go).
+	DatabasePasswordFile string
+	LogLevel             string         // LOG_LEVEL: debug, info, warn, error
+	LogFormat            string         // LOG_FORMAT: json or console
+	CookieSecure         bool           // COOKIE_SECURE: false only for plain-HTTP development
+	TrustedProxies       []netip.Prefix // TRUSTED_PROXIES: CIDRs whose X-Forwarded-For is believed
+	MetricsAllowed       []netip.Prefix // METRICS_ALLOWED: client addresses that may read /metrics (none if empty)
+	AllowedOrigins       []string       // ALLOWED_ORIGINS: origins allowed by CORS and the CSRF rule
+	StatementTimeout     time.Duration  // STATEMENT_TIMEOUT: per request, enforced by PostgreSQL
+	PoolSize             int32          // DB_POOL_SIZE: maximum database connections (default: 2 per CPU, at least 4)
 	// DB_EXEC_MODE: how pgx sends statements (default cache_statement; exec
 	// behind PgBouncer's transaction pooling). The zero value is pgx's default.
 	ExecMode        pgx.QueryExecMode
@@ -50,15 +54,16 @@ type Config struct {
 // are safe for production (Secure cookies, no trusted proxy, loopback only).
 func ConfigFromEnv() (Config, error) {
 	c := Config{
-		Host:             env("HOST", "127.0.0.1"),
-		DatabaseURL:      os.Getenv("DATABASE_URL"),
-		LogLevel:         env("LOG_LEVEL", "info"),
-		LogFormat:        env("LOG_FORMAT", "json"),
-		AllowedOrigins:   splitList(os.Getenv("ALLOWED_ORIGINS")),
-		PprofAddr:        strings.TrimSpace(os.Getenv("PPROF_ADDR")),
-		StatementTimeout: 5 * time.Second,
-		PoolSize:         int32(max(4, 2*runtime.NumCPU())),
-		ShutdownTimeout:  30 * time.Second,
+		Host:                 env("HOST", "127.0.0.1"),
+		DatabaseURL:          os.Getenv("DATABASE_URL"),
+		DatabasePasswordFile: strings.TrimSpace(os.Getenv("DATABASE_PASSWORD_FILE")),
+		LogLevel:             env("LOG_LEVEL", "info"),
+		LogFormat:            env("LOG_FORMAT", "json"),
+		AllowedOrigins:       splitList(os.Getenv("ALLOWED_ORIGINS")),
+		PprofAddr:            strings.TrimSpace(os.Getenv("PPROF_ADDR")),
+		StatementTimeout:     5 * time.Second,
+		PoolSize:             int32(max(4, 2*runtime.NumCPU())),
+		ShutdownTimeout:      30 * time.Second,
 
 		MaintenanceInterval: 10 * time.Minute,
 	}
@@ -68,6 +73,11 @@ func ConfigFromEnv() (Config, error) {
 	}
 	if c.DatabaseURL == "" {
 		return c, fmt.Errorf("DATABASE_URL is required (the gateway role's connection URL)")
+	}
+	if c.DatabasePasswordFile != "" {
+		if _, err := readPasswordFile(c.DatabasePasswordFile); err != nil {
+			return c, fmt.Errorf("DATABASE_PASSWORD_FILE: %w", err)
+		}
 	}
 	if c.CookieSecure, err = strconv.ParseBool(env("COOKIE_SECURE", "true")); err != nil {
 		return c, fmt.Errorf("COOKIE_SECURE: %w", err)

@@ -14,7 +14,8 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 	t.Setenv("DATABASE_URL", "postgres://gateway@127.0.0.1/db")
 	for _, k := range []string{"HOST", "PORT", "LOG_LEVEL", "LOG_FORMAT", "COOKIE_SECURE", "TRUSTED_PROXIES",
 		"METRICS_ALLOWED", "ALLOWED_ORIGINS", "STATEMENT_TIMEOUT", "DB_POOL_SIZE", "SHUTDOWN_TIMEOUT",
-		"MAINTENANCE_INTERVAL", "PPROF_ADDR", "DB_PIPELINE", "DB_EXEC_MODE", "PROXY_USER_HEADER"} {
+		"MAINTENANCE_INTERVAL", "PPROF_ADDR", "DB_PIPELINE", "DB_EXEC_MODE", "PROXY_USER_HEADER",
+		"DATABASE_PASSWORD_FILE"} {
 		t.Setenv(k, "")
 	}
 	c, err := ConfigFromEnv()
@@ -100,6 +101,7 @@ func TestConfigFromEnvRejects(t *testing.T) {
 		"pprof no port":      {"PPROF_ADDR": "127.0.0.1:"},
 		"pipeline":           {"DB_PIPELINE": "sometimes"},
 		"pipeline exec mode": {"DB_PIPELINE": "true", "DB_EXEC_MODE": "exec"},
+		"no password file":   {"DATABASE_PASSWORD_FILE": "/nonexistent/gateway.password"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv("DATABASE_URL", "postgres://gateway@127.0.0.1/db")

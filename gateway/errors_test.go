@@ -58,6 +58,25 @@ func TestErrorFromDB(t *testing.T) {
 	}
 }
 
+// PgBouncer's own refusals are SQLSTATE 08P01 with its message: while
+// PostgreSQL is down or restarting, a query queued too long
+// (query_wait_timeout), a server connection lost mid-query ("server conn
+// crashed?"), and at login "server login has been failing" or "no more
+// connections allowed" (then pgx wraps it in a ConnectError, 503 as well).
+// Each is the database being unavailable: 503. tests/scripts/faults.sh sees
+// them through a real PgBouncer while PostgreSQL restarts.
+func TestPgBouncerErrorsAreUnavailable(t *testing.T) {
+	ctx := context.Background()
+	for _, msg := range []string{"query_wait_timeout", "server conn crashed?",
+		"server login has been failing, try again later (server_login_retry)", "no more connections allowed (max_client_conn)"} {
+		pgErr := &pgconn.PgError{Severity: "FATAL", Code: "08P01", Message: msg}
+		if e, state := errorFromDB(ctx, pgErr); e.status != 503 || e.Code != "UNAVAILABLE" || state != "08P01" ||
+			e.Message != defaultMessages[503] {
+			t.Errorf("%q: %+v %s", msg, e, state)
+		}
+	}
+}
+
 func TestWriteErrorRetryAfter(t *testing.T) {
 	w := httptest.NewRecorder()
 	writeError(w, &apiError{status: 429, Code: "RATE_LIMITED", Message: "slow down", Details: json.RawMessage(`{"retry_after": 42}`)})

@@ -189,6 +189,9 @@ func (s *Server) call(ctx context.Context, sql string, args []any) (out []byte, 
 	}
 	s.metrics.waiting.Add(1)
 	conn, err := s.pool.Acquire(ctx)
+	if err != nil && s.cfg.DatabasePasswordFile != "" && passwordRejected(err) {
+		conn, err = s.acquireAfterRotation(ctx)
+	}
 	s.metrics.waiting.Add(-1)
 	if err != nil {
 		return nil, err

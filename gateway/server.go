@@ -49,7 +49,8 @@ type Server struct {
 
 // NewPool opens the gateway's connection pool. PostgreSQL enforces the
 // statement timeout, so a runaway query is cancelled server-side (57014 → 504).
-// DB_EXEC_MODE chooses pgx's exec mode (left at pgx's default when unset).
+// DB_EXEC_MODE chooses pgx's exec mode (left at pgx's default when unset);
+// with DATABASE_PASSWORD_FILE, each new connection reads its password there.
 func NewPool(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
 	pc, err := pgxpool.ParseConfig(cfg.DatabaseURL)
 	if err != nil {
@@ -61,6 +62,9 @@ func NewPool(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
 	pc.ConnConfig.ConnectTimeout = 5 * time.Second
 	if cfg.ExecMode != 0 {
 		pc.ConnConfig.DefaultQueryExecMode = cfg.ExecMode
+	}
+	if cfg.DatabasePasswordFile != "" {
+		pc.BeforeConnect = (&passwordFile{path: cfg.DatabasePasswordFile}).beforeConnect
 	}
 	return pgxpool.NewWithConfig(ctx, pc)
 }

@@ -631,29 +631,28 @@ pgbouncer_url() { # [db] [role]
 # connect_query instead, PGBOUNCER_STATEMENT_TIMEOUT (ms, default 5000).
 # The admin console (database "pgbouncer") takes only the postgres OS user
 # over the Unix socket in .local/pgbouncer/run (peer); TCP only the gateway role.
+# While PostgreSQL is down or restarting (README "What clients see when
+# something fails"), a query waits in PgBouncer's queue for a server
+# connection at most PGBOUNCER_QUERY_WAIT_TIMEOUT (seconds, default 4: less
+# than the statement timeout, more than reserve_pool_timeout), then its client gets SQLSTATE 08P01
+# "query_wait_timeout", which the gateway answers 503; and after a failed
+# server login PgBouncer tries again after PGBOUNCER_SERVER_LOGIN_RETRY
+# (seconds, default 1; PgBouncer's own 15 kept queries waiting for 15 s after
+# a restart), refusing new clients meanwhile ("server login has been failing").
 render_pgbouncer() { # [extra databases...]
   using_local_cluster || die "PgBouncer runs against the local cluster only (ADMIN_DATABASE_URL is set)"
-  local dir=$PGBOUNCER_DIR secret proxy_secret db cores pool timeout=${PGBOUNCER_STATEMENT_TIMEOUT:-5000}
+  local dir=$PGBOUNCER_DIR db cores pool timeout=${PGBOUNCER_STATEMENT_TIMEOUT:-5000}
+  local wait=${PGBOUNCER_QUERY_WAIT_TIMEOUT:-4} retry=${PGBOUNCER_SERVER_LOGIN_RETRY:-1}
   [[ $timeout =~ ^[0-9]+$ ]] || die "PGBOUNCER_STATEMENT_TIMEOUT: want milliseconds"
-  secret=$(psql_admin postgres -At -c "SELECT rolpassword FROM pg_authid WHERE rolname = '$GATEWAY_ROLE'")
-  [[ $secret == SCRAM-SHA-256\$* ]] || die "the $GATEWAY_ROLE role has no SCRAM secret (bootstrap_roles first)"
-  proxy_secret=$(psql_admin postgres -At -c "SELECT rolpassword FROM pg_authid WHERE rolname = '$GATEWAY_PROXY_ROLE'")
-  [[ $proxy_secret == SCRAM-SHA-256\$* ]] || die "the $GATEWAY_PROXY_ROLE role has no SCRAM secret (bootstrap_roles first)"
+  [[ $wait =~ ^[0-9]+$ && $wait -ge 1 && $((wait * 1000)) -lt $timeout ]] ||
+    die "PGBOUNCER_QUERY_WAIT_TIMEOUT: want whole seconds, at least 1, less than the statement timeout ($timeout ms)"
+  [[ $retry =~ ^[0-9]+$ && $retry -ge 1 ]] || die "PGBOUNCER_SERVER_LOGIN_RETRY: want whole seconds, at least 1"
   cores=$(nproc)
   pool=${PGBOUNCER_POOL_SIZE:-$((cores * 2 > 4 ? cores * 2 : 4))}
   mkdir -p "$dir/run"
   [[ $(id -u) -eq 0 ]] && chown postgres: "$dir" "$dir/run"
   chmod 700 "$dir/run"
-  {
-    printf '"%s" "%s"\n' "$GATEWAY_ROLE" "$secret"
-    # The proxy-trusting gateway's login: a pool of its own (PgBouncer pools
-    # per user), so its connections are never lent to the ordinary gateway.
-    printf '"%s" "%s"\n' "$GATEWAY_PROXY_ROLE" "$proxy_secret"
-    # The admin console's user, let in by peer only (hba.conf): no password.
-    printf '"postgres" ""\n'
-  } | as_pg_user tee "$dir/userlist.txt.new" >/dev/null
-  as_pg_user chmod 600 "$dir/userlist.txt.new"
-  as_pg_user mv "$dir/userlist.txt.new" "$dir/userlist.txt"
+  render_pgbouncer_userlist
   as_pg_user tee "$dir/hba.conf" >/dev/null <<EOF2
 # Rendered by scripts/lib.sh (render_pgbouncer).
 local  pgbouncer  postgres                 peer
@@ -687,6 +686,8 @@ pool_mode = transaction
 default_pool_size = $pool
 reserve_pool_size = 2
 reserve_pool_timeout = 3
+query_wait_timeout = $wait
+server_login_retry = $retry
 max_client_conn = ${PGBOUNCER_MAX_CLIENT_CONN:-1000}
 server_tls_sslmode = disable
 client_tls_sslmode = disable
@@ -698,6 +699,28 @@ log_connections = 0
 log_disconnections = 0
 EOF2
   } | as_pg_user tee "$dir/pgbouncer.ini" >/dev/null
+}
+
+# userlist.txt: the gateway role's SCRAM secret as PostgreSQL holds it now,
+# written atomically. PgBouncer checks the gateway's password against it and
+# keeps the keys of the last client login it accepted, with which it logs in
+# to PostgreSQL (SCRAM pass-through).
+render_pgbouncer_userlist() {
+  local dir=$PGBOUNCER_DIR secret proxy_secret
+  secret=$(psql_admin postgres -At -c "SELECT rolpassword FROM pg_authid WHERE rolname = '$GATEWAY_ROLE'")
+  [[ $secret == SCRAM-SHA-256\$* ]] || die "the $GATEWAY_ROLE role has no SCRAM secret (bootstrap_roles first)"
+  proxy_secret=$(psql_admin postgres -At -c "SELECT rolpassword FROM pg_authid WHERE rolname = '$GATEWAY_PROXY_ROLE'")
+  [[ $proxy_secret == SCRAM-SHA-256\$* ]] || die "the $GATEWAY_PROXY_ROLE role has no SCRAM secret (bootstrap_roles first)"
+  {
+    printf '"%s" "%s"\n' "$GATEWAY_ROLE" "$secret"
+    # The proxy-trusting gateway's login: a pool of its own (PgBouncer pools
+    # per user), so its connections are never lent to the ordinary gateway.
+    printf '"%s" "%s"\n' "$GATEWAY_PROXY_ROLE" "$proxy_secret"
+    # The admin console's user, let in by peer only (hba.conf): no password.
+    printf '"postgres" ""\n'
+  } | as_pg_user tee "$dir/userlist.txt.new" >/dev/null
+  as_pg_user chmod 600 "$dir/userlist.txt.new"
+  as_pg_user mv "$dir/userlist.txt.new" "$dir/userlist.txt"
 }
 
 # Starts PgBouncer in the background (or reloads a running one with the new
@@ -745,4 +768,40 @@ stop_pgbouncer() {
 # postgres OS user over the Unix socket.
 psql_pgbouncer_admin() { # psql args...
   as_pg_user psql "host=$PGBOUNCER_DIR/run port=$PGBOUNCER_PORT dbname=pgbouncer user=postgres" -X -q "$@"
+}
+
+# --- rotating the gateway role's password (scripts/db rotate-password) ------------
+# Without downtime (README "Rotating the gateway's database password"): a new
+# random password, set with ALTER ROLE as the admin (it reaches psql through
+# its environment, never a command line or a log), then written atomically to
+# .local/gateway.password, which the gateways read for each new connection
+# (DATABASE_PASSWORD_FILE). Open connections keep working. A running PgBouncer
+# of PGBOUNCER_DIR gets the new SCRAM secret (its admin console's RELOAD,
+# synchronous), then one login with the new password through it, so that it
+# holds the new keys for its own logins to PostgreSQL. Until then (a fraction
+# of a second) a server login of PgBouncer fails and it tries again after
+# server_login_retry (1 s), its clients waiting in its queue; a gateway whose
+# new connection is refused for its password tries once more 250 ms later.
+rotate_gateway_password() {
+  [[ -z ${GATEWAY_DB_PASSWORD:-} ]] ||
+    die "GATEWAY_DB_PASSWORD is set: the password is kept where that comes from; rotate it there (README)"
+  local f="$LOCAL_DIR/gateway.password" new
+  gateway_password >/dev/null # creates the file if there is none
+  new=$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')
+  (umask 077; printf '%s' "$new" >"$f.new")
+  GATEWAY_PW=$new psql_admin postgres -v gw="$GATEWAY_ROLE" <<'SQL'
+\getenv pw GATEWAY_PW
+SELECT format('ALTER ROLE %I PASSWORD %L', :'gw', :'pw') \gexec
+SQL
+  mv -f "$f.new" "$f"
+  say "the $GATEWAY_ROLE role has a new password (in ${f#"$ROOT"/})"
+  if using_local_cluster && pgbouncer_pid >/dev/null; then
+    render_pgbouncer_userlist
+    psql_pgbouncer_admin -c "RELOAD" >/dev/null
+    # Accepted or not ("server login has been failing" while its retry
+    # waits), this login leaves PgBouncer with the new keys.
+    PGPASSWORD=$new psql "postgres://$GATEWAY_ROLE@127.0.0.1:$PGBOUNCER_PORT/$DB_NAME?sslmode=disable" \
+      -X -q -At -c "SELECT 1" >/dev/null 2>&1 || true
+    say "PgBouncer on 127.0.0.1:$PGBOUNCER_PORT reloaded with it"
+  fi
 }
