@@ -53,6 +53,12 @@ CONCURRENCY=8
 # margin after which a request counts as hung.
 STATEMENT_TIMEOUT_S=5 HANG_MARGIN_S=5
 
+stop_load() {
+  local p
+  for p in "${LOAD_PIDS[@]}"; do stop_pid "$p" 20; done
+  LOAD_PIDS=()
+}
+
 cleanup() {
   local rc=$?
   stop_load
@@ -136,11 +142,6 @@ start_load() {
     sleep 0.2
   done
   fail "faultload had no 20 successes within 30 s"
-}
-stop_load() {
-  local p
-  for p in "${LOAD_PIDS[@]}"; do stop_pid "$p" 20; done
-  LOAD_PIDS=()
 }
 
 # written_ids_missing file: the ids of 2xx writes that are not in the database.
