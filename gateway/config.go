@@ -15,17 +15,20 @@ import (
 
 // Config is read from the environment; README.md documents each variable.
 type Config struct {
-	Host             string         // HOST: interface to listen on
-	Port             int            // PORT: listen port
-	DatabaseURL      string         // DATABASE_URL: the gateway role's connection
-	LogLevel         string         // LOG_LEVEL: debug, info, warn, error
-	LogFormat        string         // LOG_FORMAT: json or console
-	CookieSecure     bool           // COOKIE_SECURE: false only for plain-HTTP development
-	TrustedProxies   []netip.Prefix // TRUSTED_PROXIES: CIDRs whose X-Forwarded-For is believed
-	MetricsAllowed   []netip.Prefix // METRICS_ALLOWED: client addresses that may read /metrics (none if empty)
-	AllowedOrigins   []string       // ALLOWED_ORIGINS: origins allowed by CORS and the CSRF rule
-	StatementTimeout time.Duration  // STATEMENT_TIMEOUT: per request, enforced by PostgreSQL
-	PoolSize         int32          // DB_POOL_SIZE: maximum database connections (default: 2 per CPU, at least 4)
+	Host        string // HOST: interface to listen on
+	Port        int    // PORT: listen port
+	DatabaseURL string // DATABASE_URL: the gateway role's connection
+	// REPLICA_DATABASE_URL: the gateway role's connection to a streaming
+	// replica, which serves the read-only routes (optional; replica.go).
+	ReplicaDatabaseURL string
+	LogLevel           string         // LOG_LEVEL: debug, info, warn, error
+	LogFormat          string         // LOG_FORMAT: json or console
+	CookieSecure       bool           // COOKIE_SECURE: false only for plain-HTTP development
+	TrustedProxies     []netip.Prefix // TRUSTED_PROXIES: CIDRs whose X-Forwarded-For is believed
+	MetricsAllowed     []netip.Prefix // METRICS_ALLOWED: client addresses that may read /metrics (none if empty)
+	AllowedOrigins     []string       // ALLOWED_ORIGINS: origins allowed by CORS and the CSRF rule
+	StatementTimeout   time.Duration  // STATEMENT_TIMEOUT: per request, enforced by PostgreSQL
+	PoolSize           int32          // DB_POOL_SIZE: maximum database connections (default: 2 per CPU, at least 4)
 	// DB_EXEC_MODE: how pgx sends statements (default cache_statement; exec
 	// behind PgBouncer's transaction pooling). The zero value is pgx's default.
 	ExecMode        pgx.QueryExecMode
@@ -44,15 +47,16 @@ type Config struct {
 // are safe for production (Secure cookies, no trusted proxy, loopback only).
 func ConfigFromEnv() (Config, error) {
 	c := Config{
-		Host:             env("HOST", "127.0.0.1"),
-		DatabaseURL:      os.Getenv("DATABASE_URL"),
-		LogLevel:         env("LOG_LEVEL", "info"),
-		LogFormat:        env("LOG_FORMAT", "json"),
-		AllowedOrigins:   splitList(os.Getenv("ALLOWED_ORIGINS")),
-		PprofAddr:        strings.TrimSpace(os.Getenv("PPROF_ADDR")),
-		StatementTimeout: 5 * time.Second,
-		PoolSize:         int32(max(4, 2*runtime.NumCPU())),
-		ShutdownTimeout:  30 * time.Second,
+		Host:               env("HOST", "127.0.0.1"),
+		DatabaseURL:        os.Getenv("DATABASE_URL"),
+		ReplicaDatabaseURL: strings.TrimSpace(os.Getenv("REPLICA_DATABASE_URL")),
+		LogLevel:           env("LOG_LEVEL", "info"),
+		LogFormat:          env("LOG_FORMAT", "json"),
+		AllowedOrigins:     splitList(os.Getenv("ALLOWED_ORIGINS")),
+		PprofAddr:          strings.TrimSpace(os.Getenv("PPROF_ADDR")),
+		StatementTimeout:   5 * time.Second,
+		PoolSize:           int32(max(4, 2*runtime.NumCPU())),
+		ShutdownTimeout:    30 * time.Second,
 
 		MaintenanceInterval: 10 * time.Minute,
 	}

@@ -39,6 +39,11 @@ type metrics struct {
 	batchSize prometheus.Histogram
 	// waiting counts requests inside pool.Acquire: pgxpool counts no waiters.
 	waiting atomic.Int64
+	// calls counts the API's calls by the pool they were sent to;
+	// replicaReads the read-only routes' calls by where they were served and why.
+	calls        *prometheus.CounterVec
+	replicaReads *prometheus.CounterVec
+	reg          *prometheus.Registry
 }
 
 func newMetrics(pool *pgxpool.Pool, log zerolog.Logger) *metrics {
@@ -61,14 +66,26 @@ func newMetrics(pool *pgxpool.Pool, log zerolog.Logger) *metrics {
 			Name: "homebase_gateway_db_errors_total",
 			Help: "Failed api calls by SQLSTATE (PT<status> for errors raised or committed by the api functions).",
 		}, []string{"sqlstate"}),
+		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "homebase_gateway_db_calls_total",
+			Help: "API calls sent to the database, by pool: primary, or replica (REPLICA_DATABASE_URL).",
+		}, []string{"pool"}),
+		replicaReads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "homebase_gateway_replica_reads_total",
+			Help: "Calls of read-only routes while a replica is configured, by outcome: replica (served there), " +
+				"or sent to the primary because the client's own write is not replayed yet (behind), the replica " +
+				"is down (unavailable, unreachable), the function had to write (read_only) or replay cancelled " +
+				"the query (conflict).",
+		}, []string{"outcome"}),
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.duration, m.dbErrors, m.batchSize,
+		m.requests, m.duration, m.dbErrors, m.batchSize, m.calls,
 		&poolCollector{pool: pool, waiting: &m.waiting},
 	)
+	m.reg = reg
 	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorLog: promLog{log},
 		Registry: reg, // counts its own failures as promhttp_metric_handler_errors_total
@@ -160,18 +177,73 @@ func (s *Server) metricsAllowed(r *http.Request) bool {
 	return false
 }
 
-// call runs a route's statement (callSQL) and answers its row: the JSON the
-// function returned and response.status ("" when not set). Through the
-// pipeliner when DB_PIPELINE is on; otherwise on a connection of its own,
-// acquired explicitly so that the requests waiting for one can be counted.
-func (s *Server) call(ctx context.Context, sql string, args []any) (out []byte, status string, err error) {
-	if s.pipe != nil {
+// addReplica counts the replica's routing (UseReplica).
+func (m *metrics) addReplica() {
+	m.reg.MustRegister(m.replicaReads)
+}
+
+// call runs a route's statement (callSQL) with the client's session token
+// tok and answers its row: the JSON the function returned and
+// response.status ("" when not set).
+//
+// With a replica (REPLICA_DATABASE_URL), a ReadOnly route's call goes to it,
+// unless this client's last write is not replayed there yet or the replica
+// is down; a call the replica refuses because the function had to write
+// (25006) or because replay cancelled it (40001), or that cannot reach it,
+// is repeated on the primary, once. Every other call goes to the primary,
+// and one that may have written marks the client for read-your-writes.
+func (s *Server) call(ctx context.Context, rt *Route, tok string, sql string, args []any) (out []byte, status string, err error) {
+	rep := s.replica
+	if rep == nil {
+		return s.callOn(ctx, s.pool, s.pipe, "primary", sql, args)
+	}
+	key := keyOf(rt, tok, nil)
+	wrote := !rt.ReadOnly
+	if rt.ReadOnly {
+		outcome := rep.route(key)
+		if outcome == readOnReplica {
+			out, status, err = s.callOn(ctx, rep.pool, rep.pipe, "replica", sql, args)
+			if err == nil || ctx.Err() != nil {
+				s.metrics.replicaReads.WithLabelValues(outcome).Inc()
+				return out, status, err
+			}
+			if reason, ok := retryOnPrimary(err); ok {
+				outcome = reason
+				wrote = reason == readReplicaReadOnly
+			} else if isConnectionError(err) {
+				outcome = readReplicaConnError
+				rep.down()
+			} else {
+				s.metrics.replicaReads.WithLabelValues(readOnReplica).Inc()
+				return out, status, err
+			}
+		}
+		s.metrics.replicaReads.WithLabelValues(outcome).Inc()
+	}
+	out, status, err = s.callOn(ctx, s.pool, s.pipe, "primary", sql, args)
+	if err == nil && wrote {
+		if rt.Cookie == SetCookie {
+			key = keyOf(rt, tok, out)
+		}
+		if key != nil {
+			rep.wrote(key)
+		}
+	}
+	return out, status, err
+}
+
+// callOn runs the statement on one pool: through its pipeliner when
+// DB_PIPELINE is on; otherwise on a connection of its own, acquired
+// explicitly so that the requests waiting for one can be counted.
+func (s *Server) callOn(ctx context.Context, pool *pgxpool.Pool, pipe *pipeliner, label string, sql string, args []any) (out []byte, status string, err error) {
+	s.metrics.calls.WithLabelValues(label).Inc()
+	if pipe != nil {
 		s.metrics.waiting.Add(1)
 		defer s.metrics.waiting.Add(-1)
-		return s.pipe.call(ctx, sql, args)
+		return pipe.call(ctx, sql, args)
 	}
 	s.metrics.waiting.Add(1)
-	conn, err := s.pool.Acquire(ctx)
+	conn, err := pool.Acquire(ctx)
 	s.metrics.waiting.Add(-1)
 	if err != nil {
 		return nil, "", err
