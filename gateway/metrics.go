@@ -74,8 +74,8 @@ func newMetrics(pool *pgxpool.Pool, log zerolog.Logger) *metrics {
 			Name: "homebase_gateway_replica_reads_total",
 			Help: "Calls of read-only routes while a replica is configured, by outcome: replica (served there), " +
 				"or sent to the primary because the client's own write is not replayed yet (behind), the replica " +
-				"is down (unavailable, unreachable), the function had to write (read_only) or replay cancelled " +
-				"the query (conflict).",
+				"is down (unavailable, unreachable), the function had to write (read_only), replay cancelled " +
+				"the query (conflict) or the replica did not know the session (unknown_session).",
 		}, []string{"outcome"}),
 	}
 	reg := prometheus.NewRegistry()
@@ -190,7 +190,8 @@ func (m *metrics) addReplica() {
 // unless this client's last write is not replayed there yet or the replica
 // is down; a call the replica refuses because the function had to write
 // (25006) or because replay cancelled it (40001), or that cannot reach it,
-// is repeated on the primary, once. Every other call goes to the primary,
+// is repeated on the primary, once; so is one whose token the replica does
+// not know (401 INVALID), which may be a session too new to be replayed. Every other call goes to the primary,
 // and one that may have written marks the client for read-your-writes.
 func (s *Server) call(ctx context.Context, rt *Route, tok string, sql string, args []any) (out []byte, status string, err error) {
 	rep := s.replica
@@ -203,11 +204,13 @@ func (s *Server) call(ctx context.Context, rt *Route, tok string, sql string, ar
 		outcome := rep.route(key)
 		if outcome == readOnReplica {
 			out, status, err = s.callOn(ctx, rep.pool, rep.pipe, "replica", sql, args)
-			if err == nil || ctx.Err() != nil {
+			if (err == nil && !unknownSession(status, out)) || ctx.Err() != nil {
 				s.metrics.replicaReads.WithLabelValues(outcome).Inc()
 				return out, status, err
 			}
-			if reason, ok := retryOnPrimary(err); ok {
+			if err == nil {
+				outcome = readUnknownSession
+			} else if reason, ok := retryOnPrimary(err); ok {
 				outcome = reason
 				wrote = reason == readReplicaReadOnly
 			} else if isConnectionError(err) {

@@ -81,6 +81,7 @@ const (
 	readReplicaReadOnly  = "read_only"   // the function had to write (25006)
 	readReplicaConflict  = "conflict"    // replay cancelled the query (40001)
 	readReplicaConnError = "unreachable" // the call could not reach the replica
+	readUnknownSession   = "unknown_session"
 )
 
 // NewReplicaPool opens the replica's pool (REPLICA_DATABASE_URL), configured
@@ -274,6 +275,20 @@ func retryOnPrimary(err error) (reason string, ok bool) {
 		return readReplicaConflict, true
 	}
 	return "", false
+}
+
+// unknownSession says the replica answered 401 INVALID: it knows no session
+// of that token. A login through another gateway, or one this gateway has
+// forgotten, may not be replayed yet; the primary knows. (An invalid token
+// costs a call on each, as the primary alone would cost one.)
+func unknownSession(status string, out []byte) bool {
+	if status != "401" {
+		return false
+	}
+	var e struct {
+		Code string `json:"code"`
+	}
+	return json.Unmarshal(out, &e) == nil && e.Code == "INVALID"
 }
 
 // replicaStatus is the replica's part of /readyz: how far behind the primary

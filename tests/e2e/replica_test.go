@@ -98,6 +98,7 @@ var replicaSeries = [][]string{
 	{replicaReads, "outcome", "read_only"},
 	{replicaReads, "outcome", "unavailable"},
 	{replicaReads, "outcome", "unreachable"},
+	{replicaReads, "outcome", "unknown_session"},
 }
 
 func snapshot(t *testing.T, g *testGateway) map[string]float64 {
@@ -132,6 +133,7 @@ const (
 	outReplica = replicaReads + " outcome replica"
 	outBehind  = replicaReads + " outcome behind"
 	outWrote   = replicaReads + " outcome read_only"
+	outUnknown = replicaReads + " outcome unknown_session"
 )
 
 // Every read-only route is served by the replica; /readyz reports its lag.
@@ -239,11 +241,15 @@ func TestReplicaLastUsedRefresh(t *testing.T) {
 // written reads from the primary and sees its write, while an anonymous
 // client's read is served by the replica, which has not got it; once the
 // replica has replayed the write, the writer's reads go to the replica again.
+// A session made through another gateway, which this one knows nothing of,
+// is not on the replica yet either: its read is repeated on the primary.
 func TestReplicaReadYourWrites(t *testing.T) {
 	url, admin := replicaEnv(t)
 	g := replicaGateway(t, url)
+	plain := startGateway(t, nil)
 	u := g.signup(t)
 	tok := g.login(t, u, "ua")
+	other := plain.signup(t)
 	ctx := context.Background()
 	if _, err := admin.Exec(ctx, "SELECT pg_wal_replay_pause()"); err != nil {
 		t.Fatal(err)
@@ -272,6 +278,11 @@ func TestReplicaReadYourWrites(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 
+	otherTok := plain.login(t, other, "ua")
+	d := measure(t, g)
+	expect(t, g.do(req{Method: "GET", Path: "/session", Token: otherTok, UA: "ua"}), 200, "")
+	d.expect(map[string]float64{onReplica: 1, onPrimary: 1, outUnknown: 1})
+
 	msg := unique("replica read-your-writes ")
 	expect(t, g.do(req{Method: "POST", Path: "/activities", Token: tok, UA: "ua",
 		Body: map[string]any{"message": msg}}), 201, "")
@@ -281,7 +292,7 @@ func TestReplicaReadYourWrites(t *testing.T) {
 		return strings.Contains(string(r.Body), msg)
 	}
 
-	d := measure(t, g)
+	d = measure(t, g)
 	if !feedHas(g.do(req{Method: "GET", Path: "/activities", Token: tok, UA: "ua"})) {
 		t.Fatal("the writer's next read does not have its activity")
 	}
