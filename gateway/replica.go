@@ -43,6 +43,7 @@ type replica struct {
 	// the last poll reached it.
 	replayed atomic.Uint64
 	up       atomic.Bool
+	polled   atomic.Bool // a poll has finished (for the log: down from the start is said once)
 
 	mu   sync.Mutex
 	keys map[clientKey]*written
@@ -174,12 +175,14 @@ func (r *replica) pollOnce(ctx context.Context, s *Server) {
 	var replayed *int64
 	if err := r.pool.QueryRow(ctx, replayedLSNSQL).Scan(&replayed); err != nil || replayed == nil {
 		// Down, or not a replica at all (pg_last_wal_replay_lsn is NULL on a primary).
-		if r.up.Swap(false) && ctx.Err() == nil {
+		wasUp, first := r.up.Swap(false), !r.polled.Swap(true)
+		if (wasUp || first) && ctx.Err() == nil {
 			s.log.Warn().AnErr("error", err).Msg("the replica is unavailable: read-only routes go to the primary")
 		}
 		return
 	}
 	r.replayed.Store(uint64(*replayed))
+	r.polled.Store(true)
 	if !r.up.Swap(true) {
 		s.log.Info().Msg("the replica is available: read-only routes go to it")
 	}

@@ -272,11 +272,14 @@ cluster_stop() {
 # every database, role and password, so the gateway logs in to it as to the
 # primary. REPLICA_APPLY_DELAY (e.g. 3s; default 0) holds back the replay of
 # each commit by that long (recovery_min_apply_delay), to test lag on purpose.
+# The replica streams through a physical slot, so the primary keeps the WAL
+# it has not received while it is stopped (up to REPLICA_MAX_WAL, 1GB).
 REPLICA_PORT_LOCAL=${REPLICA_PORT:-55433}
 REPLICA_DIR="$LOCAL_DIR/replica"
 REPLICA_DATA="$REPLICA_DIR/data"
 REPLICA_SOCK="$REPLICA_DIR/run"
 REPLICA_LOG="$REPLICA_DIR/server.log"
+REPLICA_SLOT=homebase_replica
 
 replica_running() {
   [[ -f $REPLICA_DATA/postmaster.pid ]] && as_pg_user "$PG_BIN/pg_ctl" -D "$REPLICA_DATA" status >/dev/null 2>&1
@@ -309,19 +312,28 @@ replica_start() {
   cluster_start
   local delay=${REPLICA_APPLY_DELAY:-0} primary_id replica_id
   [[ $delay =~ ^[0-9]+(ms|s|min)?$ ]] || die "REPLICA_APPLY_DELAY: want a duration such as 3s, 500ms or 0"
+  # The primary keeps the WAL a stopped replica still needs (its slot), up
+  # to REPLICA_MAX_WAL; beyond, the slot is lost and the next start rebuilds.
+  psql_admin postgres -At -c "ALTER SYSTEM SET max_slot_wal_keep_size = '${REPLICA_MAX_WAL:-1GB}'" \
+    -c "SELECT pg_reload_conf()" >/dev/null
   primary_id=$(system_identifier "$PG_DATA")
   replica_id=$(system_identifier "$REPLICA_DATA")
   if [[ -n $replica_id && $replica_id != "$primary_id" ]]; then
     say "the replica in ${REPLICA_DIR#"$ROOT"/} was copied from another cluster: rebuilding it"
+    replica_remove
+  elif [[ -n $replica_id ]] && ! replica_running &&
+    ! [[ $(psql_admin postgres -At -c "SELECT wal_status FROM pg_replication_slots WHERE slot_name = '$REPLICA_SLOT'") =~ ^(reserved|extended|unreserved)$ ]]; then
+    say "the primary no longer keeps the WAL the replica needs (slot $REPLICA_SLOT): rebuilding it"
     replica_remove
   fi
   if [[ ! -f $REPLICA_DATA/PG_VERSION ]]; then
     mkdir -p "$REPLICA_DIR"
     [[ $(id -u) -eq 0 ]] && chown postgres: "$REPLICA_DIR"
     as_pg_user rm -rf "$REPLICA_DATA"
-    say "copying the cluster into ${REPLICA_DIR#"$ROOT"/}/data (pg_basebackup -R)"
+    replica_drop_slot
+    say "copying the cluster into ${REPLICA_DIR#"$ROOT"/}/data (pg_basebackup -R, slot $REPLICA_SLOT)"
     as_pg_user "$PG_BIN/pg_basebackup" -h "$PG_SOCK" -p "$PGPORT_LOCAL" -U postgres -D "$REPLICA_DATA" \
-      -R -X stream -c fast >/dev/null || die "pg_basebackup failed"
+      -R -X stream -C -S "$REPLICA_SLOT" -c fast >/dev/null || die "pg_basebackup failed"
     as_pg_user mkdir -p "$REPLICA_SOCK"
     as_pg_user chmod 700 "$REPLICA_SOCK"
     as_pg_user tee -a "$REPLICA_DATA/postgresql.conf" >/dev/null <<EOF2
@@ -358,6 +370,19 @@ replica_stop() {
 replica_remove() {
   replica_stop
   as_pg_user rm -rf "$REPLICA_DATA"
+  replica_drop_slot
+}
+
+# Drops the replica's slot on the primary, once its walsender has gone.
+replica_drop_slot() {
+  local i
+  for ((i = 0; i < 50; i++)); do
+    psql_admin postgres -At -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+                                 WHERE slot_name = '$REPLICA_SLOT' AND NOT active" >/dev/null 2>&1 || true
+    [[ -z $(psql_admin postgres -At -c "SELECT 1 FROM pg_replication_slots WHERE slot_name = '$REPLICA_SLOT'") ]] && return 0
+    sleep 0.1
+  done
+  die "could not drop the replication slot $REPLICA_SLOT (still in use?)"
 }
 
 # Whether the replica runs, whether it streams, and how far behind it is:
