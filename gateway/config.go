@@ -23,14 +23,17 @@ type Config struct {
 	// read for each new connection (it wins over DATABASE_URL's), so that
 	// the password can be rotated without a restart (password.go).
 	DatabasePasswordFile string
-	LogLevel             string         // LOG_LEVEL: debug, info, warn, error
-	LogFormat            string         // LOG_FORMAT: json or console
-	CookieSecure         bool           // COOKIE_SECURE: false only for plain-HTTP development
-	TrustedProxies       []netip.Prefix // TRUSTED_PROXIES: CIDRs whose X-Forwarded-For is believed
-	MetricsAllowed       []netip.Prefix // METRICS_ALLOWED: client addresses that may read /metrics (none if empty)
-	AllowedOrigins       []string       // ALLOWED_ORIGINS: origins allowed by CORS and the CSRF rule
-	StatementTimeout     time.Duration  // STATEMENT_TIMEOUT: per request, enforced by PostgreSQL
-	PoolSize             int32          // DB_POOL_SIZE: maximum database connections (default: 2 per CPU, at least 4)
+	// REPLICA_DATABASE_URL: the gateway role's connection to a streaming
+	// replica, which serves the read-only routes (optional; replica.go).
+	ReplicaDatabaseURL string
+	LogLevel           string         // LOG_LEVEL: debug, info, warn, error
+	LogFormat          string         // LOG_FORMAT: json or console
+	CookieSecure       bool           // COOKIE_SECURE: false only for plain-HTTP development
+	TrustedProxies     []netip.Prefix // TRUSTED_PROXIES: CIDRs whose X-Forwarded-For is believed
+	MetricsAllowed     []netip.Prefix // METRICS_ALLOWED: client addresses that may read /metrics (none if empty)
+	AllowedOrigins     []string       // ALLOWED_ORIGINS: origins allowed by CORS and the CSRF rule
+	StatementTimeout   time.Duration  // STATEMENT_TIMEOUT: per request, enforced by PostgreSQL
+	PoolSize           int32          // DB_POOL_SIZE: maximum database connections (default: 2 per CPU, at least 4)
 	// DB_EXEC_MODE: how pgx sends statements (default cache_statement; exec
 	// behind PgBouncer's transaction pooling). The zero value is pgx's default.
 	ExecMode        pgx.QueryExecMode
@@ -57,6 +60,7 @@ func ConfigFromEnv() (Config, error) {
 		Host:                 env("HOST", "127.0.0.1"),
 		DatabaseURL:          os.Getenv("DATABASE_URL"),
 		DatabasePasswordFile: strings.TrimSpace(os.Getenv("DATABASE_PASSWORD_FILE")),
+		ReplicaDatabaseURL:   strings.TrimSpace(os.Getenv("REPLICA_DATABASE_URL")),
 		LogLevel:             env("LOG_LEVEL", "info"),
 		LogFormat:            env("LOG_FORMAT", "json"),
 		AllowedOrigins:       splitList(os.Getenv("ALLOWED_ORIGINS")),

@@ -123,7 +123,7 @@ func (s *Server) handle(rt Route) http.HandlerFunc {
 			return
 		}
 
-		out, err := s.call(r.Context(), sql, args)
+		out, err := s.call(r.Context(), &rt, tok, sql, args)
 		if err != nil && r.Context().Err() != nil {
 			// The client went away; nobody reads this answer. 499 is nginx's
 			// "client closed request", for the access log only.

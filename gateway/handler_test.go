@@ -140,3 +140,23 @@ func TestCommittedFailure(t *testing.T) {
 		t.Errorf("sent %s", rec.Body)
 	}
 }
+
+// Only GET routes may be read-only: a route marked ReadOnly goes to the
+// replica, where a write fails (and is repeated on the primary), so a route
+// whose purpose is to write must never carry the mark; and a read-only route
+// never sets or clears the session cookie.
+func TestReadOnlyRoutesAreGets(t *testing.T) {
+	n := 0
+	for _, rt := range Routes {
+		if !rt.ReadOnly {
+			continue
+		}
+		n++
+		if rt.Method != "GET" || rt.Cookie != NoCookie {
+			t.Errorf("%s %s (%s) is marked ReadOnly", rt.Method, rt.Path, rt.Func)
+		}
+	}
+	if n == 0 {
+		t.Error("no route is marked ReadOnly")
+	}
+}

@@ -38,6 +38,13 @@ type metrics struct {
 	batchSize prometheus.Histogram
 	// waiting counts requests inside pool.Acquire: pgxpool counts no waiters.
 	waiting atomic.Int64
+	// calls counts the API's calls by the pool they were sent to;
+	// replicaReads the read-only routes' calls by where they were served and why.
+	calls        *prometheus.CounterVec
+	replicaReads *prometheus.CounterVec
+	reg          *prometheus.Registry
+	// primaryCalls and replicaCalls are calls' two series, resolved once.
+	primaryCalls, replicaCalls prometheus.Counter
 }
 
 func newMetrics(pool *pgxpool.Pool, log zerolog.Logger) *metrics {
@@ -60,14 +67,27 @@ func newMetrics(pool *pgxpool.Pool, log zerolog.Logger) *metrics {
 			Name: "homebase_gateway_db_errors_total",
 			Help: "Failed api calls by SQLSTATE (PT<status> for errors raised or committed by the api functions).",
 		}, []string{"sqlstate"}),
+		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "homebase_gateway_db_calls_total",
+			Help: "API calls sent to the database, by pool: primary, or replica (REPLICA_DATABASE_URL).",
+		}, []string{"pool"}),
+		replicaReads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "homebase_gateway_replica_reads_total",
+			Help: "Calls of read-only routes while a replica is configured, by outcome: replica (served there), " +
+				"or sent to the primary because the client's own write is not replayed yet (behind), the replica " +
+				"is down (unavailable, unreachable), the function had to write (read_only), replay cancelled " +
+				"the query (conflict) or the replica did not know the session (unknown_session).",
+		}, []string{"outcome"}),
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.duration, m.dbErrors, m.batchSize,
+		m.requests, m.duration, m.dbErrors, m.batchSize, m.calls,
 		&poolCollector{pool: pool, waiting: &m.waiting},
 	)
+	m.reg = reg
+	m.primaryCalls, m.replicaCalls = m.calls.WithLabelValues("primary"), m.calls.WithLabelValues("replica")
 	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorLog: promLog{log},
 		Registry: reg, // counts its own failures as promhttp_metric_handler_errors_total
@@ -177,19 +197,80 @@ func (s *Server) metricsAllowed(r *http.Request) bool {
 	return false
 }
 
-// call runs a route's statement (callSQL) and answers the JSON the function
-// returned. Through the pipeliner when DB_PIPELINE is on; otherwise on a
-// connection of its own, acquired explicitly so that the requests waiting for
-// one can be counted.
-func (s *Server) call(ctx context.Context, sql string, args []any) (out []byte, err error) {
-	if s.pipe != nil {
+// addReplica counts the replica's routing (UseReplica).
+func (m *metrics) addReplica() {
+	m.reg.MustRegister(m.replicaReads)
+}
+
+// call runs a route's statement (callSQL) with the client's session token
+// tok and answers the JSON the function returned.
+//
+// With a replica (REPLICA_DATABASE_URL), a ReadOnly route's call goes to it,
+// unless this client's last write is not replayed there yet or the replica
+// is down; a call the replica refuses because the function had to write
+// (25006) or because replay cancelled it (40001), or that cannot reach it,
+// is repeated on the primary, once; so is one whose token the replica does
+// not know (401 INVALID), which may be a session too new to be replayed.
+// Every other call goes to the primary, and one that may have written marks
+// the client for read-your-writes.
+func (s *Server) call(ctx context.Context, rt *Route, tok string, sql string, args []any) (out []byte, err error) {
+	rep := s.replica
+	if rep == nil {
+		return s.callOn(ctx, s.pool, s.pipe, s.metrics.primaryCalls, sql, args)
+	}
+	key := keyOf(rt, tok, nil)
+	wrote := !rt.ReadOnly
+	if rt.ReadOnly {
+		outcome := rep.route(key)
+		if outcome == readOnReplica {
+			out, err = s.callOn(ctx, rep.pool, rep.pipe, s.metrics.replicaCalls, sql, args)
+			if (err == nil && !unknownSession(out)) || ctx.Err() != nil {
+				s.metrics.replicaReads.WithLabelValues(outcome).Inc()
+				return out, err
+			}
+			if err == nil {
+				outcome = readUnknownSession
+			} else if reason, ok := retryOnPrimary(err); ok {
+				outcome = reason
+				wrote = reason == readReplicaReadOnly
+			} else if isConnectionError(err) {
+				outcome = readReplicaConnError
+				rep.down()
+			} else {
+				s.metrics.replicaReads.WithLabelValues(readOnReplica).Inc()
+				return out, err
+			}
+		}
+		s.metrics.replicaReads.WithLabelValues(outcome).Inc()
+	}
+	out, err = s.callOn(ctx, s.pool, s.pipe, s.metrics.primaryCalls, sql, args)
+	if err == nil && wrote {
+		if rt.Cookie == SetCookie {
+			key = keyOf(rt, tok, out)
+		}
+		if key != nil {
+			rep.wrote(key)
+		}
+	}
+	return out, err
+}
+
+// callOn runs the statement on one pool, counted by calls: through its
+// pipeliner when DB_PIPELINE is on; otherwise on a connection of its own,
+// acquired explicitly so that the requests waiting for one can be counted.
+// A new connection to the primary refused for its password is tried once
+// more after a moment (a rotation under way: password.go).
+func (s *Server) callOn(ctx context.Context, pool *pgxpool.Pool, pipe *pipeliner, calls prometheus.Counter,
+	sql string, args []any) (out []byte, err error) {
+	calls.Inc()
+	if pipe != nil {
 		s.metrics.waiting.Add(1)
 		defer s.metrics.waiting.Add(-1)
-		return s.pipe.call(ctx, sql, args)
+		return pipe.call(ctx, sql, args)
 	}
 	s.metrics.waiting.Add(1)
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil && s.cfg.DatabasePasswordFile != "" && passwordRejected(err) {
+	conn, err := pool.Acquire(ctx)
+	if err != nil && pool == s.pool && s.cfg.DatabasePasswordFile != "" && passwordRejected(err) {
 		conn, err = s.acquireAfterRotation(ctx)
 	}
 	s.metrics.waiting.Add(-1)

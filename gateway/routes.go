@@ -53,6 +53,10 @@ type Route struct {
 	Status  int    // status on success; the function may override it (response.fail)
 	Cookie  CookieEffect
 	Args    []Arg
+	// ReadOnly: the function only reads (but for the session check's own
+	// writes), so with REPLICA_DATABASE_URL the call goes to the replica and
+	// is repeated on the primary when it has to write after all (replica.go).
+	ReadOnly bool
 }
 
 func body(name string) Arg     { return Arg{Name: name, From: FromBody} }
@@ -80,11 +84,11 @@ var Routes = []Route{
 	{Method: http.MethodPost, Path: "/sessions", Func: "api.login", Status: 201, Cookie: SetCookie,
 		Summary: "Log in: a session token, also set as the session cookie",
 		Args:    []Arg{body("login"), body("password")}},
-	{Method: http.MethodGet, Path: "/session", Func: "api.current_session", Auth: true, Status: 200,
+	{Method: http.MethodGet, Path: "/session", Func: "api.current_session", ReadOnly: true, Auth: true, Status: 200,
 		Summary: "The caller's account and session"},
 	{Method: http.MethodDelete, Path: "/session", Func: "api.logout", Auth: true, Status: 204, Cookie: ClearCookie,
 		Summary: "Log out: delete the presented session"},
-	{Method: http.MethodGet, Path: "/sessions", Func: "api.list_sessions", Auth: true, Status: 200,
+	{Method: http.MethodGet, Path: "/sessions", Func: "api.list_sessions", ReadOnly: true, Auth: true, Status: 200,
 		Summary: "The caller's sessions, newest first"},
 	{Method: http.MethodDelete, Path: "/sessions/{id}", Func: "api.revoke_session", Auth: true, Status: 204,
 		Summary: "Delete one of the caller's sessions",
@@ -107,10 +111,10 @@ var Routes = []Route{
 		Args:    []Arg{query("level"), query("source"), queryInt("before"), queryInt("limit")}},
 
 	// Publishing: posts (sql/code/api/posts.sql)
-	{Method: http.MethodGet, Path: "/posts", Func: "api.list_posts", Status: 200,
+	{Method: http.MethodGet, Path: "/posts", Func: "api.list_posts", ReadOnly: true, Status: 200,
 		Summary: "Blog posts, newest first, without their content",
 		Args:    []Arg{query("before"), queryInt("limit")}},
-	{Method: http.MethodGet, Path: "/posts/{id}", Func: "api.get_post", Status: 200,
+	{Method: http.MethodGet, Path: "/posts/{id}", Func: "api.get_post", ReadOnly: true, Status: 200,
 		Summary: "One blog post with its content",
 		Args:    []Arg{pathInt("id")}},
 	{Method: http.MethodPost, Path: "/posts", Func: "api.create_post", Auth: true, Status: 201,
@@ -124,13 +128,13 @@ var Routes = []Route{
 		Args:    []Arg{pathInt("id")}},
 
 	// Publishing: activity feed (sql/code/api/activities.sql)
-	{Method: http.MethodGet, Path: "/activities", Func: "api.home_feed", Status: 200,
+	{Method: http.MethodGet, Path: "/activities", Func: "api.home_feed", ReadOnly: true, Status: 200,
 		Summary: "The home feed: unexpired top-level activities, newest first",
 		Args:    []Arg{query("before"), queryInt("limit")}},
 	{Method: http.MethodPost, Path: "/activities", Func: "api.create_activity", Auth: true, Status: 201,
 		Summary: "Post an activity (1-280 characters), optionally expiring",
 		Args:    []Arg{body("message"), body("expires_at")}},
-	{Method: http.MethodGet, Path: "/activities/{uuid}", Func: "api.get_activity", Status: 200,
+	{Method: http.MethodGet, Path: "/activities/{uuid}", Func: "api.get_activity", ReadOnly: true, Status: 200,
 		Summary: "One unexpired activity and its replies, oldest first",
 		Args:    []Arg{pathUUID("uuid")}},
 	{Method: http.MethodDelete, Path: "/activities/{uuid}", Func: "api.delete_activity", Auth: true, Status: 204,
@@ -151,17 +155,17 @@ var Routes = []Route{
 	{Method: http.MethodDelete, Path: "/activities/{uuid}/reposts", Func: "api.unrepost_activity", Auth: true, Status: 204,
 		Summary: "Undo the caller's repost (idempotent)",
 		Args:    []Arg{pathUUID("uuid")}},
-	{Method: http.MethodGet, Path: "/users/{handle}/activities", Func: "api.user_activities", Status: 200,
+	{Method: http.MethodGet, Path: "/users/{handle}/activities", Func: "api.user_activities", ReadOnly: true, Status: 200,
 		Summary: "One author's unexpired activities and replies, newest first",
 		Args:    []Arg{pathText("handle"), query("before"), queryInt("limit")}},
 
 	// Tracking: goals (sql/code/api/goals.sql)
-	{Method: http.MethodGet, Path: "/goals", Func: "api.list_goals", Auth: true, Status: 200,
+	{Method: http.MethodGet, Path: "/goals", Func: "api.list_goals", ReadOnly: true, Auth: true, Status: 200,
 		Summary: "The caller's goals with progress and percent, open ones first, then by due date"},
 	{Method: http.MethodPost, Path: "/goals", Func: "api.create_goal", Auth: true, Status: 201,
 		Summary: "Create a goal",
 		Args:    []Arg{body("title"), body("description"), bodyNumber("target_amount"), body("unit"), body("due_date")}},
-	{Method: http.MethodGet, Path: "/goals/{id}", Func: "api.get_goal", Auth: true, Status: 200,
+	{Method: http.MethodGet, Path: "/goals/{id}", Func: "api.get_goal", ReadOnly: true, Auth: true, Status: 200,
 		Summary: "One of the caller's goals with progress and percent",
 		Args:    []Arg{pathInt("id")}},
 	{Method: http.MethodPatch, Path: "/goals/{id}", Func: "api.update_goal", Auth: true, Status: 200,
@@ -171,7 +175,7 @@ var Routes = []Route{
 	{Method: http.MethodDelete, Path: "/goals/{id}", Func: "api.delete_goal", Auth: true, Status: 204,
 		Summary: "Delete one of the caller's goals and its entries",
 		Args:    []Arg{pathInt("id")}},
-	{Method: http.MethodGet, Path: "/goals/{id}/entries", Func: "api.list_goal_entries", Auth: true, Status: 200,
+	{Method: http.MethodGet, Path: "/goals/{id}/entries", Func: "api.list_goal_entries", ReadOnly: true, Auth: true, Status: 200,
 		Summary: "A goal's entries, newest first",
 		Args:    []Arg{pathInt("id"), query("before"), queryInt("limit")}},
 	{Method: http.MethodPost, Path: "/goals/{id}/entries", Func: "api.create_goal_entry", Auth: true, Status: 201,
@@ -185,12 +189,12 @@ var Routes = []Route{
 		Args:    []Arg{pathInt("id"), pathInt("entry_id")}},
 
 	// Tracking: trackers and logs (sql/code/api/trackers.sql)
-	{Method: http.MethodGet, Path: "/trackers", Func: "api.list_trackers", Auth: true, Status: 200,
+	{Method: http.MethodGet, Path: "/trackers", Func: "api.list_trackers", ReadOnly: true, Auth: true, Status: 200,
 		Summary: "The caller's trackers, most recently updated first, with log count and last log time"},
 	{Method: http.MethodPost, Path: "/trackers", Func: "api.create_tracker", Auth: true, Status: 201,
 		Summary: "Create a tracker (note or numerical)",
 		Args:    []Arg{body("name"), body("description"), body("type"), body("unit"), body("what_to_track")}},
-	{Method: http.MethodGet, Path: "/trackers/{id}", Func: "api.get_tracker", Auth: true, Status: 200,
+	{Method: http.MethodGet, Path: "/trackers/{id}", Func: "api.get_tracker", ReadOnly: true, Auth: true, Status: 200,
 		Summary: "One of the caller's trackers",
 		Args:    []Arg{pathInt("id")}},
 	{Method: http.MethodPatch, Path: "/trackers/{id}", Func: "api.update_tracker", Auth: true, Status: 200,
@@ -199,7 +203,7 @@ var Routes = []Route{
 	{Method: http.MethodDelete, Path: "/trackers/{id}", Func: "api.delete_tracker", Auth: true, Status: 204,
 		Summary: "Delete one of the caller's trackers and its logs",
 		Args:    []Arg{pathInt("id")}},
-	{Method: http.MethodGet, Path: "/trackers/{id}/logs", Func: "api.list_tracker_logs", Auth: true, Status: 200,
+	{Method: http.MethodGet, Path: "/trackers/{id}/logs", Func: "api.list_tracker_logs", ReadOnly: true, Auth: true, Status: 200,
 		Summary: "A tracker's logs, newest first, optionally between from and to",
 		Args:    []Arg{pathInt("id"), query("from"), query("to"), query("before"), queryInt("limit")}},
 	{Method: http.MethodPost, Path: "/trackers/{id}/logs", Func: "api.create_tracker_log", Auth: true, Status: 201,
@@ -213,18 +217,18 @@ var Routes = []Route{
 	{Method: http.MethodDelete, Path: "/trackers/{id}/logs/{log_id}", Func: "api.delete_tracker_log", Auth: true, Status: 204,
 		Summary: "Delete a log of a tracker",
 		Args:    []Arg{pathInt("id"), pathInt("log_id")}},
-	{Method: http.MethodGet, Path: "/trackers/{id}/series", Func: "api.tracker_series", Auth: true, Status: 200,
+	{Method: http.MethodGet, Path: "/trackers/{id}/series", Func: "api.tracker_series", ReadOnly: true, Auth: true, Status: 200,
 		Summary: "A tracker's logs per day, week or month in a time zone, empty buckets included",
 		Args:    []Arg{pathInt("id"), query("bucket"), query("from"), query("to"), query("tz")}},
 
 	// Tracking: reports, reminders and preferences (sql/code/api/reports.sql)
-	{Method: http.MethodGet, Path: "/reports/monthly", Func: "api.monthly_report", Auth: true, Status: 200,
+	{Method: http.MethodGet, Path: "/reports/monthly", Func: "api.monthly_report", ReadOnly: true, Auth: true, Status: 200,
 		Summary: "The caller's monthly report: trackers, logs, the most used tracker, the frequent emotion, logins",
 		Args:    []Arg{query("month"), query("tz")}},
-	{Method: http.MethodGet, Path: "/reminders", Func: "api.reminders", Auth: true, Status: 200,
+	{Method: http.MethodGet, Path: "/reminders", Func: "api.reminders", ReadOnly: true, Auth: true, Status: 200,
 		Summary: "The caller's logs with an event_date due by until (default: in 7 days), soonest first",
 		Args:    []Arg{query("until")}},
-	{Method: http.MethodGet, Path: "/account/preferences", Func: "api.get_preferences", Auth: true, Status: 200,
+	{Method: http.MethodGet, Path: "/account/preferences", Func: "api.get_preferences", ReadOnly: true, Auth: true, Status: 200,
 		Summary: "The caller's notification and report preferences (defaults: weekly, html)"},
 	{Method: http.MethodPut, Path: "/account/preferences", Func: "api.set_preferences", Auth: true, Status: 200,
 		Summary: "Set the caller's notification (daily, weekly, none) and report format (html, pdf)",

@@ -45,6 +45,8 @@ type Server struct {
 	metrics *metrics
 	// pipe batches the API's calls (DB_PIPELINE); nil when off.
 	pipe *pipeliner
+	// replica serves the read-only routes (UseReplica); nil when none.
+	replica *replica
 }
 
 // NewPool opens the gateway's connection pool. PostgreSQL enforces the
@@ -252,7 +254,13 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	fmt.Fprintf(w, `{"status":"ready","version":%d,"code":%q}`, *ready.Version, *ready.Code)
+	if s.replica == nil {
+		fmt.Fprintf(w, `{"status":"ready","version":%d,"code":%q}`, *ready.Version, *ready.Code)
+		return
+	}
+	// The replica is optional: down, it is reported, and the gateway is ready.
+	rep, _ := json.Marshal(s.replica.status(ctx))
+	fmt.Fprintf(w, `{"status":"ready","version":%d,"code":%q,"replica":%s}`, *ready.Version, *ready.Code, rep)
 }
 
 // short is the start of a digest, as git shortens commit ids.
@@ -364,6 +372,17 @@ func Main(ctx context.Context) error {
 		Str("maintenance_interval", cfg.MaintenanceInterval.String()).
 		Str("proxy_user_header", cfg.ProxyUserHeader).Msg("gateway listening")
 	s := New(cfg, pool, log)
+	replica, err := NewReplicaPool(ctx, cfg)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if replica != nil {
+		defer replica.Close()
+		s.UseReplica(replica)
+		defer s.Close()
+		log.Info().Msg("read-only routes go to the replica (REPLICA_DATABASE_URL)")
+	}
 	if cfg.PprofAddr != "" {
 		pln, err := net.Listen("tcp", cfg.PprofAddr)
 		if err != nil {

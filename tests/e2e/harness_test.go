@@ -194,6 +194,11 @@ func startServer(t *testing.T, edit func(*gateway.Config), tweak func(*gateway.S
 	}
 	logs := &syncBuffer{}
 	s := gateway.New(cfg, pool, gateway.NewLogger(cfg, logs))
+	replica, err := gateway.NewReplicaPool(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.UseReplica(replica)
 	if tweak != nil {
 		tweak(s)
 	}
@@ -203,6 +208,10 @@ func startServer(t *testing.T, edit func(*gateway.Config), tweak func(*gateway.S
 	g.http.Timeout = 2 * time.Minute
 	t.Cleanup(func() {
 		srv.Close()
+		s.Close()
+		if replica != nil {
+			replica.Close()
+		}
 		pool.Close()
 		g.secrets.checkLog(t, logs.String())
 		g.secrets.checkAuditLog(t)

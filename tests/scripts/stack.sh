@@ -22,7 +22,10 @@
 #   - the proxy-auth server (homebase-proxy-auth.conf) asks for a password, and
 #     a user of its password file gets in with no token (tests/scripts/proxy_auth.sh
 #     checks the rest of it);
-#   - SIGTERM to scripts/run stops nginx, the gateways and PgBouncer: their ports are free.
+#   - the streaming replica (scripts/db replica start, unless it ran already):
+#     /readyz reports it streaming, and read-only routes are served by it;
+#   - SIGTERM to scripts/run stops nginx, the gateways and PgBouncer: their ports are free;
+#     and the replica, if scripts/run started it.
 #
 # Run by scripts/test; by itself once the cluster runs (scripts/db start):
 #   bash tests/scripts/stack.sh
@@ -92,6 +95,8 @@ scratch_sql() { psql "$(owner_url "$SCRATCH")" -X -q -At -v ON_ERROR_STOP=1 -c "
 listener_pid() { ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1; }
 
 drop_database "$SCRATCH" >/dev/null
+replica_before=0
+replica_running && replica_before=1
 say "scripts/run --stack on $SCRATCH: https :$HTTPS_PORT, http :$HTTP_PORT, gateways :$GW1 :$GW2"
 printf 'stack pw\n' | bash "$ROOT/scripts/db" htpasswd stack_px
 DB_NAME=$SCRATCH HTTPS_PORT=$HTTPS_PORT STACK_HTTP_PORT=$HTTP_PORT STACK_GATEWAY_PORTS="$GW1,$GW2" STACK_PROXY_GATEWAY_PORT=$GWP \
@@ -195,6 +200,20 @@ check "every gateway backend of $SCRATCH is a PgBouncer server connection (backe
   test -n "$backends" -a "$backends" == "$servers"
 check "  ... its pool is in transaction mode" \
   equal "$(psql_pgbouncer_admin -At -F ' ' -c "SHOW POOLS" | awk -v db="$SCRATCH" '$1 == db && $2 == "gateway" { print $NF }')" transaction
+# The replica.
+https GET /readyz >/dev/null
+check "/readyz through nginx reports the replica, streaming" contains "$(cat "$TMP/body")" '"replica":{"status":"streaming"'
+replica_reads() {
+  curl -s --max-time 5 "http://127.0.0.1:$GW1/metrics" "http://127.0.0.1:$GW2/metrics" |
+    awk '/^homebase_gateway_replica_reads_total\{outcome="replica"\}/ { n += $2 } END { print n + 0 }'
+}
+for ((i = 0; i < 50; i++)); do # 10 s at most
+  https GET /api/v1/posts >/dev/null
+  [[ $(replica_reads) -ge 2 ]] && break
+  sleep 0.2
+done
+check "GET /api/v1/posts through nginx is served by the replica (replica reads: $(replica_reads))" \
+  test "$(replica_reads)" -ge 2
 idle=$(ss -Htn state established "( dport = :$GW1 or dport = :$GW2 )" 2>/dev/null | wc -l)
 check "nginx keeps idle connections to the gateways open between requests (keepalive: $idle)" test "$idle" -ge 1
 stop_pid "$GW2_PID" 10
@@ -219,6 +238,9 @@ RUN_PID=""
 check "  ... nginx's master is gone" bash -c "! kill -0 $NGINX_MASTER 2>/dev/null"
 check "  ... the first gateway is gone" bash -c "! kill -0 $GW1_PID 2>/dev/null"
 check "  ... PgBouncer is gone" bash -c "! kill -0 $PGB_PID 2>/dev/null"
+if [[ $replica_before -eq 0 ]]; then
+  check "  ... the replica it started is stopped" bash -c "! (exec 3<>/dev/tcp/127.0.0.1/$REPLICA_PORT_LOCAL) 2>/dev/null"
+fi
 for p in "$HTTP_PORT" "$HTTPS_PORT" "$GW1" "$GW2" "$PGBOUNCER_PORT" "$PROXY_AUTH_PORT" "$GWP"; do
   check "  ... port $p is free" bash -c "! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null"
 done

@@ -1,0 +1,322 @@
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// replica sends the read-only routes to a streaming replica
+// (REPLICA_DATABASE_URL), with read-your-writes for each client of this
+// gateway, keyed by a digest of its session token:
+//
+//   - a call that may have written (any route not marked ReadOnly, or a read
+//     repeated on the primary) marks its client's key as pending;
+//   - every pollInterval, the poller reads the primary's pg_current_wal_lsn()
+//     (after those writes committed, so at or beyond their commits) and gives
+//     it to every key pending since the last poll, then reads the replica's
+//     pg_last_wal_replay_lsn() and forgets the keys it has replayed;
+//   - a read whose key is still pending or not replayed goes to the primary.
+//
+// So a client sees its own writes on its next read, through this gateway,
+// without a round trip per write; the keys held are those of clients that
+// wrote in the last poll interval plus the replica's lag (at most maxKeys;
+// beyond, a write holds every client's reads on the primary until the
+// replica has replayed it). While the poller cannot reach the replica, reads
+// go to the primary.
+type replica struct {
+	pool     *pgxpool.Pool
+	primary  *pgxpool.Pool
+	pipe     *pipeliner // DB_PIPELINE: batches the replica's calls too
+	interval time.Duration
+
+	// replayed is the replica's last replay LSN seen by the poller; up says
+	// the last poll reached it.
+	replayed atomic.Uint64
+	up       atomic.Bool
+	polled   atomic.Bool // a poll has finished (for the log: down from the start is said once)
+
+	mu   sync.Mutex
+	keys map[clientKey]*written
+	// all stands for every client once keys is full.
+	all written
+	// poll counts the polls: a key marked pending during poll n gets the
+	// primary's LSN read by poll n+1 or later.
+	poll uint64
+
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+// clientKey is a digest of a client's session token: the raw token is not
+// kept in memory longer than its request.
+type clientKey [sha256.Size]byte
+
+// written is where a client's last write stands: pending (its LSN to be read
+// by the poll after pendingSince), or at lsn.
+type written struct {
+	pending      bool
+	pendingSince uint64
+	lsn          uint64
+}
+
+const (
+	pollInterval = 50 * time.Millisecond
+	maxKeys      = 100_000
+)
+
+// replicaRead says why a read-only route went where it went, for the metrics.
+const (
+	readOnReplica        = "replica"
+	readBehind           = "behind"      // the client's write is not replayed yet
+	readReplicaDown      = "unavailable" // the poller cannot reach the replica
+	readReplicaReadOnly  = "read_only"   // the function had to write (25006)
+	readReplicaConflict  = "conflict"    // replay cancelled the query (40001)
+	readReplicaConnError = "unreachable" // the call could not reach the replica
+	readUnknownSession   = "unknown_session"
+)
+
+// NewReplicaPool opens the replica's pool (REPLICA_DATABASE_URL), configured
+// as NewPool configures the primary's; nil when no replica is configured.
+func NewReplicaPool(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
+	if cfg.ReplicaDatabaseURL == "" {
+		return nil, nil
+	}
+	c := cfg
+	c.DatabaseURL = cfg.ReplicaDatabaseURL
+	pool, err := NewPool(ctx, c)
+	if err != nil {
+		return nil, fmt.Errorf("REPLICA_DATABASE_URL: %w", errors.Unwrap(err))
+	}
+	return pool, nil
+}
+
+// UseReplica sends the read-only routes to the replica's pool from now on
+// and starts its poller; Close stops it. Call it before serving.
+func (s *Server) UseReplica(pool *pgxpool.Pool) {
+	if pool == nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &replica{pool: pool, primary: s.pool, interval: pollInterval, keys: map[clientKey]*written{},
+		stop: cancel, done: make(chan struct{})}
+	if s.cfg.Pipeline {
+		r.pipe = newPipeliner(pool, max(1, int(s.cfg.PoolSize)-1), s.metrics.batchSize)
+	}
+	s.replica = r
+	s.metrics.addReplica()
+	go r.run(ctx, s)
+}
+
+// Close stops what New and UseReplica started (the replica's poller and
+// pipeliner); the pools are the caller's to close, after it.
+func (s *Server) Close() {
+	if s.replica != nil {
+		s.replica.stop()
+		<-s.replica.done
+		if s.replica.pipe != nil {
+			s.replica.pipe.Close()
+		}
+	}
+}
+
+func (r *replica) run(ctx context.Context, s *Server) {
+	defer close(r.done)
+	t := time.NewTicker(r.interval)
+	defer t.Stop()
+	for {
+		r.pollOnce(ctx, s)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// lsnSQL is an LSN as a number (bytes since 0/0).
+const (
+	primaryLSNSQL  = "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint"
+	replayedLSNSQL = "SELECT (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint"
+)
+
+func (r *replica) pollOnce(ctx context.Context, s *Server) {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	r.mu.Lock()
+	cut := r.poll
+	r.poll++
+	pending := r.all.pending
+	for _, w := range r.keys {
+		pending = pending || w.pending
+	}
+	r.mu.Unlock()
+	if pending {
+		var lsn int64
+		if err := r.primary.QueryRow(ctx, primaryLSNSQL).Scan(&lsn); err == nil {
+			r.mu.Lock()
+			for _, w := range append([]*written{&r.all}, mapValues(r.keys)...) {
+				if w.pending && w.pendingSince <= cut {
+					w.pending, w.lsn = false, uint64(lsn)
+				}
+			}
+			r.mu.Unlock()
+		}
+	}
+	var replayed *int64
+	if err := r.pool.QueryRow(ctx, replayedLSNSQL).Scan(&replayed); err != nil || replayed == nil {
+		// Down, or not a replica at all (pg_last_wal_replay_lsn is NULL on a primary).
+		wasUp, first := r.up.Swap(false), !r.polled.Swap(true)
+		if (wasUp || first) && ctx.Err() == nil {
+			s.log.Warn().AnErr("error", err).Msg("the replica is unavailable: read-only routes go to the primary")
+		}
+		return
+	}
+	r.replayed.Store(uint64(*replayed))
+	r.polled.Store(true)
+	if !r.up.Swap(true) {
+		s.log.Info().Msg("the replica is available: read-only routes go to it")
+	}
+	r.mu.Lock()
+	for k, w := range r.keys {
+		if !w.pending && w.lsn <= uint64(*replayed) {
+			delete(r.keys, k)
+		}
+	}
+	r.mu.Unlock()
+}
+
+func mapValues(m map[clientKey]*written) []*written {
+	out := make([]*written, 0, len(m))
+	for _, w := range m {
+		out = append(out, w)
+	}
+	return out
+}
+
+// route says where a read of this client goes: readOnReplica, or the reason
+// it goes to the primary.
+func (r *replica) route(key *clientKey) string {
+	if !r.up.Load() {
+		return readReplicaDown
+	}
+	replayed := r.replayed.Load()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.all.pending || r.all.lsn > replayed {
+		return readBehind
+	}
+	if key != nil {
+		if w := r.keys[*key]; w != nil && (w.pending || w.lsn > replayed) {
+			return readBehind
+		}
+	}
+	return readOnReplica
+}
+
+// wrote marks a client's key pending: the poller will read the primary's LSN
+// after this write's commit.
+func (r *replica) wrote(key *clientKey) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	w := r.keys[*key]
+	if w == nil {
+		if len(r.keys) >= maxKeys {
+			w = &r.all
+		} else {
+			w = &written{}
+			r.keys[*key] = w
+		}
+	}
+	w.pending, w.pendingSince = true, r.poll
+}
+
+// down is a call's news that the replica cannot be reached: reads go to the
+// primary until the poller reaches it again.
+func (r *replica) down() { r.up.Store(false) }
+
+// keyOf is the client's key: the token it presented, or, for a login, the
+// token it was given.
+func keyOf(rt *Route, tok string, out []byte) *clientKey {
+	if rt.Cookie == SetCookie {
+		var login struct {
+			Token string `json:"token"`
+		}
+		if json.Unmarshal(out, &login) == nil && login.Token != "" {
+			tok = login.Token
+		}
+	}
+	if tok == "" {
+		return nil
+	}
+	k := clientKey(sha256.Sum256([]byte(tok)))
+	return &k
+}
+
+// retryOnPrimary says a replica's error is one the primary would not give:
+// the function had to write (25006, read_only_sql_transaction: a session
+// whose last_used is due, an EXPIRED or BROWSER one deleted), or replay
+// cancelled the query (40001, a conflict with recovery).
+func retryOnPrimary(err error) (reason string, ok bool) {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return "", false
+	}
+	switch pgErr.Code {
+	case "25006":
+		return readReplicaReadOnly, true
+	case "40001":
+		return readReplicaConflict, true
+	}
+	return "", false
+}
+
+// unknownSession says the replica answered 401 INVALID: it knows no session
+// of that token. A login through another gateway, or one this gateway has
+// forgotten, may not be replayed yet; the primary knows. (An invalid token
+// costs a call on each, as the primary alone would cost one.)
+func unknownSession(out []byte) bool {
+	e := committedFailure(out)
+	return e != nil && e.status == 401 && e.Code == "INVALID"
+}
+
+// replicaStatus is the replica's part of /readyz: how far behind the primary
+// it is, in bytes of WAL not yet replayed and seconds since the last
+// transaction it replayed (0 when it has replayed everything), or
+// "unavailable". Never a reason for a 503: the primary serves every route.
+type replicaStatus struct {
+	Status     string   `json:"status"`
+	LagBytes   *int64   `json:"lag_bytes,omitempty"`
+	LagSeconds *float64 `json:"lag_seconds,omitempty"`
+}
+
+func (r *replica) status(ctx context.Context) replicaStatus {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	var primary int64
+	var replayed *int64
+	var age *float64
+	if err := r.primary.QueryRow(ctx, primaryLSNSQL).Scan(&primary); err != nil {
+		return replicaStatus{Status: "unknown"}
+	}
+	err := r.pool.QueryRow(ctx, replayedLSNSQL+
+		", extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float8").Scan(&replayed, &age)
+	if err != nil || replayed == nil {
+		return replicaStatus{Status: "unavailable"}
+	}
+	lag := max(0, primary-*replayed)
+	seconds := 0.0
+	if lag > 0 && age != nil {
+		seconds, _ = strconv.ParseFloat(strconv.FormatFloat(max(0, *age), 'f', 3, 64), 64)
+	}
+	return replicaStatus{Status: "streaming", LagBytes: &lag, LagSeconds: &seconds}
+}
