@@ -22,6 +22,7 @@
 # the first port tried for the gateway (18099).
 set -euo pipefail
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/scripts/lib.sh"
+source "$ROOT/tests/scripts/checks.sh"
 
 SCRATCH="${TEST_DB_NAME}_code"
 ORIGINAL_MESSAGE='give a username, an email or both'
@@ -48,15 +49,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fail() { printf '\033[31mFAIL\033[0m  %s\n' "$*" >&2; exit 1; }
-# check description command...: runs the command, stops the script if it fails.
-check() {
-  local what=$1; shift
-  if "$@"; then printf '\033[32mok\033[0m    %s\n' "$what" >&2; else fail "$what"; fi
-}
-equal() { [[ $1 == "$2" ]] || { printf '      got  %s\n      want %s\n' "$1" "$2" >&2; return 1; }; }
-differ() { [[ $1 != "$2" ]] || { printf '      both %s\n' "$1" >&2; return 1; }; }
-contains() { [[ $1 == *"$2"* ]] || { printf '      %s\n      does not contain %s\n' "$1" "$2" >&2; return 1; }; }
 
 # run description command...: quiet unless the command fails.
 run() {

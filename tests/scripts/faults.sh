@@ -38,6 +38,7 @@
 # (.local/gateway.password); skipped when GATEWAY_DB_PASSWORD is set.
 set -euo pipefail
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/scripts/lib.sh"
+source "$ROOT/tests/scripts/checks.sh"
 
 using_local_cluster || { say "ADMIN_DATABASE_URL: faults.sh restarts the local cluster only; nothing to run"; exit 0; }
 cluster_running || die "the local cluster is not running: scripts/db start (or scripts/test) first"
@@ -78,15 +79,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fail() { printf '\033[31mFAIL\033[0m  %s\n' "$*" >&2; exit 1; }
-check() {
-  local what=$1; shift
-  if "$@"; then printf '\033[32mok\033[0m    %s\n' "$what" >&2; else fail "$what"; fi
-}
-equal() { [[ $1 == "$2" ]] || { printf '      got  %s\n      want %s\n' "$1" "$2" >&2; return 1; }; }
-# none what text: true when text is empty, else prints it (at most 20 lines).
-none() { [[ -z $2 ]] || { printf '      %s:\n' "$1" >&2; head -20 <<<"$2" | sed 's/^/        /' >&2; return 1; }; }
-lacks() { [[ $1 != *"$2"* ]] || { printf '      %s\n      contains %s\n' "$1" "$2" >&2; return 1; }; }
 now() { date +%s.%N; }
 pg_down() { ! cluster_running; }
 listener_pid() { ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1; }

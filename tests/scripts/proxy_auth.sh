@@ -22,6 +22,7 @@
 #   bash tests/scripts/proxy_auth.sh
 set -euo pipefail
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/scripts/lib.sh"
+source "$ROOT/tests/scripts/checks.sh"
 
 SCRATCH="${TEST_DB_NAME}_proxy"
 TMP=$(mktemp -d)
@@ -44,14 +45,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fail() { printf '\033[31mFAIL\033[0m  %s\n' "$*" >&2; exit 1; }
-check() {
-  local what=$1; shift
-  if "$@"; then printf '\033[32mok\033[0m    %s\n' "$what" >&2; else fail "$what"; fi
-}
-equal() { [[ $1 == "$2" ]] || { printf '      got  %s\n      want %s\n' "$1" "$2" >&2; return 1; }; }
-contains() { [[ $1 == *"$2"* ]] || { printf '      %s\n      does not contain %s\n' "$1" "$2" >&2; return 1; }; }
-lacks() { [[ $1 != *"$2"* ]] || { printf '      %s\n      contains %s\n' "$1" "$2" >&2; return 1; }; }
 
 if using_local_cluster && ! cluster_running; then
   die "the local cluster is not running: scripts/db start (or scripts/test) first"

@@ -32,6 +32,7 @@
 # TEST_DB_NAME names the scratch database; STACK_TEST_PORT the first port tried (18440).
 set -euo pipefail
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/scripts/lib.sh"
+source "$ROOT/tests/scripts/checks.sh"
 
 SCRATCH="${TEST_DB_NAME}_stack"
 TMP=$(mktemp -d)
@@ -56,15 +57,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fail() { printf '\033[31mFAIL\033[0m  %s\n' "$*" >&2; exit 1; }
-# check description command...: runs the command, stops the script if it fails.
-check() {
-  local what=$1; shift
-  if "$@"; then printf '\033[32mok\033[0m    %s\n' "$what" >&2; else fail "$what"; fi
-}
-equal() { [[ $1 == "$2" ]] || { printf '      got  %s\n      want %s\n' "$1" "$2" >&2; return 1; }; }
-contains() { [[ $1 == *"$2"* ]] || { printf '      %s\n      does not contain %s\n' "$1" "$2" >&2; return 1; }; }
-lacks() { [[ $1 != *"$2"* ]] || { printf '      %s\n      contains %s\n' "$1" "$2" >&2; return 1; }; }
 
 if using_local_cluster && ! cluster_running; then
   die "the local cluster is not running: scripts/db start (or scripts/test) first"
