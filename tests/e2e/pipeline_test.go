@@ -24,7 +24,9 @@ func TestPipelinedBatchesKeepAnswersApart(t *testing.T) {
 	g := startGateway(t, func(c *gateway.Config) {
 		c.Pipeline = true
 		c.PoolSize = 2 // one worker: whatever queues behind a batch goes out in the next
-		c.StatementTimeout = 800 * time.Millisecond
+		// Long enough for a sign-up's bcrypt on a loaded machine (800 ms
+		// was not), short enough to keep the locked PATCH's wait brief.
+		c.StatementTimeout = 2 * time.Second
 		loopbackOnly(c)
 	})
 	locked := g.signup(t)
