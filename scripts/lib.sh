@@ -432,21 +432,42 @@ SQL
 # gateway's privileges and no other, and the one role whose sessions may
 # assert a user's identity). Roles are cluster-wide; databases share them,
 # and no migration creates or drops them.
+# True when ROLE logs in to the local cluster over TCP with PASSWORD (which
+# reaches psql through its environment).
+local_login_works() { # role password
+  PGPASSWORD=$2 psql "postgres://$1@127.0.0.1:$PGPORT_LOCAL/postgres?sslmode=disable&connect_timeout=5" \
+    -X -q -At -c 'SELECT 1' >/dev/null 2>&1
+}
+
 bootstrap_roles() {
   # The passwords reach psql through its environment (\getenv), not its
-  # command line, which other users of the machine can see in ps.
-  GATEWAY_PW=$(gateway_password) GATEWAY_PROXY_PW=$(gateway_proxy_password) \
-    psql_admin postgres -v owner="$OWNER_ROLE" -v gw="$GATEWAY_ROLE" -v gwp="$GATEWAY_PROXY_ROLE" <<'SQL'
+  # command line, which other users of the machine can see in ps. A login
+  # role's password is set only when it does not already log in with it:
+  # setting the same password again gives its SCRAM secret a new salt, and
+  # a running PgBouncer, whose userlist holds the old secret, would then
+  # fail its next logins to PostgreSQL.
+  local set_gw=1 set_gwp=1 gw_pw gwp_pw
+  gw_pw=$(gateway_password)
+  gwp_pw=$(gateway_proxy_password)
+  if using_local_cluster; then
+    local_login_works "$GATEWAY_ROLE" "$gw_pw" && set_gw=0
+    local_login_works "$GATEWAY_PROXY_ROLE" "$gwp_pw" && set_gwp=0
+  fi
+  GATEWAY_PW=$gw_pw GATEWAY_PROXY_PW=$gwp_pw \
+    psql_admin postgres -v owner="$OWNER_ROLE" -v gw="$GATEWAY_ROLE" -v gwp="$GATEWAY_PROXY_ROLE" \
+    -v set_gw="$set_gw" -v set_gwp="$set_gwp" <<'SQL'
 \getenv pw GATEWAY_PW
 \getenv pwp GATEWAY_PROXY_PW
 SELECT format('CREATE ROLE %I NOLOGIN', :'owner')
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'owner') \gexec
 SELECT format('CREATE ROLE %I LOGIN', :'gw')
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'gw') \gexec
-SELECT format('ALTER ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT PASSWORD %L', :'gw', :'pw') \gexec
+SELECT format('ALTER ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT', :'gw') \gexec
+SELECT format('ALTER ROLE %I PASSWORD %L', :'gw', :'pw') WHERE :set_gw = 1 \gexec
 SELECT format('CREATE ROLE %I LOGIN', :'gwp')
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'gwp') \gexec
-SELECT format('ALTER ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT PASSWORD %L', :'gwp', :'pwp') \gexec
+SELECT format('ALTER ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT', :'gwp') \gexec
+SELECT format('ALTER ROLE %I PASSWORD %L', :'gwp', :'pwp') WHERE :set_gwp = 1 \gexec
 SELECT format('GRANT %I TO %I', :'gw', :'gwp')
  WHERE NOT pg_has_role(:'gwp', :'gw', 'MEMBER') \gexec
 SELECT format('GRANT %I TO current_user', :'owner')
@@ -485,7 +506,9 @@ migrate_only() { # db [destination]
 # The code package (sql/code): drops and recreates every function in one
 # transaction, under tern's advisory lock.
 install_code() { # db
-  tern "$1" code install sql/code
+  # "|| return": a caller in an && list (scripts/test) runs without errexit,
+  # where a failed install would otherwise pass for a done one.
+  tern "$1" code install sql/code || return 1
   say "installed the code package sql/code"
 }
 
@@ -494,7 +517,7 @@ install_code() { # db
 # as it is (/readyz says the schema is not this build's until the next full
 # migrate).
 migrate() { # db [destination]
-  migrate_only "$@"
+  migrate_only "$@" || return 1
   if [[ -z ${2:-} || $2 == last || $2 == "$(last_migration)" ]]; then install_code "$1"; fi
 }
 

@@ -10,6 +10,22 @@
 -- A DBA calls any api function by hand with the constructor below:
 --   SELECT api.current_session(request.context(token => '…', browser => 'curl/8.5.0'));
 
+-- One release (migration 010 added proxy_user): the four-item constructor
+-- of the package before it. Left in place beside the new one, a call such as
+-- request.context(token => …, browser => …) would match both ("is not
+-- unique"), and the install of this package would fail on every database
+-- that had the old one. auth.check_session_token's body was bound to it, so
+-- it goes first (it is created again below, in auth.sql); only then, so
+-- that every later install keeps its identity.
+DO $$
+BEGIN
+  IF to_regprocedure('request.context(text, text, inet, text)') IS NOT NULL THEN
+    DROP FUNCTION IF EXISTS auth.check_session_token(text, text);
+    DROP FUNCTION request.context(text, text, inet, text);
+  END IF;
+END
+$$;
+
 -- The constructor, for psql and pgTAP: every item is optional, so a call
 -- names only what it needs and survives the next added item.
 CREATE OR REPLACE FUNCTION request.context(token text DEFAULT NULL, browser text DEFAULT NULL, ip inet DEFAULT NULL,
