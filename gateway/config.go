@@ -26,14 +26,17 @@ type Config struct {
 	// REPLICA_DATABASE_URL: the gateway role's connection to a streaming
 	// replica, which serves the read-only routes (optional; replica.go).
 	ReplicaDatabaseURL string
-	LogLevel           string         // LOG_LEVEL: debug, info, warn, error
-	LogFormat          string         // LOG_FORMAT: json or console
-	CookieSecure       bool           // COOKIE_SECURE: false only for plain-HTTP development
-	TrustedProxies     []netip.Prefix // TRUSTED_PROXIES: CIDRs whose X-Forwarded-For is believed
-	MetricsAllowed     []netip.Prefix // METRICS_ALLOWED: client addresses that may read /metrics (none if empty)
-	AllowedOrigins     []string       // ALLOWED_ORIGINS: origins allowed by CORS and the CSRF rule
-	StatementTimeout   time.Duration  // STATEMENT_TIMEOUT: per request, enforced by PostgreSQL
-	PoolSize           int32          // DB_POOL_SIZE: maximum database connections (default: 2 per CPU, at least 4)
+	// REPLICA_MAX_LAG: a replica that has not replayed what the primary had
+	// written this long ago serves no reads until it catches up (0: no limit).
+	ReplicaMaxLag    time.Duration
+	LogLevel         string         // LOG_LEVEL: debug, info, warn, error
+	LogFormat        string         // LOG_FORMAT: json or console
+	CookieSecure     bool           // COOKIE_SECURE: false only for plain-HTTP development
+	TrustedProxies   []netip.Prefix // TRUSTED_PROXIES: CIDRs whose X-Forwarded-For is believed
+	MetricsAllowed   []netip.Prefix // METRICS_ALLOWED: client addresses that may read /metrics (none if empty)
+	AllowedOrigins   []string       // ALLOWED_ORIGINS: origins allowed by CORS and the CSRF rule
+	StatementTimeout time.Duration  // STATEMENT_TIMEOUT: per request, enforced by PostgreSQL
+	PoolSize         int32          // DB_POOL_SIZE: maximum database connections (default: 2 per CPU, at least 4)
 	// DB_EXEC_MODE: how pgx sends statements (default cache_statement; exec
 	// behind PgBouncer's transaction pooling). The zero value is pgx's default.
 	ExecMode        pgx.QueryExecMode
@@ -68,6 +71,7 @@ func ConfigFromEnv() (Config, error) {
 		StatementTimeout:     5 * time.Second,
 		PoolSize:             int32(max(4, 2*runtime.NumCPU())),
 		ShutdownTimeout:      30 * time.Second,
+		ReplicaMaxLag:        10 * time.Second,
 
 		MaintenanceInterval: 10 * time.Minute,
 	}
@@ -95,6 +99,11 @@ func ConfigFromEnv() (Config, error) {
 	if v := os.Getenv("STATEMENT_TIMEOUT"); v != "" {
 		if c.StatementTimeout, err = time.ParseDuration(v); err != nil || c.StatementTimeout < time.Millisecond {
 			return c, fmt.Errorf("STATEMENT_TIMEOUT: want a duration such as 5s")
+		}
+	}
+	if v := os.Getenv("REPLICA_MAX_LAG"); v != "" {
+		if c.ReplicaMaxLag, err = time.ParseDuration(v); err != nil || c.ReplicaMaxLag < 0 {
+			return c, fmt.Errorf("REPLICA_MAX_LAG: want a duration such as 10s, or 0 for no limit")
 		}
 	}
 	if v := os.Getenv("SHUTDOWN_TIMEOUT"); v != "" {

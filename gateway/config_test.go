@@ -15,7 +15,7 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 	for _, k := range []string{"HOST", "PORT", "LOG_LEVEL", "LOG_FORMAT", "COOKIE_SECURE", "TRUSTED_PROXIES",
 		"METRICS_ALLOWED", "ALLOWED_ORIGINS", "STATEMENT_TIMEOUT", "DB_POOL_SIZE", "SHUTDOWN_TIMEOUT",
 		"MAINTENANCE_INTERVAL", "PPROF_ADDR", "DB_PIPELINE", "DB_EXEC_MODE", "PROXY_USER_HEADER",
-		"DATABASE_PASSWORD_FILE"} {
+		"DATABASE_PASSWORD_FILE", "REPLICA_DATABASE_URL", "REPLICA_MAX_LAG"} {
 		t.Setenv(k, "")
 	}
 	c, err := ConfigFromEnv()
@@ -24,7 +24,7 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 	}
 	if c.ListenAddr() != "127.0.0.1:8080" || !c.CookieSecure || len(c.TrustedProxies) != 0 ||
 		c.StatementTimeout != 5*time.Second || c.PoolSize < 4 || c.LogFormat != "json" ||
-		c.MaintenanceInterval != 10*time.Minute {
+		c.MaintenanceInterval != 10*time.Minute || c.ReplicaDatabaseURL != "" || c.ReplicaMaxLag != 10*time.Second {
 		t.Fatalf("defaults: %+v", c)
 	}
 	// Calls are not batched unless asked for.
@@ -102,6 +102,8 @@ func TestConfigFromEnvRejects(t *testing.T) {
 		"pipeline":           {"DB_PIPELINE": "sometimes"},
 		"pipeline exec mode": {"DB_PIPELINE": "true", "DB_EXEC_MODE": "exec"},
 		"no password file":   {"DATABASE_PASSWORD_FILE": "/nonexistent/gateway.password"},
+		"replica lag":        {"REPLICA_MAX_LAG": "far"},
+		"negative lag":       {"REPLICA_MAX_LAG": "-1s"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv("DATABASE_URL", "postgres://gateway@127.0.0.1/db")

@@ -76,7 +76,8 @@ func newMetrics(pool *pgxpool.Pool, log zerolog.Logger) *metrics {
 			Help: "Calls of read-only routes while a replica is configured, by outcome: replica (served there), " +
 				"or sent to the primary because the client's own write is not replayed yet (behind), the replica " +
 				"is down (unavailable, unreachable), the function had to write (read_only), replay cancelled " +
-				"the query (conflict) or the replica did not know the session (unknown_session).",
+				"the query (conflict), the replica did not know the session (unknown_session) or lags more " +
+				"than REPLICA_MAX_LAG (lagging).",
 		}, []string{"outcome"}),
 	}
 	reg := prometheus.NewRegistry()
@@ -257,9 +258,8 @@ func (s *Server) call(ctx context.Context, rt *Route, tok string, sql string, ar
 
 // callOn runs the statement on one pool, counted by calls: through its
 // pipeliner when DB_PIPELINE is on; otherwise on a connection of its own,
-// acquired explicitly so that the requests waiting for one can be counted.
-// A new connection to the primary refused for its password is tried once
-// more after a moment (a rotation under way: password.go).
+// acquired explicitly (acquire: a password rotation under way is waited
+// for) so that the requests waiting for one can be counted.
 func (s *Server) callOn(ctx context.Context, pool *pgxpool.Pool, pipe *pipeliner, calls prometheus.Counter,
 	sql string, args []any) (out []byte, err error) {
 	calls.Inc()
@@ -269,10 +269,7 @@ func (s *Server) callOn(ctx context.Context, pool *pgxpool.Pool, pipe *pipeliner
 		return pipe.call(ctx, sql, args)
 	}
 	s.metrics.waiting.Add(1)
-	conn, err := pool.Acquire(ctx)
-	if err != nil && pool == s.pool && s.cfg.DatabasePasswordFile != "" && passwordRejected(err) {
-		conn, err = s.acquireAfterRotation(ctx)
-	}
+	conn, err := s.acquire(ctx, pool)
 	s.metrics.waiting.Add(-1)
 	if err != nil {
 		return nil, err

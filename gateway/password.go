@@ -26,7 +26,7 @@ import (
 // connection still offers the old password and is refused; so is one that
 // PgBouncer checks against its userlist between its reload and the file's
 // replacement. A request whose connection is refused for its password tries
-// once more, a moment later, with the file read again (acquireAfterRotation).
+// once more, a moment later, with the file read again (acquire).
 
 // passwordFile reads the password for each new connection. A file that cannot
 // be read (or is empty) keeps the last password read, so that a botched edit
@@ -80,11 +80,19 @@ func passwordRejected(err error) bool {
 // file.
 const rotationGrace = 250 * time.Millisecond
 
-func (s *Server) acquireAfterRotation(ctx context.Context) (*pgxpool.Conn, error) {
+// acquire takes a connection of pool (the primary's or the replica's, both
+// logged in as the gateway role). A new connection refused for its password
+// while DATABASE_PASSWORD_FILE is set is tried once more, rotationGrace
+// later, with the file read again: a rotation is under way.
+func (s *Server) acquire(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Conn, error) {
+	conn, err := pool.Acquire(ctx)
+	if err == nil || s.cfg.DatabasePasswordFile == "" || !passwordRejected(err) {
+		return conn, err
+	}
 	select {
 	case <-time.After(rotationGrace):
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	return s.pool.Acquire(ctx)
+	return pool.Acquire(ctx)
 }

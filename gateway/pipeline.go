@@ -27,8 +27,8 @@ import (
 // goes out at once, and a call that finds a worker free takes it, so a slow
 // call (a lock wait) holds up only the calls batched with it.
 type pipeliner struct {
-	pool    *pgxpool.Pool
-	batches prometheus.Histogram // sizes of the batches sent
+	acquire func(context.Context) (*pgxpool.Conn, error) // Server.acquire of one pool
+	batches prometheus.Histogram                         // sizes of the batches sent
 	queue   chan *pipelinedCall
 	workers sync.WaitGroup
 	stop    context.CancelFunc
@@ -50,11 +50,11 @@ type pipelinedResult struct {
 	err error
 }
 
-// newPipeliner starts n workers over the pool (each holds a connection only
-// while it sends a batch).
-func newPipeliner(pool *pgxpool.Pool, n int, batches prometheus.Histogram) *pipeliner {
+// newPipeliner starts n workers over one pool, whose connections acquire
+// takes (each worker holds one only while it sends a batch).
+func newPipeliner(acquire func(context.Context) (*pgxpool.Conn, error), n int, batches prometheus.Histogram) *pipeliner {
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &pipeliner{pool: pool, batches: batches, queue: make(chan *pipelinedCall, 1024), stop: cancel}
+	p := &pipeliner{acquire: acquire, batches: batches, queue: make(chan *pipelinedCall, 1024), stop: cancel}
 	for range n {
 		p.workers.Go(func() { p.work(ctx) })
 	}
@@ -144,7 +144,7 @@ func (p *pipeliner) send(batch []*pipelinedCall) {
 	// The calls' own contexts do not apply here: the statement timeout,
 	// enforced by PostgreSQL, bounds each call.
 	ctx := context.Background()
-	conn, err := p.pool.Acquire(ctx)
+	conn, err := p.acquire(ctx)
 	if err != nil {
 		answerAll(err)
 		return

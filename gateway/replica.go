@@ -33,6 +33,11 @@ import (
 // beyond, a write holds every client's reads on the primary until the
 // replica has replayed it). While the poller cannot reach the replica, reads
 // go to the primary.
+//
+// The poller also keeps the primary's LSN of each poll for REPLICA_MAX_LAG:
+// while the replica has not replayed what the primary had written maxLag
+// ago, it is lagging, and every read goes to the primary (a revoked session,
+// another client's write, would otherwise stay unseen for as long as the lag).
 type replica struct {
 	pool     *pgxpool.Pool
 	primary  *pgxpool.Pool
@@ -44,6 +49,10 @@ type replica struct {
 	replayed atomic.Uint64
 	up       atomic.Bool
 	polled   atomic.Bool // a poll has finished (for the log: down from the start is said once)
+	// lagging: the replica is further behind than maxLag (0: no limit).
+	lagging atomic.Bool
+	maxLag  time.Duration
+	samples []lsnSample // the primary's LSN at each poll, oldest first; the poller's own
 
 	mu   sync.Mutex
 	keys map[clientKey]*written
@@ -60,6 +69,12 @@ type replica struct {
 // clientKey is a digest of a client's session token: the raw token is not
 // kept in memory longer than its request.
 type clientKey [sha256.Size]byte
+
+// lsnSample is the primary's WAL position at a time.
+type lsnSample struct {
+	at  time.Time
+	lsn uint64
+}
 
 // written is where a client's last write stands: pending (its LSN to be read
 // by the poll after pendingSince), or at lsn.
@@ -83,6 +98,7 @@ const (
 	readReplicaConflict  = "conflict"    // replay cancelled the query (40001)
 	readReplicaConnError = "unreachable" // the call could not reach the replica
 	readUnknownSession   = "unknown_session"
+	readReplicaLagging   = "lagging" // further behind than REPLICA_MAX_LAG
 )
 
 // NewReplicaPool opens the replica's pool (REPLICA_DATABASE_URL), configured
@@ -108,9 +124,10 @@ func (s *Server) UseReplica(pool *pgxpool.Pool) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &replica{pool: pool, primary: s.pool, interval: pollInterval, keys: map[clientKey]*written{},
-		stop: cancel, done: make(chan struct{})}
+		maxLag: s.cfg.ReplicaMaxLag, stop: cancel, done: make(chan struct{})}
 	if s.cfg.Pipeline {
-		r.pipe = newPipeliner(pool, max(1, int(s.cfg.PoolSize)-1), s.metrics.batchSize)
+		r.pipe = newPipeliner(func(ctx context.Context) (*pgxpool.Conn, error) { return s.acquire(ctx, pool) },
+			max(1, int(s.cfg.PoolSize)-1), s.metrics.batchSize)
 	}
 	s.replica = r
 	s.metrics.addReplica()
@@ -160,9 +177,10 @@ func (r *replica) pollOnce(ctx context.Context, s *Server) {
 		pending = pending || w.pending
 	}
 	r.mu.Unlock()
-	if pending {
+	if pending || r.maxLag > 0 {
 		var lsn int64
 		if err := r.primary.QueryRow(ctx, primaryLSNSQL).Scan(&lsn); err == nil {
+			r.sample(time.Now(), uint64(lsn))
 			r.mu.Lock()
 			for _, w := range append([]*written{&r.all}, mapValues(r.keys)...) {
 				if w.pending && w.pendingSince <= cut {
@@ -186,6 +204,12 @@ func (r *replica) pollOnce(ctx context.Context, s *Server) {
 	if !r.up.Swap(true) {
 		s.log.Info().Msg("the replica is available: read-only routes go to it")
 	}
+	lagging := r.behindMaxLag(time.Now(), uint64(*replayed))
+	if was := r.lagging.Swap(lagging); lagging && !was {
+		s.log.Warn().Dur("max_lag", r.maxLag).Msg("the replica lags more than REPLICA_MAX_LAG: read-only routes go to the primary")
+	} else if was && !lagging {
+		s.log.Info().Msg("the replica has caught up: read-only routes go to it")
+	}
 	r.mu.Lock()
 	for k, w := range r.keys {
 		if !w.pending && w.lsn <= uint64(*replayed) {
@@ -193,6 +217,35 @@ func (r *replica) pollOnce(ctx context.Context, s *Server) {
 		}
 	}
 	r.mu.Unlock()
+}
+
+// sample keeps the primary's LSN of this poll, and of the older polls only
+// the newest one at least maxLag old (what behindMaxLag compares with).
+func (r *replica) sample(now time.Time, lsn uint64) {
+	if r.maxLag <= 0 {
+		return
+	}
+	r.samples = append(r.samples, lsnSample{at: now, lsn: lsn})
+	cut := now.Add(-r.maxLag)
+	i := 0
+	for i+1 < len(r.samples) && !r.samples[i+1].at.After(cut) {
+		i++
+	}
+	r.samples = r.samples[i:]
+}
+
+// behindMaxLag: the replica has not replayed what the primary had written
+// maxLag ago. Both positions are the servers' own, so no clock is compared.
+func (r *replica) behindMaxLag(now time.Time, replayed uint64) bool {
+	cut := now.Add(-r.maxLag)
+	var ref *lsnSample
+	for i := range r.samples {
+		if r.samples[i].at.After(cut) {
+			break
+		}
+		ref = &r.samples[i]
+	}
+	return r.maxLag > 0 && ref != nil && replayed < ref.lsn
 }
 
 func mapValues(m map[clientKey]*written) []*written {
@@ -208,6 +261,9 @@ func mapValues(m map[clientKey]*written) []*written {
 func (r *replica) route(key *clientKey) string {
 	if !r.up.Load() {
 		return readReplicaDown
+	}
+	if r.lagging.Load() {
+		return readReplicaLagging
 	}
 	replayed := r.replayed.Load()
 	r.mu.Lock()
@@ -289,10 +345,11 @@ func unknownSession(out []byte) bool {
 	return e != nil && e.status == 401 && e.Code == "INVALID"
 }
 
-// replicaStatus is the replica's part of /readyz: how far behind the primary
-// it is, in bytes of WAL not yet replayed and seconds since the last
-// transaction it replayed (0 when it has replayed everything), or
-// "unavailable". Never a reason for a 503: the primary serves every route.
+// replicaStatus is the replica's part of /readyz: "streaming", or "lagging"
+// (further behind than REPLICA_MAX_LAG: reads go to the primary), with how
+// far behind the primary it is, in bytes of WAL not yet replayed and seconds
+// since the last transaction it replayed (0 when it has replayed
+// everything); or "unavailable". Never a reason for a 503: the primary serves every route.
 type replicaStatus struct {
 	Status     string   `json:"status"`
 	LagBytes   *int64   `json:"lag_bytes,omitempty"`
@@ -318,5 +375,9 @@ func (r *replica) status(ctx context.Context) replicaStatus {
 	if lag > 0 && age != nil {
 		seconds, _ = strconv.ParseFloat(strconv.FormatFloat(max(0, *age), 'f', 3, 64), 64)
 	}
-	return replicaStatus{Status: "streaming", LagBytes: &lag, LagSeconds: &seconds}
+	status := "streaming"
+	if r.lagging.Load() {
+		status = "lagging" // beyond REPLICA_MAX_LAG: serving no reads
+	}
+	return replicaStatus{Status: status, LagBytes: &lag, LagSeconds: &seconds}
 }

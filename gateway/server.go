@@ -89,7 +89,8 @@ func New(cfg Config, pool *pgxpool.Pool, log zerolog.Logger) *Server {
 		Routes: Routes, metrics: newMetrics(pool, log)}
 	if cfg.Pipeline {
 		// One connection stays free for /readyz and maintenance.
-		s.pipe = newPipeliner(pool, max(1, int(cfg.PoolSize)-1), s.metrics.batchSize)
+		s.pipe = newPipeliner(func(ctx context.Context) (*pgxpool.Conn, error) { return s.acquire(ctx, pool) },
+			max(1, int(cfg.PoolSize)-1), s.metrics.batchSize)
 	}
 	return s
 }

@@ -42,9 +42,15 @@ func replicaEnv(t *testing.T) (gatewayURL string, admin *pgxpool.Pool) {
 
 // replicaGateway is a gateway with the replica, once its poller has reached
 // the replica: an anonymous read is served there.
-func replicaGateway(t *testing.T, url string) *testGateway {
+func replicaGateway(t *testing.T, url string, opts ...func(*gateway.Config)) *testGateway {
 	t.Helper()
-	g := startGateway(t, func(c *gateway.Config) { loopbackOnly(c); c.ReplicaDatabaseURL = url })
+	g := startGateway(t, func(c *gateway.Config) {
+		loopbackOnly(c)
+		c.ReplicaDatabaseURL = url
+		for _, o := range opts {
+			o(c)
+		}
+	})
 	for i := 0; ; i++ {
 		before := counter(t, g.scrape(t), replicaReads, "outcome", "replica")
 		expect(t, g.do(req{Method: "GET", Path: "/posts"}), 200, "")
@@ -99,6 +105,7 @@ var replicaSeries = [][]string{
 	{replicaReads, "outcome", "unavailable"},
 	{replicaReads, "outcome", "unreachable"},
 	{replicaReads, "outcome", "unknown_session"},
+	{replicaReads, "outcome", "lagging"},
 }
 
 func snapshot(t *testing.T, g *testGateway) map[string]float64 {
@@ -134,6 +141,7 @@ const (
 	outBehind  = replicaReads + " outcome behind"
 	outWrote   = replicaReads + " outcome read_only"
 	outUnknown = replicaReads + " outcome unknown_session"
+	outLagging = replicaReads + " outcome lagging"
 )
 
 // Every read-only route is served by the replica; /readyz reports its lag.
@@ -245,38 +253,13 @@ func TestReplicaLastUsedRefresh(t *testing.T) {
 // is not on the replica yet either: its read is repeated on the primary.
 func TestReplicaReadYourWrites(t *testing.T) {
 	url, admin := replicaEnv(t)
-	g := replicaGateway(t, url)
+	// No REPLICA_MAX_LAG: replay stays paused below for as long as it takes.
+	g := replicaGateway(t, url, func(c *gateway.Config) { c.ReplicaMaxLag = 0 })
 	plain := startGateway(t, nil)
 	u := g.signup(t)
 	tok := g.login(t, u, "ua")
 	other := plain.signup(t)
-	ctx := context.Background()
-	if _, err := admin.Exec(ctx, "SELECT pg_wal_replay_pause()"); err != nil {
-		t.Fatal(err)
-	}
-	resumed := false
-	resume := func() {
-		if !resumed {
-			resumed = true
-			if _, err := admin.Exec(ctx, "SELECT pg_wal_replay_resume()"); err != nil {
-				t.Error(err)
-			}
-		}
-	}
-	t.Cleanup(resume)
-	for i := 0; ; i++ {
-		var state string
-		if err := admin.QueryRow(ctx, "SELECT pg_get_wal_replay_pause_state()").Scan(&state); err != nil {
-			t.Fatal(err)
-		}
-		if state == "paused" {
-			break
-		}
-		if i == 1000 {
-			t.Fatalf("replay is %s after 20 s, want paused", state)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	resume := pauseReplay(t, admin)
 
 	otherTok := plain.login(t, other, "ua")
 	d := measure(t, g)
@@ -320,6 +303,89 @@ func TestReplicaReadYourWrites(t *testing.T) {
 			t.Fatal("after 10 s the writer's reads still go to the primary, although the replica has replayed its write")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// pauseReplay pauses the replica's replay until the test ends (or the
+// returned resume is called).
+func pauseReplay(t *testing.T, admin *pgxpool.Pool) (resume func()) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := admin.Exec(ctx, "SELECT pg_wal_replay_pause()"); err != nil {
+		t.Fatal(err)
+	}
+	resumed := false
+	resume = func() {
+		if !resumed {
+			resumed = true
+			if _, err := admin.Exec(ctx, "SELECT pg_wal_replay_resume()"); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	t.Cleanup(resume)
+	for i := 0; ; i++ {
+		var state string
+		if err := admin.QueryRow(ctx, "SELECT pg_get_wal_replay_pause_state()").Scan(&state); err != nil {
+			t.Fatal(err)
+		}
+		if state == "paused" {
+			return resume
+		}
+		if i == 1000 {
+			t.Fatalf("replay is %s after 20 s, want paused", state)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// REPLICA_MAX_LAG: a replica that has not replayed what the primary wrote
+// longer ago than the limit serves no reads, not even anonymous ones, and
+// /readyz says it is lagging; once it has caught up, it serves them again.
+func TestReplicaMaxLag(t *testing.T) {
+	url, admin := replicaEnv(t)
+	g := replicaGateway(t, url, func(c *gateway.Config) { c.ReplicaMaxLag = 300 * time.Millisecond })
+	plain := startGateway(t, nil)
+	resume := pauseReplay(t, admin)
+	plain.signup(t) // a write the paused replica does not replay
+
+	for i := 0; ; i++ {
+		d := measure(t, g)
+		expect(t, g.do(req{Method: "GET", Path: "/posts"}), 200, "")
+		if after := snapshot(t, g); after[outLagging] > d.before[outLagging] {
+			if after[onPrimary]-d.before[onPrimary] != 1 || after[onReplica] != d.before[onReplica] {
+				t.Fatalf("a lagging replica's read: primary +%v, replica +%v; want the primary only",
+					after[onPrimary]-d.before[onPrimary], after[onReplica]-d.before[onReplica])
+			}
+			break
+		}
+		if i == 200 {
+			t.Fatal("after 10 s with replay paused, anonymous reads still go to the replica")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	r := g.do(req{Method: "GET", Path: "//readyz"})
+	expect(t, r, 200, "")
+	if rep := obj(t, r.JSON(t), "replica"); rep["status"] != "lagging" {
+		t.Fatalf("readyz replica %v, want status lagging", rep)
+	}
+
+	resume()
+	waitReplayed(t, admin)
+	for i := 0; ; i++ {
+		d := measure(t, g)
+		expect(t, g.do(req{Method: "GET", Path: "/posts"}), 200, "")
+		if snapshot(t, g)[outReplica] > d.before[outReplica] {
+			break
+		}
+		if i == 200 {
+			t.Fatal("after 10 s the caught-up replica still serves no reads")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	r = g.do(req{Method: "GET", Path: "//readyz"})
+	if rep := obj(t, r.JSON(t), "replica"); rep["status"] != "streaming" {
+		t.Fatalf("readyz replica %v after catching up, want status streaming", rep)
 	}
 }
 
