@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -45,6 +46,8 @@ type metrics struct {
 	reg          *prometheus.Registry
 	// primaryCalls and replicaCalls are calls' two series, resolved once.
 	primaryCalls, replicaCalls prometheus.Counter
+	// pools reports the connection pools' statistics.
+	pools *poolCollector
 }
 
 func newMetrics(pool *pgxpool.Pool, log zerolog.Logger) *metrics {
@@ -80,12 +83,13 @@ func newMetrics(pool *pgxpool.Pool, log zerolog.Logger) *metrics {
 				"than REPLICA_MAX_LAG (lagging).",
 		}, []string{"outcome"}),
 	}
+	m.pools = &poolCollector{pools: []namedPool{{"primary", pool}}, waiting: &m.waiting}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.requests, m.duration, m.dbErrors, m.batchSize, m.calls,
-		&poolCollector{pool: pool, waiting: &m.waiting},
+		m.pools,
 	)
 	m.reg = reg
 	m.primaryCalls, m.replicaCalls = m.calls.WithLabelValues("primary"), m.calls.WithLabelValues("replica")
@@ -198,9 +202,10 @@ func (s *Server) metricsAllowed(r *http.Request) bool {
 	return false
 }
 
-// addReplica counts the replica's routing (UseReplica).
-func (m *metrics) addReplica() {
+// addReplica counts the replica's routing and reports its pool (UseReplica).
+func (m *metrics) addReplica(pool *pgxpool.Pool) {
 	m.reg.MustRegister(m.replicaReads)
+	m.pools.add("replica", pool)
 }
 
 // call runs a route's statement (callSQL) with the client's session token
@@ -279,26 +284,40 @@ func (s *Server) callOn(ctx context.Context, pool *pgxpool.Pool, pipe *pipeliner
 	return out, err
 }
 
-// poolCollector reads the pool's statistics at scrape time, all from one
-// Stat() so that they agree with each other (total ≥ acquired + idle).
+// poolCollector reads each pool's statistics at scrape time, labelled by
+// pool (primary, and replica with REPLICA_DATABASE_URL), each pool's from
+// one Stat() so that they agree with each other (total ≥ acquired + idle).
 type poolCollector struct {
-	pool    *pgxpool.Pool
+	mu      sync.Mutex
+	pools   []namedPool
 	waiting *atomic.Int64
+}
+
+type namedPool struct {
+	name string
+	pool *pgxpool.Pool
+}
+
+// add reports one more pool from the next scrape on.
+func (c *poolCollector) add(name string, pool *pgxpool.Pool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pools = append(c.pools, namedPool{name, pool})
 }
 
 var (
 	poolAcquiredDesc = prometheus.NewDesc("homebase_gateway_db_pool_acquired_connections",
-		"Connections in use by a request now.", nil, nil)
+		"Connections in use by a request now.", []string{"pool"}, nil)
 	poolIdleDesc = prometheus.NewDesc("homebase_gateway_db_pool_idle_connections",
-		"Open connections waiting for a request now.", nil, nil)
+		"Open connections waiting for a request now.", []string{"pool"}, nil)
 	poolTotalDesc = prometheus.NewDesc("homebase_gateway_db_pool_total_connections",
-		"Connections open or being opened now (acquired + idle + constructing).", nil, nil)
+		"Connections open or being opened now (acquired + idle + constructing).", []string{"pool"}, nil)
 	poolMaxDesc = prometheus.NewDesc("homebase_gateway_db_pool_max_connections",
-		"The pool's size (DB_POOL_SIZE).", nil, nil)
+		"The pool's size (DB_POOL_SIZE).", []string{"pool"}, nil)
 	poolEmptyAcquiresDesc = prometheus.NewDesc("homebase_gateway_db_pool_empty_acquires_total",
-		"Acquires that found no idle connection and waited for one to be released or opened.", nil, nil)
+		"Acquires that found no idle connection and waited for one to be released or opened.", []string{"pool"}, nil)
 	poolWaitingDesc = prometheus.NewDesc("homebase_gateway_db_pool_waiting_requests",
-		"Requests waiting for a connection now.", nil, nil)
+		"Requests waiting for a connection now, of either pool.", nil, nil)
 )
 
 func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -309,12 +328,17 @@ func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
-	st := c.pool.Stat()
-	ch <- prometheus.MustNewConstMetric(poolAcquiredDesc, prometheus.GaugeValue, float64(st.AcquiredConns()))
-	ch <- prometheus.MustNewConstMetric(poolIdleDesc, prometheus.GaugeValue, float64(st.IdleConns()))
-	ch <- prometheus.MustNewConstMetric(poolTotalDesc, prometheus.GaugeValue, float64(st.TotalConns()))
-	ch <- prometheus.MustNewConstMetric(poolMaxDesc, prometheus.GaugeValue, float64(st.MaxConns()))
-	ch <- prometheus.MustNewConstMetric(poolEmptyAcquiresDesc, prometheus.CounterValue, float64(st.EmptyAcquireCount()))
+	c.mu.Lock()
+	pools := c.pools
+	c.mu.Unlock()
+	for _, p := range pools {
+		st := p.pool.Stat()
+		ch <- prometheus.MustNewConstMetric(poolAcquiredDesc, prometheus.GaugeValue, float64(st.AcquiredConns()), p.name)
+		ch <- prometheus.MustNewConstMetric(poolIdleDesc, prometheus.GaugeValue, float64(st.IdleConns()), p.name)
+		ch <- prometheus.MustNewConstMetric(poolTotalDesc, prometheus.GaugeValue, float64(st.TotalConns()), p.name)
+		ch <- prometheus.MustNewConstMetric(poolMaxDesc, prometheus.GaugeValue, float64(st.MaxConns()), p.name)
+		ch <- prometheus.MustNewConstMetric(poolEmptyAcquiresDesc, prometheus.CounterValue, float64(st.EmptyAcquireCount()), p.name)
+	}
 	ch <- prometheus.MustNewConstMetric(poolWaitingDesc, prometheus.GaugeValue, float64(c.waiting.Load()))
 }
 

@@ -130,7 +130,7 @@ func (s *Server) UseReplica(pool *pgxpool.Pool) {
 			max(1, int(s.cfg.PoolSize)-1), s.metrics.batchSize)
 	}
 	s.replica = r
-	s.metrics.addReplica()
+	s.metrics.addReplica(pool)
 	go r.run(ctx, s)
 }
 

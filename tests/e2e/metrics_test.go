@@ -88,9 +88,9 @@ func counter(t *testing.T, fams map[string]*dto.MetricFamily, name string, label
 }
 
 // gauge is a gauge's value; it must exist.
-func gauge(t *testing.T, fams map[string]*dto.MetricFamily, name string) float64 {
+func gauge(t *testing.T, fams map[string]*dto.MetricFamily, name string, labels ...string) float64 {
 	t.Helper()
-	m := series(t, fams, name, dto.MetricType_GAUGE)
+	m := series(t, fams, name, dto.MetricType_GAUGE, labels...)
 	if m == nil {
 		t.Fatalf("no gauge %s", name)
 	}
@@ -212,10 +212,10 @@ func TestMetrics(t *testing.T) {
 	}
 
 	// The pool, as pgxpool sees it now (this gateway is idle).
-	acquired := gauge(t, after, "homebase_gateway_db_pool_acquired_connections")
-	idle := gauge(t, after, "homebase_gateway_db_pool_idle_connections")
-	open := gauge(t, after, "homebase_gateway_db_pool_total_connections")
-	maxConns := gauge(t, after, "homebase_gateway_db_pool_max_connections")
+	acquired := gauge(t, after, "homebase_gateway_db_pool_acquired_connections", "pool", "primary")
+	idle := gauge(t, after, "homebase_gateway_db_pool_idle_connections", "pool", "primary")
+	open := gauge(t, after, "homebase_gateway_db_pool_total_connections", "pool", "primary")
+	maxConns := gauge(t, after, "homebase_gateway_db_pool_max_connections", "pool", "primary")
 	waiting := gauge(t, after, "homebase_gateway_db_pool_waiting_requests")
 	if maxConns != 5 || open < 1 || open > maxConns || open < acquired+idle || acquired < 0 || idle < 0 {
 		t.Errorf("pool: %v acquired, %v idle, %v open, %v max; want 0 ≤ acquired + idle ≤ open ≤ max = 5, open ≥ 1",
@@ -224,7 +224,7 @@ func TestMetrics(t *testing.T) {
 	if waiting != 0 {
 		t.Errorf("%v requests waiting for a connection on an idle gateway", waiting)
 	}
-	if series(t, after, "homebase_gateway_db_pool_empty_acquires_total", dto.MetricType_COUNTER) == nil {
+	if series(t, after, "homebase_gateway_db_pool_empty_acquires_total", dto.MetricType_COUNTER, "pool", "primary") == nil {
 		t.Error("no counter homebase_gateway_db_pool_empty_acquires_total")
 	}
 
@@ -367,7 +367,7 @@ func TestMetricsPoolWaiting(t *testing.T) {
 	during := waitFor("two more requests wait", func(f map[string]*dto.MetricFamily) bool {
 		return gauge(t, f, waiting) == w0+2
 	})
-	if a := gauge(t, during, acquired); a != 1 {
+	if a := gauge(t, during, acquired, "pool", "primary"); a != 1 {
 		t.Fatalf("%v connections acquired while one request holds the only one", a)
 	}
 
@@ -401,7 +401,7 @@ func TestMetricsPoolWaiting(t *testing.T) {
 	after := waitFor("nobody waits", func(f map[string]*dto.MetricFamily) bool {
 		return gauge(t, f, waiting) == 0
 	})
-	if d := counter(t, after, empty) - counter(t, before, empty); d < 1 {
+	if d := counter(t, after, empty, "pool", "primary") - counter(t, before, empty, "pool", "primary"); d < 1 {
 		t.Fatalf("%s went up by %v, want at least 1 (the third request waited)", empty, d)
 	}
 	if n := answered("200"); n != 2 {

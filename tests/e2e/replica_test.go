@@ -164,6 +164,13 @@ func TestReplicaServesReads(t *testing.T) {
 			t.Fatalf("readyz replica.%s = %v, want a number ≥ 0", k, rep[k])
 		}
 	}
+	// Both pools are in /metrics, the replica's with the connections it opened.
+	fams := g.scrape(t)
+	for _, pool := range []string{"primary", "replica"} {
+		if n := gauge(t, fams, "homebase_gateway_db_pool_total_connections", "pool", pool); n < 1 {
+			t.Errorf("the %s pool reports %v connections open, want at least 1", pool, n)
+		}
+	}
 
 	d := measure(t, g)
 	paths := []string{"/session", "/sessions", "/posts", "/activities", "/goals", "/trackers", "/reminders",
