@@ -151,6 +151,9 @@ func responses(rt Route) object {
 	if takes[FromBody] || takes[FromQuery] {
 		codes[422] = []string{"VALIDATION"}
 	}
+	if len(rt.Conflicts) > 0 {
+		codes[409] = rt.Conflicts
+	}
 
 	out := object{strconv.Itoa(rt.Status): success(rt)}
 	for status, cs := range codes {

@@ -50,13 +50,16 @@ type Route struct {
 	Summary string // one line for the OpenAPI document
 	Func    string // the api function, schema-qualified; called as Func(ctx, Args...)
 	Auth    bool   // a session token must be sent (401 UNAUTHENTICATED otherwise)
-	Status  int    // status on success; the function may override it (response.fail)
+	Status  int    // status on success (a failure the function commits answers its own: response.fail)
 	Cookie  CookieEffect
 	Args    []Arg
 	// ReadOnly: the function only reads (but for the session check's own
 	// writes), so with REPLICA_DATABASE_URL the call goes to the replica and
 	// is repeated on the primary when it has to write after all (replica.go).
 	ReadOnly bool
+	// Conflicts are the codes of the 409s the function raises, for the
+	// OpenAPI document (the e2e suite checks every answer it gets against it).
+	Conflicts []string
 }
 
 func body(name string) Arg     { return Arg{Name: name, From: FromBody} }
@@ -79,15 +82,17 @@ var Routes = []Route{
 		Summary: "Whether a username and an e-mail address are free",
 		Args:    []Arg{query("username"), query("email")}},
 	{Method: http.MethodPost, Path: "/accounts", Func: "api.signup", Status: 201,
-		Summary: "Create an account",
-		Args:    []Arg{body("username"), body("email"), body("password"), body("display_name")}},
+		Summary:   "Create an account",
+		Args:      []Arg{body("username"), body("email"), body("password"), body("display_name")},
+		Conflicts: []string{"USERNAME_TAKEN", "EMAIL_TAKEN"}},
 	{Method: http.MethodPost, Path: "/sessions", Func: "api.login", Status: 201, Cookie: SetCookie,
 		Summary: "Log in: a session token, also set as the session cookie",
 		Args:    []Arg{body("login"), body("password")}},
 	{Method: http.MethodGet, Path: "/session", Func: "api.current_session", ReadOnly: true, Auth: true, Status: 200,
 		Summary: "The caller's account and session"},
 	{Method: http.MethodDelete, Path: "/session", Func: "api.logout", Auth: true, Status: 204, Cookie: ClearCookie,
-		Summary: "Log out: delete the presented session"},
+		Summary:   "Log out: delete the presented session",
+		Conflicts: []string{"CONFLICT"}}, // a proxy-asserted identity has no session to end
 	{Method: http.MethodGet, Path: "/sessions", Func: "api.list_sessions", ReadOnly: true, Auth: true, Status: 200,
 		Summary: "The caller's sessions, newest first"},
 	{Method: http.MethodDelete, Path: "/sessions/{id}", Func: "api.revoke_session", Auth: true, Status: 204,
@@ -96,8 +101,9 @@ var Routes = []Route{
 	{Method: http.MethodDelete, Path: "/sessions", Func: "api.revoke_other_sessions", Auth: true, Status: 204,
 		Summary: "Delete every session of the caller but the current one"},
 	{Method: http.MethodPatch, Path: "/account", Func: "api.update_account", Auth: true, Status: 200,
-		Summary: "Change the display name or e-mail address",
-		Args:    []Arg{body("display_name"), body("email")}},
+		Summary:   "Change the display name or e-mail address",
+		Args:      []Arg{body("display_name"), body("email")},
+		Conflicts: []string{"EMAIL_TAKEN"}},
 	{Method: http.MethodPut, Path: "/account/password", Func: "api.change_password", Auth: true, Status: 204,
 		Summary: "Change the password; other sessions are deleted",
 		Args:    []Arg{body("current_password"), body("new_password")}},
@@ -150,8 +156,9 @@ var Routes = []Route{
 		Summary: "Take back the caller's like (idempotent)",
 		Args:    []Arg{pathUUID("uuid")}},
 	{Method: http.MethodPost, Path: "/activities/{uuid}/reposts", Func: "api.repost_activity", Auth: true, Status: 201,
-		Summary: "Repost an activity (once per account; again: 409)",
-		Args:    []Arg{pathUUID("uuid")}},
+		Summary:   "Repost an activity (once per account; again: 409)",
+		Args:      []Arg{pathUUID("uuid")},
+		Conflicts: []string{"CONFLICT"}},
 	{Method: http.MethodDelete, Path: "/activities/{uuid}/reposts", Func: "api.unrepost_activity", Auth: true, Status: 204,
 		Summary: "Undo the caller's repost (idempotent)",
 		Args:    []Arg{pathUUID("uuid")}},
@@ -192,14 +199,16 @@ var Routes = []Route{
 	{Method: http.MethodGet, Path: "/trackers", Func: "api.list_trackers", ReadOnly: true, Auth: true, Status: 200,
 		Summary: "The caller's trackers, most recently updated first, with log count and last log time"},
 	{Method: http.MethodPost, Path: "/trackers", Func: "api.create_tracker", Auth: true, Status: 201,
-		Summary: "Create a tracker (note or numerical)",
-		Args:    []Arg{body("name"), body("description"), body("type"), body("unit"), body("what_to_track")}},
+		Summary:   "Create a tracker (note or numerical)",
+		Args:      []Arg{body("name"), body("description"), body("type"), body("unit"), body("what_to_track")},
+		Conflicts: []string{"CONFLICT"}},
 	{Method: http.MethodGet, Path: "/trackers/{id}", Func: "api.get_tracker", ReadOnly: true, Auth: true, Status: 200,
 		Summary: "One of the caller's trackers",
 		Args:    []Arg{pathInt("id")}},
 	{Method: http.MethodPatch, Path: "/trackers/{id}", Func: "api.update_tracker", Auth: true, Status: 200,
-		Summary: "Change one of the caller's trackers (not its type)",
-		Args:    []Arg{pathInt("id"), body("name"), body("description"), body("unit"), body("what_to_track")}},
+		Summary:   "Change one of the caller's trackers (not its type)",
+		Args:      []Arg{pathInt("id"), body("name"), body("description"), body("unit"), body("what_to_track")},
+		Conflicts: []string{"CONFLICT"}},
 	{Method: http.MethodDelete, Path: "/trackers/{id}", Func: "api.delete_tracker", Auth: true, Status: 204,
 		Summary: "Delete one of the caller's trackers and its logs",
 		Args:    []Arg{pathInt("id")}},

@@ -73,6 +73,18 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	owner.Close()
+	if code == 0 {
+		// The answers the tests received, against the OpenAPI document (contract_test.go).
+		bad, err := undocumentedAnswers()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "e2e: the OpenAPI document:", err)
+			code = 1
+		}
+		for _, b := range bad {
+			fmt.Fprintln(os.Stderr, "e2e: undocumented answer:", b)
+			code = 1
+		}
+	}
 	os.Exit(code)
 }
 
@@ -316,6 +328,7 @@ func (g *testGateway) try(r req) (resp, error) {
 	if err != nil {
 		return resp{}, fmt.Errorf("%s %s: reading the body: %w", r.Method, r.Path, err)
 	}
+	recordAnswer(r.Method, r.Path, res.StatusCode, raw)
 	return resp{Status: res.StatusCode, Header: res.Header, Body: raw}, nil
 }
 
