@@ -78,6 +78,8 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
+# A command that fails outside a check (set -e) names its line.
+trap 'printf "\033[31mFAIL\033[0m  faults.sh line %s: exit %s: %s\n" "$LINENO" "$?" "$BASH_COMMAND" >&2' ERR
 
 now() { date +%s.%N; }
 pg_down() { ! cluster_running; }
