@@ -188,21 +188,29 @@ func TestReplicaServesReads(t *testing.T) {
 	d.expect(map[string]float64{onPrimary: 1})
 }
 
-// A session past its expiry, checked on the replica: the function must
-// delete it, which a standby refuses (25006); the gateway repeats the call on
-// the primary, where the session is deleted and the answer is EXPIRED.
-func TestReplicaExpiredSession(t *testing.T) {
+// replicaSession is a replica's gateway and a user logged in through another
+// one, whose sessions update (with $1, the account's id) has changed on the
+// primary and the replica has replayed.
+func replicaSession(t *testing.T, update string) (*testGateway, user, string) {
+	t.Helper()
 	url, admin := replicaEnv(t)
 	plain := startGateway(t, nil)
 	u := plain.signup(t)
 	tok := plain.login(t, u, "ua")
 	g := replicaGateway(t, url)
-	if _, err := owner.Exec(context.Background(),
-		"UPDATE auth.account_sessions SET expiry_time = now() - interval '1 second', created_at = now() - interval '1 hour' WHERE account_id = $1",
-		int64(u.ID)); err != nil {
+	if _, err := owner.Exec(context.Background(), update, int64(u.ID)); err != nil {
 		t.Fatal(err)
 	}
 	waitReplayed(t, admin)
+	return g, u, tok
+}
+
+// A session past its expiry, checked on the replica: the function must
+// delete it, which a standby refuses (25006); the gateway repeats the call on
+// the primary, where the session is deleted and the answer is EXPIRED.
+func TestReplicaExpiredSession(t *testing.T) {
+	g, u, tok := replicaSession(t,
+		"UPDATE auth.account_sessions SET expiry_time = now() - interval '1 second', created_at = now() - interval '1 hour' WHERE account_id = $1")
 
 	d := measure(t, g)
 	r := g.do(req{Method: "GET", Path: "/goals", Token: tok, UA: "ua"})
@@ -226,17 +234,8 @@ func TestReplicaExpiredSession(t *testing.T) {
 // the replica cannot write it, so the read is served by the primary, which
 // refreshes it.
 func TestReplicaLastUsedRefresh(t *testing.T) {
-	url, admin := replicaEnv(t)
-	plain := startGateway(t, nil)
-	u := plain.signup(t)
-	tok := plain.login(t, u, "ua")
-	g := replicaGateway(t, url)
-	if _, err := owner.Exec(context.Background(),
-		"UPDATE auth.account_sessions SET created_at = now() - interval '1 hour', last_used = now() - interval '10 minutes' WHERE account_id = $1",
-		int64(u.ID)); err != nil {
-		t.Fatal(err)
-	}
-	waitReplayed(t, admin)
+	g, u, tok := replicaSession(t,
+		"UPDATE auth.account_sessions SET created_at = now() - interval '1 hour', last_used = now() - interval '10 minutes' WHERE account_id = $1")
 
 	d := measure(t, g)
 	expect(t, g.do(req{Method: "GET", Path: "/session", Token: tok, UA: "ua"}), 200, "")
