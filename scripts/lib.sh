@@ -735,10 +735,12 @@ pid_alive() { # pid
 # Stops a process we started (SIGTERM, then SIGKILL after the grace) and reaps it.
 stop_pid() { # pid [grace seconds, default 10]
   local pid=$1 grace=${2:-10} i
-  pid_alive "$pid" || { [[ -n $pid ]] && wait "$pid" 2>/dev/null; return 0; }
+  # wait reaps an exited child (and answers its status, or 127 for a pid
+  # that is not this shell's child): never a failure of stop_pid under set -e.
+  pid_alive "$pid" || { [[ -n $pid ]] && { wait "$pid" 2>/dev/null || true; }; return 0; }
   kill -TERM "$pid" 2>/dev/null || true
   for ((i = 0; i < grace * 10; i++)); do pid_alive "$pid" || break; sleep 0.1; done
-  pid_alive "$pid" && kill -KILL "$pid" 2>/dev/null
+  if pid_alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi # it may exit meanwhile
   wait "$pid" 2>/dev/null || true
 }
 

@@ -78,8 +78,10 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
-# A command that fails outside a check (set -e) names its line.
-trap 'printf "\033[31mFAIL\033[0m  faults.sh line %s: exit %s: %s\n" "$LINENO" "$?" "$BASH_COMMAND" >&2' ERR
+# A command that fails outside a check (set -e) names its line, in a
+# function of lib.sh too (errtrace).
+set -o errtrace
+trap 'printf "\033[31mFAIL\033[0m  %s line %s: exit %s: %s\n" "${FUNCNAME[0]:-faults.sh}" "$LINENO" "$?" "$BASH_COMMAND" >&2' ERR
 
 now() { date +%s.%N; }
 pg_down() { ! cluster_running; }
