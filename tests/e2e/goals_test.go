@@ -398,12 +398,7 @@ func TestGoalsValidation(t *testing.T) {
 	entry := num(t, o.addEntry(t, g, id, map[string]any{"amount": 1}), "id")
 	goalPath, entriesPath, entryPath := "/goals/"+id, "/goals/"+id+"/entries", "/goals/"+id+"/entries/"+entry
 
-	for _, c := range []struct {
-		method, path string
-		body         any
-		status       int
-		fields       []string
-	}{
+	for _, c := range []refusal{
 		{"POST", "/goals", map[string]any{}, 422, []string{"title"}},
 		{"POST", "/goals", map[string]any{"title": ""}, 422, []string{"title"}},
 		{"POST", "/goals", map[string]any{"title": "   "}, 422, []string{"title"}},
@@ -441,22 +436,7 @@ func TestGoalsValidation(t *testing.T) {
 		{"PATCH", entryPath, map[string]any{"amount": false}, 400, []string{"amount"}},
 		{"PATCH", entryPath, map[string]any{"goal_id": 1}, 400, []string{"goal_id"}},
 	} {
-		r := o.call(g, c.method, c.path, c.body)
-		code := map[int]string{400: "BAD_REQUEST", 422: "VALIDATION"}[c.status]
-		if r.Status != c.status || r.Code(t) != code {
-			t.Errorf("%s %s %v: %d %s, want %d %s", c.method, c.path, c.body, r.Status, r.Body, c.status, code)
-			continue
-		}
-		expectErrorBody(t, r)
-		d := details(t, r)
-		for _, f := range c.fields {
-			if d[f] == "" {
-				t.Errorf("%s %s %v: details %v, want %s", c.method, c.path, c.body, d, f)
-			}
-		}
-		if len(d) != len(c.fields) {
-			t.Errorf("%s %s %v: details %v, want exactly %v", c.method, c.path, c.body, d, c.fields)
-		}
+		expectRefused(t, c, o.call(g, c.method, c.path, c.body))
 	}
 
 	// Malformed path ids are a 400 naming the parameter.

@@ -541,6 +541,35 @@ func expectErrorBody(t *testing.T, r resp) map[string]any {
 }
 
 // details is the details object of an error body, as field → reason.
+// refusal is a request that must fail with status (400 BAD_REQUEST or 422
+// VALIDATION), in the error shape, naming exactly fields in its details.
+type refusal struct {
+	method, path string
+	body         any
+	status       int
+	fields       []string
+}
+
+// expectRefused checks the answer r to the refusal c.
+func expectRefused(t *testing.T, c refusal, r resp) {
+	t.Helper()
+	code := map[int]string{400: "BAD_REQUEST", 422: "VALIDATION"}[c.status]
+	if r.Status != c.status || r.Code(t) != code {
+		t.Errorf("%s %s %v: %d %s, want %d %s", c.method, c.path, c.body, r.Status, r.Body, c.status, code)
+		return
+	}
+	expectErrorBody(t, r)
+	d := details(t, r)
+	for _, f := range c.fields {
+		if d[f] == "" {
+			t.Errorf("%s %s %v: details %v, want %s", c.method, c.path, c.body, d, f)
+		}
+	}
+	if len(d) != len(c.fields) {
+		t.Errorf("%s %s %v: details %v, want exactly %v", c.method, c.path, c.body, d, c.fields)
+	}
+}
+
 func details(t *testing.T, r resp) map[string]string {
 	t.Helper()
 	d, ok := r.JSON(t)["details"].(map[string]any)

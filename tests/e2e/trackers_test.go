@@ -446,21 +446,8 @@ func TestTrackerSeries(t *testing.T) {
 		{"from=2024-01-01&to=2026-09-28", []string{"to"}},
 		{"bucket=month&from=0001-01-01&to=9999-12-31", []string{"to"}},
 	} {
-		r := o.call(g, "GET", "/trackers/"+id+"/series?"+c.q, nil)
-		if r.Status != 422 || r.Code(t) != "VALIDATION" {
-			t.Errorf("series ?%s: %d %s, want 422 VALIDATION", c.q, r.Status, r.Body)
-			continue
-		}
-		expectErrorBody(t, r)
-		d := details(t, r)
-		for _, f := range c.fields {
-			if d[f] == "" {
-				t.Errorf("series ?%s: details %v, want %s", c.q, d, f)
-			}
-		}
-		if len(d) != len(c.fields) {
-			t.Errorf("series ?%s: details %v, want exactly %v", c.q, d, c.fields)
-		}
+		path := "/trackers/" + id + "/series?" + c.q
+		expectRefused(t, refusal{"GET", path, nil, 422, c.fields}, o.call(g, "GET", path, nil))
 	}
 	// 1000 buckets are allowed.
 	r := o.call(g, "GET", "/trackers/"+id+"/series?from=2024-01-01&to=2026-09-27", nil)
@@ -483,12 +470,7 @@ func TestTrackersValidation(t *testing.T) {
 	noteLogs := "/trackers/" + noteID + "/logs"
 	future := time.Now().Add(25 * time.Hour).UTC().Format(time.RFC3339)
 
-	for _, c := range []struct {
-		method, path string
-		body         any
-		status       int
-		fields       []string
-	}{
+	for _, c := range []refusal{
 		{"POST", "/trackers", map[string]any{}, 422, []string{"name", "type"}},
 		{"POST", "/trackers", map[string]any{"name": "", "type": "note"}, 422, []string{"name"}},
 		{"POST", "/trackers", map[string]any{"name": "  ", "type": "note"}, 422, []string{"name"}},
@@ -528,22 +510,7 @@ func TestTrackersValidation(t *testing.T) {
 		{"PATCH", logPath, map[string]any{"value": false}, 400, []string{"value"}},
 		{"PATCH", logPath, map[string]any{"tracker_id": 1}, 400, []string{"tracker_id"}},
 	} {
-		r := o.call(g, c.method, c.path, c.body)
-		code := map[int]string{400: "BAD_REQUEST", 422: "VALIDATION"}[c.status]
-		if r.Status != c.status || r.Code(t) != code {
-			t.Errorf("%s %s %v: %d %s, want %d %s", c.method, c.path, c.body, r.Status, r.Body, c.status, code)
-			continue
-		}
-		expectErrorBody(t, r)
-		d := details(t, r)
-		for _, f := range c.fields {
-			if d[f] == "" {
-				t.Errorf("%s %s %v: details %v, want %s", c.method, c.path, c.body, d, f)
-			}
-		}
-		if len(d) != len(c.fields) {
-			t.Errorf("%s %s %v: details %v, want exactly %v", c.method, c.path, c.body, d, c.fields)
-		}
+		expectRefused(t, c, o.call(g, c.method, c.path, c.body))
 	}
 
 	// Malformed path ids are a 400 naming the parameter.
