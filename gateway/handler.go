@@ -490,12 +490,20 @@ func originOf(u string) string {
 	return u[:i+3] + rest
 }
 
+// sessionLogin is what a login's body (api.login) says of the new session.
+type sessionLogin struct {
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// loginOf reads a login's body; ok is false when it holds no token.
+func loginOf(body []byte) (login sessionLogin, ok bool) {
+	return login, json.Unmarshal(body, &login) == nil && login.Token != ""
+}
+
 func (s *Server) setSessionCookie(w http.ResponseWriter, body []byte) {
-	var login struct {
-		Token     string    `json:"token"`
-		ExpiresAt time.Time `json:"expires_at"`
-	}
-	if json.Unmarshal(body, &login) != nil || login.Token == "" {
+	login, ok := loginOf(body)
+	if !ok {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{

@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -304,10 +303,7 @@ func (r *replica) down() { r.up.Store(false) }
 // token it was given.
 func keyOf(rt *Route, tok string, out []byte) *clientKey {
 	if rt.Cookie == SetCookie {
-		var login struct {
-			Token string `json:"token"`
-		}
-		if json.Unmarshal(out, &login) == nil && login.Token != "" {
+		if login, ok := loginOf(out); ok {
 			tok = login.Token
 		}
 	}
