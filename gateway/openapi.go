@@ -139,6 +139,8 @@ func responses(rt Route) object {
 	}
 	if checksPassword(rt) {
 		codes[401] = append(codes[401], "INVALID_CREDENTIALS")
+	}
+	if rt.Limited {
 		codes[429] = []string{"RATE_LIMITED"}
 	}
 	if takes[FromPath] {

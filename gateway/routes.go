@@ -60,6 +60,13 @@ type Route struct {
 	// Conflicts are the codes of the 409s the function raises, for the
 	// OpenAPI document (the e2e suite checks every answer it gets against it).
 	Conflicts []string
+	// Bcrypt: the function hashes or verifies a password (bcrypt, tens of
+	// milliseconds of a core), so the gateway caps how many such calls it
+	// has in flight; the others keep their connections under a flood.
+	Bcrypt bool
+	// Limited: the function counts the caller's attempts and may answer 429
+	// RATE_LIMITED with Retry-After (the limits are in SQL: docs/security.md).
+	Limited bool
 }
 
 func body(name string) Arg     { return Arg{Name: name, From: FromBody} }
@@ -78,14 +85,14 @@ const APIPrefix = "/api/v1"
 // Routes is the gateway: every route of API.md and the function it calls.
 var Routes = []Route{
 	// Accounts and sessions
-	{Method: http.MethodGet, Path: "/availability", Func: "api.availability", Status: 200,
+	{Method: http.MethodGet, Path: "/availability", Func: "api.availability", Status: 200, Limited: true,
 		Summary: "Whether a username and an e-mail address are free",
 		Args:    []Arg{query("username"), query("email")}},
-	{Method: http.MethodPost, Path: "/accounts", Func: "api.signup", Status: 201,
+	{Method: http.MethodPost, Path: "/accounts", Func: "api.signup", Status: 201, Bcrypt: true, Limited: true,
 		Summary:   "Create an account",
 		Args:      []Arg{body("username"), body("email"), body("password"), body("display_name")},
 		Conflicts: []string{"USERNAME_TAKEN", "EMAIL_TAKEN"}},
-	{Method: http.MethodPost, Path: "/sessions", Func: "api.login", Status: 201, Cookie: SetCookie,
+	{Method: http.MethodPost, Path: "/sessions", Func: "api.login", Status: 201, Cookie: SetCookie, Bcrypt: true, Limited: true,
 		Summary: "Log in: a session token, also set as the session cookie",
 		Args:    []Arg{body("login"), body("password")}},
 	{Method: http.MethodGet, Path: "/session", Func: "api.current_session", ReadOnly: true, Auth: true, Status: 200,
@@ -105,9 +112,11 @@ var Routes = []Route{
 		Args:      []Arg{body("display_name"), body("email")},
 		Conflicts: []string{"EMAIL_TAKEN"}},
 	{Method: http.MethodPut, Path: "/account/password", Func: "api.change_password", Auth: true, Status: 204,
+		Bcrypt: true, Limited: true,
 		Summary: "Change the password; other sessions are deleted",
 		Args:    []Arg{body("current_password"), body("new_password")}},
 	{Method: http.MethodDelete, Path: "/account", Func: "api.delete_account", Auth: true, Status: 204, Cookie: ClearCookie,
+		Bcrypt: true, Limited: true,
 		Summary: "Delete the account and everything it owns",
 		Args:    []Arg{body("password")}},
 
