@@ -63,7 +63,8 @@ func TestChecker(t *testing.T) {
 		"`[in a span](nowhere.md)` ![img](docs/none.png)\n")
 	write("docs/a.md", "# A heading\n\n## Again\n\n## Again\n\n"+
 		"[ok](../README.md#top) [ok](#again-1) [ok](pic.png) [ok](.)\n"+
-		"[bad](../README.md#nope) [a link over\ntwo lines](b.md)\n")
+		"[bad](../README.md#nope) [a link over\ntwo lines](b.md)\n"+
+		"\n[ref]: ../README.md#two-commands\n[gone]: c.md\n")
 	write("docs/pic.png", "")
 	problems, err := checkLinks(root, []string{"README.md", "docs/a.md"})
 	if err != nil {
@@ -75,6 +76,7 @@ func TestChecker(t *testing.T) {
 		"README.md:11: docs/none.png: no such file",
 		"docs/a.md:8: ../README.md#nope: no heading of README.md has this anchor",
 		"docs/a.md:9: b.md: no such file",
+		"docs/a.md:12: c.md: no such file",
 	}
 	if strings.Join(problems, "\n") != strings.Join(want, "\n") {
 		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(problems, "\n"), strings.Join(want, "\n"))
@@ -138,9 +140,9 @@ func markdownFiles(root string) ([]string, error) {
 	return files, err
 }
 
-// link matches [text](target) and ![alt](target), with an optional title;
-// the text may run over lines.
-var link = regexp.MustCompile(`!?\[([^\]]*)\]\(\s*<?([^\s()<>]*)>?(?:\s+"[^"]*")?\s*\)`)
+// link matches [text](target) and ![alt](target), with an optional title
+// (the text may run over lines), and a reference definition, [label]: target.
+var link = regexp.MustCompile(`!?\[([^\]]*)\]\(\s*<?([^\s()<>]*)>?(?:\s+"[^"]*")?\s*\)|(?m:^ {0,3}\[([^\]]+)\]:[ \t]*<?([^\s<>]+)>?)`)
 
 // external links are not checked.
 var external = regexp.MustCompile(`^(?i:https?:|mailto:)`)
@@ -169,11 +171,15 @@ func checkLinks(root string, files []string) ([]string, error) {
 		}
 		text := prose(string(b))
 		for _, m := range link.FindAllStringSubmatchIndex(text, -1) {
-			target := text[m[4]:m[5]]
+			at := 4 // the inline link's target, else the definition's
+			if m[at] < 0 {
+				at = 8
+			}
+			target := text[m[at]:m[at+1]]
 			if target == "" || external.MatchString(target) {
 				continue
 			}
-			line := 1 + strings.Count(text[:m[4]], "\n")
+			line := 1 + strings.Count(text[:m[at]], "\n")
 			report := func(why string) {
 				problems = append(problems, fmt.Sprintf("%s:%d: %s: %s", file, line, target, why))
 			}
