@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// The one SQLSTATE → HTTP table of ARCHITECTURE.md.
+// The one SQLSTATE → HTTP table (docs/architecture.md, "Errors").
 func TestStatusForSQLState(t *testing.T) {
 	for state, want := range map[string]int{
 		"PT401": 401, "PT404": 404, "PT409": 409, "PT422": 422, "PT429": 429, "PT503": 503,

@@ -14,8 +14,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// Rotating the gateway role's password without downtime (README, "Rotating
-// the gateway's database password"). The password lives in a file
+// Rotating the gateway role's password without downtime
+// (docs/operations/password-rotation.md). The password lives in a file
 // (DATABASE_PASSWORD_FILE) that the rotation replaces atomically, right after
 // ALTER ROLE … PASSWORD. pgxpool's BeforeConnect reads it for every new
 // connection: open connections stay as they are (PostgreSQL checks a password

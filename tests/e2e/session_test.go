@@ -5,8 +5,8 @@ import (
 	"testing"
 )
 
-// The trap of ARCHITECTURE.md: the request fails with 401, yet the session
-// row is gone afterwards.
+// A failure that must commit (docs/architecture.md, "Errors"): the request
+// fails with 401, yet the session row is gone afterwards.
 func TestSessionDroppedOnBrowserMismatch(t *testing.T) {
 	g := startGateway(t, nil)
 	u := g.signup(t)

@@ -1,5 +1,5 @@
-// Command gateway serves the HTTP API over PostgreSQL; see README.md for its
-// environment variables.
+// Command gateway serves the HTTP API over PostgreSQL; docs/configuration.md
+// lists its environment variables.
 package main
 
 import (
