@@ -246,8 +246,8 @@ func TestOpenAPIErrorResponses(t *testing.T) {
 		method, path, statuses string
 		codes                  map[string]string // status → its description
 	}{
-		{"get", "/availability", "200 400 422 500 503 504", nil},
-		{"post", "/accounts", "201 400 409 413 415 422 500 503 504",
+		{"get", "/availability", "200 400 422 429 500 503 504", nil},
+		{"post", "/accounts", "201 400 409 413 415 422 429 500 503 504",
 			map[string]string{"409": "Conflict: USERNAME_TAKEN, EMAIL_TAKEN"}},
 		{"post", "/sessions", "201 400 401 413 415 422 429 500 503 504",
 			map[string]string{"401": "Unauthorized: INVALID_CREDENTIALS"}},
