@@ -7,7 +7,7 @@
 -- inspections as the superuser (RESET ROLE).
 -- (Statements run for their effect end in \gset, which swallows their output.)
 BEGIN;
-SELECT plan(34);
+SELECT plan(35);
 
 \ir helpers.psql
 
@@ -51,9 +51,11 @@ SELECT is(pg_temp.error_of($$SELECT api.login(pg_temp.ctx(browser => 'UA-Ann-2',
             #>> '{detail,code}', 'RATE_LIMITED', 'while others guess, logins of Ann are slowed (429) ...');
 SELECT cmp_ok((pg_temp.error_of($$SELECT api.login(pg_temp.ctx(browser => 'UA-Ann-2', ip => '203.0.113.141'), 'tap14_ann', 'ann password 1')$$)
                  #>> '{detail,details,retry_after}')::int, '<=', 60, '... for at most a minute from an address that did not guess');
+SELECT matches(api.login(pg_temp.ctx(browser => 'UA-Ann-2', ip => '203.0.113.140'), 'tap14_ann', 'ann password 1') ->> 'token',
+               '^[A-Za-z0-9_-]{43}$', 'from the address of her last login, Ann logs in all the same');
 SELECT is(pg_temp.failure(format('SELECT api.change_password(pg_temp.ctx(%L, %L, %L), %L, %L)', :'ann1', 'UA-Ann', '203.0.113.140',
                                  'ann password 1', 'ann password 2')),
-          '- -', 'but Ann, holding a session, changes her password');
+          '- -', 'and, holding a session, changes her password');
 SELECT api.login(pg_temp.ctx(browser => 'UA-Bob', ip => '203.0.113.142'), 'tap14_bob', 'bob password 1') ->> 'token' AS bob1 \gset
 RESET ROLE;
 SELECT pg_temp.attempts('login_failures:account:' || :bob || ' ip:198.51.100.9', 5),

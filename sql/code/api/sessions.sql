@@ -17,7 +17,9 @@
 -- cannot be one (a login longer than the longest e-mail address, 254
 -- characters; a password over bcrypt's 72 bytes, which sign-up refuses) is
 -- the same 401 at once: no table is read, nothing is counted or logged, so
--- a 1 MiB login costs a length check. A disabled account
+-- a 1 MiB login costs a length check. The account-wide key is not counted
+-- from an address of the account's last two logins (current_login_ip,
+-- last_login_ip), so that many guessers elsewhere do not slow its owner. A disabled account
 -- (auth.disable_account) gets the same 401. A success is recorded in
 -- auth.logins (the monthly report's logged_in), in the same transaction.
 -- Logs INFO 'login succeeded', or (in auth.verify_password) WARN 'login
@@ -39,6 +41,7 @@ DECLARE
   v_account auth.accounts;
   v_account_id bigint;
   v_verified text;
+  v_keys text[];
   v_failure json;
   v_token text;
   v_session auth.account_sessions;
@@ -58,7 +61,14 @@ BEGIN
 
   -- A disabled account's hash is withheld: its login fails as a wrong password would.
   v_verified := CASE WHEN v_account.disabled_at IS NULL THEN v_account.password_hash END;
-  v_failure := auth.verify_password(ctx, auth.login_keys(v_account.id, login, ctx.ip), password, v_verified,
+  v_keys := auth.login_keys(v_account.id, login, ctx.ip);
+  -- From an address of the account's last two logins, the account-wide key
+  -- is not counted: guessers elsewhere cannot slow its owner at home, and a
+  -- guesser at that address still meets the account-and-address block.
+  IF ctx.ip IN (v_account.current_login_ip, v_account.last_login_ip) THEN
+    v_keys := array_replace(v_keys, auth.rate_key('login_account', auth.login_subject(v_account.id, login)), NULL);
+  END IF;
+  v_failure := auth.verify_password(ctx, v_keys, password, v_verified,
                                     'unknown login or wrong password', 'login', v_account.id);
   IF v_failure IS NOT NULL THEN RETURN v_failure; END IF;
   v_account_id := v_account.id;
