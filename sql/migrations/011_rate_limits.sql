@@ -24,6 +24,8 @@ CREATE TABLE auth.rate_limits (
   what     text NOT NULL,
   CONSTRAINT rate_limits_name_format CHECK (name ~ '^[a-z][a-z_]{0,31}$'),
   CONSTRAINT rate_limits_max_hits_check CHECK (max_hits >= 1),
+  -- At most a day: maintenance deems a counter stale a day after its window
+  -- opened, whatever its limit (auth.throttle_window).
   CONSTRAINT rate_limits_per_check CHECK (per >= interval '1 second' AND per <= interval '1 day'),
   CONSTRAINT rate_limits_success_check CHECK (success IN ('counts', 'refunded', 'clears'))
 );

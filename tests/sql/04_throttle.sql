@@ -4,7 +4,7 @@
 -- auth.password_keys), the one counting function auth.rate_count,
 -- auth.rate_exhausted, auth.throttle_window and auth.verify_password.
 BEGIN;
-SELECT plan(47);
+SELECT plan(48);
 
 \ir helpers.psql
 -- (Statements run for their effect end in \gset, which swallows their output.)
@@ -19,7 +19,9 @@ SELECT results_eq($$SELECT name, max_hits, per, success FROM auth.rate_limits OR
                            ('login_failures_ip', 20, interval '15 minutes', 'refunded'),
                            ('password_account', 10, interval '1 hour', 'counts')$$,
                   'the limits, as documented');
-SELECT is(auth.throttle_window(), interval '1 hour', 'throttle_window is the longest window of any limit (maintenance''s staleness)');
+SELECT is(auth.throttle_window(), interval '1 day', 'throttle_window, when maintenance deems a counter stale, is a day ...');
+SELECT throws_ok($$UPDATE auth.rate_limits SET per = interval '1 day 1 second' WHERE name = 'bcrypt_ip'$$, '23514', NULL,
+                 '... and no limit''s window may be longer');
 
 -- Subjects and keys.
 SELECT is(auth.ip_subject('2001:db8::7/128'), 'ip:2001:db8::7', 'an IPv6 subject has no netmask');
