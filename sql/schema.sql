@@ -260,6 +260,28 @@ $$;
 ALTER FUNCTION auth.accounts_default_display_name() OWNER TO app_owner;
 
 --
+-- Name: rate_limits_changed(); Type: FUNCTION; Schema: auth; Owner: app_owner
+--
+
+CREATE FUNCTION auth.rate_limits_changed() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+  INSERT INTO audit.logs (level, source, message, details)
+  VALUES ('WARN', 'auth', 'rate limit changed',
+          jsonb_build_object('limit', NEW.name,
+                             'from', jsonb_build_object('max_hits', OLD.max_hits, 'per', OLD.per::text, 'success', OLD.success),
+                             'to', jsonb_build_object('max_hits', NEW.max_hits, 'per', NEW.per::text, 'success', NEW.success),
+                             'by', session_user));
+  RETURN NULL;
+END
+$$;
+
+
+ALTER FUNCTION auth.rate_limits_changed() OWNER TO app_owner;
+
+--
 -- Name: settings_changed(); Type: FUNCTION; Schema: auth; Owner: app_owner
 --
 
@@ -667,7 +689,7 @@ ALTER TABLE auth.login_failures OWNER TO app_owner;
 -- Name: TABLE login_failures; Type: COMMENT; Schema: auth; Owner: app_owner
 --
 
-COMMENT ON TABLE auth.login_failures IS 'Failed-login counters behind the 429 RATE_LIMITED answer of POST /sessions.';
+COMMENT ON TABLE auth.login_failures IS 'Counters of every rate limit (auth.rate_limits), one per key ''<limit>:<subject>''; failures is the attempts counted in the window.';
 
 
 --
@@ -702,6 +724,32 @@ ALTER TABLE auth.logins ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     NO MAXVALUE
     CACHE 1
 );
+
+
+--
+-- Name: rate_limits; Type: TABLE; Schema: auth; Owner: app_owner
+--
+
+CREATE TABLE auth.rate_limits (
+    name text NOT NULL,
+    max_hits integer NOT NULL,
+    per interval NOT NULL,
+    success text DEFAULT 'counts'::text NOT NULL,
+    what text NOT NULL,
+    CONSTRAINT rate_limits_max_hits_check CHECK ((max_hits >= 1)),
+    CONSTRAINT rate_limits_name_format CHECK ((name ~ '^[a-z][a-z_]{0,31}$'::text)),
+    CONSTRAINT rate_limits_per_check CHECK (((per >= '00:00:01'::interval) AND (per <= '1 day'::interval))),
+    CONSTRAINT rate_limits_success_check CHECK ((success = ANY (ARRAY['counts'::text, 'refunded'::text, 'clears'::text])))
+);
+
+
+ALTER TABLE auth.rate_limits OWNER TO app_owner;
+
+--
+-- Name: TABLE rate_limits; Type: COMMENT; Schema: auth; Owner: app_owner
+--
+
+COMMENT ON TABLE auth.rate_limits IS 'Rate limits, one row each (UPDATE auth.rate_limits SET max_hits = 60 WHERE name = ''bcrypt_ip''); counted by auth.rate_count in auth.login_failures.';
 
 
 --
@@ -1155,6 +1203,14 @@ ALTER TABLE ONLY auth.logins
 
 
 --
+-- Name: rate_limits rate_limits_pkey; Type: CONSTRAINT; Schema: auth; Owner: app_owner
+--
+
+ALTER TABLE ONLY auth.rate_limits
+    ADD CONSTRAINT rate_limits_pkey PRIMARY KEY (name);
+
+
+--
 -- Name: settings settings_pkey; Type: CONSTRAINT; Schema: auth; Owner: app_owner
 --
 
@@ -1401,6 +1457,13 @@ CREATE TRIGGER proxy_identity_audit AFTER INSERT OR DELETE OR UPDATE ON auth.acc
 --
 
 CREATE TRIGGER proxy_identity_audit AFTER INSERT OR DELETE OR UPDATE ON auth.accounts FOR EACH STATEMENT WHEN ((current_setting('auth.proxy_identity'::text, true) <> ''::text)) EXECUTE FUNCTION audit.proxy_identity_changed();
+
+
+--
+-- Name: rate_limits rate_limits_changed; Type: TRIGGER; Schema: auth; Owner: app_owner
+--
+
+CREATE TRIGGER rate_limits_changed AFTER UPDATE ON auth.rate_limits FOR EACH ROW WHEN (((old.max_hits IS DISTINCT FROM new.max_hits) OR (old.per IS DISTINCT FROM new.per) OR (old.success IS DISTINCT FROM new.success))) EXECUTE FUNCTION auth.rate_limits_changed();
 
 
 --
@@ -1681,6 +1744,13 @@ REVOKE ALL ON FUNCTION audit.settings_changed() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION auth.accounts_default_display_name() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION rate_limits_changed(); Type: ACL; Schema: auth; Owner: app_owner
+--
+
+REVOKE ALL ON FUNCTION auth.rate_limits_changed() FROM PUBLIC;
 
 
 --

@@ -25,12 +25,14 @@ LANGUAGE sql IMMUTABLE
 RETURN '$2a$10$1PlCnrKMqj1OeHX83Iuh5uZfICzSDQiuo49Qn9Ba5D9pn3vwXxQ4K';
 
 -- bcrypt only reads 72 bytes; a longer candidate must not match a hash made
--- from its first 72 (signup refuses longer passwords). Never NULL: a missing
--- hash or password is false, after the same bcrypt work.
+-- from its first 72 (signup refuses longer passwords), and is refused before
+-- bcrypt sees it: a 1 MiB password costs a length check, not a copy into
+-- crypt. Never NULL: a missing hash or password is false, after the same
+-- bcrypt work.
 CREATE OR REPLACE FUNCTION auth.password_matches(password text, hash text) RETURNS boolean
 LANGUAGE sql VOLATILE
-RETURN coalesce(ext.crypt(password, coalesce(hash, auth.dummy_password_hash())) = hash
-                AND octet_length(password) <= 72, false);
+RETURN CASE WHEN octet_length(password) > 72 THEN false
+            ELSE coalesce(ext.crypt(password, coalesce(hash, auth.dummy_password_hash())) = hash, false) END;
 
 -- 256 random bits, base64url without padding (43 characters).
 CREATE OR REPLACE FUNCTION auth.new_token() RETURNS text
@@ -46,12 +48,19 @@ RETURN sha256(convert_to(token, 'UTF8'));
 -- ----------------------------------------------------------------------------
 
 -- USERNAME if the username is taken, else EMAIL if the e-mail is, else OK.
+-- A username longer than 32 characters or an e-mail longer than 254 cannot
+-- be taken (the table's checks): it is not looked up, so a 1 MiB query
+-- parameter costs a length check, not an index search with a 1 MiB key.
 CREATE OR REPLACE FUNCTION auth.check_user_availability(username text, email text) RETURNS text
 LANGUAGE sql STABLE
 BEGIN ATOMIC
   SELECT CASE
-           WHEN EXISTS (SELECT 1 FROM auth.accounts a WHERE a.username = check_user_availability.username::ext.citext) THEN 'USERNAME'
-           WHEN EXISTS (SELECT 1 FROM auth.accounts a WHERE a.email = check_user_availability.email::ext.citext) THEN 'EMAIL'
+           WHEN CASE WHEN length(check_user_availability.username) > 32 THEN false
+                     ELSE EXISTS (SELECT 1 FROM auth.accounts a WHERE a.username = check_user_availability.username::ext.citext) END
+             THEN 'USERNAME'
+           WHEN CASE WHEN length(check_user_availability.email) > 254 THEN false
+                     ELSE EXISTS (SELECT 1 FROM auth.accounts a WHERE a.email = check_user_availability.email::ext.citext) END
+             THEN 'EMAIL'
            ELSE 'OK'
          END;
 END;
@@ -156,6 +165,12 @@ BEGIN
     message := 'OK';
     RETURN;
   END IF;
+  -- Tokens are 43 characters (auth.new_token): a much longer one is neither
+  -- hashed nor looked up.
+  IF octet_length(ctx.token) > 64 THEN
+    message := 'INVALID';
+    RETURN;
+  END IF;
   SELECT * INTO v FROM auth.account_sessions s WHERE s.token_digest = auth.token_digest(ctx.token);
   IF NOT FOUND THEN
     message := 'INVALID';
@@ -249,7 +264,9 @@ RETURNS jsonb
 LANGUAGE sql IMMUTABLE
 BEGIN ATOMIC
   SELECT jsonb_strip_nulls(jsonb_build_object(
-    'username', CASE WHEN username !~ '^[A-Za-z0-9_.-]{3,32}$'
+    -- Lengths before patterns: a huge value costs a length check.
+    'username', CASE WHEN length(username) > 32 THEN 'must be 3 to 32 letters, digits, "_", "." or "-"'
+                     WHEN username !~ '^[A-Za-z0-9_.-]{3,32}$'
                      THEN 'must be 3 to 32 letters, digits, "_", "." or "-"' END,
     'email', CASE WHEN length(email) > 254 THEN 'must be at most 254 characters'
                   WHEN email !~ '^[^@[:space:]]+@[^@[:space:]]+$' THEN 'must be an e-mail address with one "@"' END,
@@ -281,56 +298,136 @@ BEGIN ATOMIC
 END;
 
 -- ----------------------------------------------------------------------------
--- Login throttling
+-- Rate limits: one table of counters, one function that counts
 -- ----------------------------------------------------------------------------
+-- Every limit is a row of auth.rate_limits (sql/migrations/011_rate_limits.sql:
+-- name, max_hits per `per`, and what a right password does to its count).
+-- A counter is a row of auth.login_failures keyed '<limit>:<subject>', with
+-- the attempts of its current fixed window (column failures) and the
+-- window's start. Subjects: 'ip:<address>' (auth.ip_subject),
+-- 'account:<id>' or 'login:<sha256 hex of the lowercased login>' for an
+-- unknown login (auth.login_subject: never the text typed, which may be a
+-- password), and the two joined by a space for the account-and-address
+-- failure block.
 
+-- No limit's window is longer than a day (auth.rate_limits' check
+-- rate_limits_per_check), so a counter whose window opened a day ago is
+-- stale whatever its limit: api.maintenance deletes those. A constant, not
+-- a read of the limits, since maintenance calls it for every counter.
 CREATE OR REPLACE FUNCTION auth.throttle_window() RETURNS interval
-LANGUAGE sql IMMUTABLE RETURN interval '15 minutes';
-
--- Failures allowed in one window: few per account, more per IP (a shared NAT
--- hides many people).
-CREATE OR REPLACE FUNCTION auth.throttle_limit(key text) RETURNS integer
 LANGUAGE sql IMMUTABLE
-RETURN CASE WHEN key LIKE 'ip:%' THEN 20 ELSE 5 END;
+RETURN interval '1 day';
 
--- Seconds until the most constrained of these keys may try again; 0 if none is blocked.
-CREATE OR REPLACE FUNCTION auth.throttle_retry_after(keys text[]) RETURNS integer
+-- The key of one limit for one subject; NULL when there is no subject (a
+-- call without a client IP, from psql), which auth.rate_count skips.
+CREATE OR REPLACE FUNCTION auth.rate_key(limit_name text, subject text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN limit_name || ':' || subject;
+
+CREATE OR REPLACE FUNCTION auth.ip_subject(ip inet) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN 'ip:' || host(ip);
+
+-- A known account by its id; an unknown login by a digest of it, so that
+-- unknown and known logins are limited alike and the log never holds what
+-- was typed.
+CREATE OR REPLACE FUNCTION auth.login_subject(account_id bigint, login text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN account_id IS NOT NULL THEN 'account:' || account_id
+            ELSE 'login:' || encode(sha256(convert_to(lower(coalesce(login, '')), 'UTF8')), 'hex') END;
+
+-- The keys of a password check: a login's (account or unknown login,
+-- client IP) and a password change's or account deletion's (the session's
+-- account, client IP). Logins: every attempt per IP and per account (the
+-- account-wide key slows, with a one-minute window: it never locks anyone
+-- out for long), failures per account and IP (the hard block: only for that
+-- address), failures per IP (spraying one password over many accounts).
+-- A password change or deletion comes with a session of the account: it
+-- has a key of its own, so failed logins of others never refuse it.
+CREATE OR REPLACE FUNCTION auth.login_keys(account_id bigint, login text, ip inet) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN ARRAY[auth.rate_key('bcrypt_ip', auth.ip_subject(ip)),
+             auth.rate_key('login_account', auth.login_subject(account_id, login)),
+             auth.rate_key('login_failures', auth.login_subject(account_id, login) || ' ' || coalesce(auth.ip_subject(ip), 'ip:-')),
+             auth.rate_key('login_failures_ip', auth.ip_subject(ip))];
+
+CREATE OR REPLACE FUNCTION auth.password_keys(account_id bigint, ip inet) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN ARRAY[auth.rate_key('bcrypt_ip', auth.ip_subject(ip)),
+             auth.rate_key('password_account', auth.login_subject(account_id, NULL))];
+
+-- Counts one attempt against each key (NULL keys skipped) and raises 429
+-- RATE_LIMITED, details.retry_after = seconds until the most constrained
+-- key past its limit opens a new window, when this attempt is past any
+-- limit. The raise rolls every count of the attempt back: a refused attempt
+-- costs one row lock per key and changes nothing.
+--
+-- Callers count before the work they limit (bcrypt, the lookup of an
+-- address), never after: the increment is an INSERT … ON CONFLICT DO UPDATE
+-- that takes the counter's row lock until the caller's transaction ends, so
+-- concurrent attempts on one key count one after the other and each sees
+-- the count of those before it: N parallel guesses get at most max_hits
+-- tries, not N. Keys are counted in sorted order, so two attempts sharing
+-- keys cannot deadlock. A key whose limit does not exist is a bug: raised.
+CREATE OR REPLACE FUNCTION auth.rate_count(keys text[]) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_key text;
+  v_limit auth.rate_limits;
+  v_hits integer;
+  v_start timestamptz;
+  v_retry integer := 0;
+BEGIN
+  FOR v_key IN SELECT DISTINCT k FROM unnest(keys) AS k WHERE k IS NOT NULL ORDER BY k LOOP
+    SELECT * INTO v_limit FROM auth.rate_limits l WHERE l.name = split_part(v_key, ':', 1);
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'auth.rate_count: no rate limit named %', split_part(v_key, ':', 1);
+    END IF;
+    INSERT INTO auth.login_failures AS f (key, failures, window_start) VALUES (v_key, 1, now())
+    ON CONFLICT (key) DO UPDATE
+      SET failures = CASE WHEN f.window_start + v_limit.per <= now() THEN 1 ELSE f.failures + 1 END,
+          window_start = CASE WHEN f.window_start + v_limit.per <= now() THEN now() ELSE f.window_start END
+    RETURNING f.failures, f.window_start INTO v_hits, v_start;
+    IF v_hits > v_limit.max_hits THEN
+      v_retry := greatest(v_retry, 1, ceil(extract(epoch FROM v_start + v_limit.per - now()))::integer);
+    END IF;
+  END LOOP;
+  IF v_retry > 0 THEN
+    -- Not logged: the attempt that used the last try was, and a flood of
+    -- refused attempts must not become a flood of log rows.
+    PERFORM response.raise(429, 'RATE_LIMITED', 'too many attempts; try again later',
+                           jsonb_build_object('retry_after', v_retry));
+  END IF;
+END
+$$;
+
+-- The limits (by name, sorted) among these keys that have no attempt left
+-- in their current window, and the seconds until the last of them opens a
+-- new one: what the log says when an attempt used the last try.
+CREATE OR REPLACE FUNCTION auth.rate_exhausted(keys text[], OUT limits text[], OUT retry_after integer)
 LANGUAGE sql STABLE
 BEGIN ATOMIC
-  SELECT coalesce(max(ceil(extract(epoch FROM f.window_start + auth.throttle_window() - now())))::integer, 0)
+  SELECT array_agg(DISTINCT l.name ORDER BY l.name),
+         max(ceil(extract(epoch FROM f.window_start + l.per - now())))::integer
     FROM auth.login_failures f
-   WHERE f.key = ANY (keys)
-     AND f.failures >= auth.throttle_limit(f.key)
-     AND f.window_start + auth.throttle_window() > now();
+    JOIN auth.rate_limits l ON l.name = split_part(f.key, ':', 1)
+   WHERE f.key = ANY (keys) AND f.failures >= l.max_hits AND f.window_start + l.per > now();
 END;
 
--- Counts one failure against each key, opening a new window when the last has passed.
-CREATE OR REPLACE FUNCTION auth.throttle_record_failure(keys text[]) RETURNS void
-LANGUAGE sql VOLATILE
-BEGIN ATOMIC
-  INSERT INTO auth.login_failures AS f (key, failures, window_start)
-  SELECT k, 1, now() FROM unnest(keys) AS k WHERE k IS NOT NULL
-  ON CONFLICT (key) DO UPDATE
-    SET failures = CASE WHEN f.window_start + auth.throttle_window() <= now() THEN 1 ELSE f.failures + 1 END,
-        window_start = CASE WHEN f.window_start + auth.throttle_window() <= now() THEN now() ELSE f.window_start END;
-END;
-
-CREATE OR REPLACE FUNCTION auth.throttle_keys(account_id bigint, login text, ip inet) RETURNS text[]
-LANGUAGE sql IMMUTABLE
-RETURN ARRAY[
-  CASE WHEN account_id IS NOT NULL THEN 'account:' || account_id
-       ELSE 'login:' || encode(sha256(convert_to(lower(coalesce(login, '')), 'UTF8')), 'hex') END,
-  'ip:' || host(ip)];
-
--- The throttled password check of login, password change and account
--- deletion (`action` names which, for the log). A NULL hash (a disabled
--- account's, as login passes it) fails like a wrong password, after the
--- same bcrypt work. Raises 429 RATE_LIMITED while
--- any key is blocked. A wrong password counts a failure against every key,
--- logs it (WARN '<action> failed', and WARN '<action> throttled' when that
--- failure blocks a key), and returns the 401 body for the caller to return
--- (response.fail: the count and the log must be committed). The right
--- password clears the first key's count (the account's) and returns NULL.
+-- The rate-limited password check of login, password change and account
+-- deletion (`action` names which, for the log). Counts the attempt against
+-- every key first (auth.rate_count: 429 RATE_LIMITED, raised, past any
+-- limit), then runs bcrypt. A NULL hash (a disabled account's, as login
+-- passes it, or an unknown login's) fails like a wrong password, after the
+-- same bcrypt work. A wrong password logs WARN '<action> failed' (and WARN
+-- '<action> throttled', naming the limits, when it used the last try of
+-- one) and returns the 401 body for the caller to return (response.fail:
+-- the counts and the log must be committed). The right password returns
+-- NULL, after undoing what the failure counts counted before the check:
+-- limits whose `success` is 'clears' start over, 'refunded' ones get the
+-- attempt back, 'counts' ones keep it.
 CREATE OR REPLACE FUNCTION auth.verify_password(ctx request.context, keys text[], password text, hash text,
                                                 failure_message text, action text, account_id bigint)
 RETURNS json
@@ -338,33 +435,28 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  v_retry integer := auth.throttle_retry_after(keys);
-  v_blocked text[];
+  v_exhausted record;
 BEGIN
-  IF v_retry > 0 THEN
-    -- Not logged: the failure that started the block was, and a flood of
-    -- refused attempts must not become a flood of log rows.
-    PERFORM response.raise(429, 'RATE_LIMITED', 'too many failed attempts; try again later',
-                           jsonb_build_object('retry_after', v_retry));
-  END IF;
+  PERFORM auth.rate_count(keys);
   IF NOT auth.password_matches(password, hash) THEN
-    PERFORM auth.throttle_record_failure(keys);
     PERFORM audit.write('WARN', 'auth', action || ' failed', account_id,
                         jsonb_build_object('reason', CASE WHEN account_id IS NULL THEN 'unknown login'
                                                           WHEN hash IS NULL THEN 'account disabled'
                                                           ELSE 'wrong password' END), ctx);
-    -- Keys that this failure brought to their limit, by kind only: a login
-    -- key is a digest of what was typed, which may be a password.
-    SELECT array_agg(split_part(f.key, ':', 1) ORDER BY f.key) INTO v_blocked
-      FROM auth.login_failures f
-     WHERE f.key = ANY (keys) AND f.failures >= auth.throttle_limit(f.key);
-    IF v_blocked IS NOT NULL THEN
+    -- By limit name only: a login key holds a digest of what was typed.
+    v_exhausted := auth.rate_exhausted(keys);
+    IF v_exhausted.limits IS NOT NULL THEN
       PERFORM audit.write('WARN', 'auth', action || ' throttled', account_id,
-                          jsonb_build_object('keys', v_blocked, 'retry_after', auth.throttle_retry_after(keys)), ctx);
+                          jsonb_build_object('keys', v_exhausted.limits, 'retry_after', v_exhausted.retry_after), ctx);
     END IF;
     RETURN response.fail(401, 'INVALID_CREDENTIALS', failure_message);
   END IF;
-  DELETE FROM auth.login_failures f WHERE f.key = keys[1];
+  DELETE FROM auth.login_failures f
+   USING auth.rate_limits l
+   WHERE f.key = ANY (keys) AND l.name = split_part(f.key, ':', 1) AND l.success = 'clears';
+  UPDATE auth.login_failures f SET failures = f.failures - 1
+    FROM auth.rate_limits l
+   WHERE f.key = ANY (keys) AND l.name = split_part(f.key, ':', 1) AND l.success = 'refunded' AND f.failures > 0;
   RETURN NULL;
 END
 $$;

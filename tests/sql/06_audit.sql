@@ -81,26 +81,26 @@ SELECT is(pg_temp.logged('tap06-fail-2'),
 
 -- Throttling: the failure that reaches a limit also logs "login throttled";
 -- refused attempts (429, rolled back) log nothing.
-DO $$ BEGIN FOR i IN 2..4 LOOP
+DO $$ BEGIN FOR i IN 1..4 LOOP
   PERFORM api.login(pg_temp.ctx(browser => 'UA-Ann', ip => '198.51.100.4', request_id => 'tap06-fail-n'), 'tap06_ann', 'not her password');
 END LOOP; END $$;
-SELECT is(pg_temp.messages('tap06-fail-n'), ARRAY['login failed', 'login failed', 'login failed'],
-          'failures 2 to 4: one "login failed" each, no "login throttled" yet');
+SELECT is(pg_temp.messages('tap06-fail-n'), ARRAY['login failed', 'login failed', 'login failed', 'login failed'],
+          'failures 1 to 4 from an address: one "login failed" each, no "login throttled" yet');
 SELECT is(pg_temp.failure($$SELECT api.login(pg_temp.ctx(browser => 'UA-Ann', ip => '198.51.100.4', request_id => 'tap06-fail-5'),
                                               'tap06_ann', 'not her password')$$),
-          '401 INVALID_CREDENTIALS', 'failure 5 is still a 401');
+          '401 INVALID_CREDENTIALS', 'failure 5 from that address is still a 401');
 SELECT is(pg_temp.messages('tap06-fail-5'), ARRAY['login failed', 'login throttled'],
           'failure 5 logs "login failed" and "login throttled"');
 SELECT is(pg_temp.logged('tap06-fail-5') - 'client_ip',
           jsonb_build_object('level', 'WARN', 'source', 'auth', 'message', 'login throttled', 'account_id', :ann::bigint,
-                             'details', '{"keys": ["account"], "retry_after": 900}'::jsonb),
-          '"login throttled" names the kind of key blocked and for how long');
+                             'details', '{"keys": ["login_failures"], "retry_after": 900}'::jsonb),
+          '"login throttled" names the limit used up and for how long');
 SELECT throws_ok($$SELECT api.login(pg_temp.ctx(browser => 'UA-Ann', ip => '198.51.100.4', request_id => 'tap06-blocked'),
                                      'tap06_ann', 'ann password 1')$$, 'PT429', NULL,
                  'the next attempt is refused');
 SELECT is(pg_temp.messages('tap06-blocked'), NULL, 'a refused attempt writes no row (no log flood)');
 RESET ROLE;
-DELETE FROM auth.login_failures WHERE key = 'account:' || :ann;
+DELETE FROM auth.login_failures WHERE key = 'login_failures:account:' || :ann || ' ip:198.51.100.4';
 SET LOCAL ROLE gateway;
 
 -- Sessions: dropped as EXPIRED or BROWSER (WARN, committed), logout, revocations.
@@ -254,7 +254,7 @@ SELECT count(api.login(request.context(browser => 'UA-Adm-' || i), 'tap06_adm', 
   FROM generate_series(1, 4) i \gset
 UPDATE auth.account_sessions SET expiry_time = now() - interval '1 second'
  WHERE account_id = :adm AND browser_info IN ('UA-Adm-1', 'UA-Adm-2', 'UA-Adm-3');
-INSERT INTO auth.login_failures VALUES ('ip:192.0.2.201', 3, now() - interval '16 minutes'),
+INSERT INTO auth.login_failures VALUES ('ip:192.0.2.201', 3, now() - auth.throttle_window() - interval '1 minute'),
                                        ('ip:192.0.2.202', 3, now() - interval '1 minute');
 INSERT INTO audit.logs (logged_at, level, source, message)
 SELECT now() - interval '91 days', 'INFO', 'tap06.old', 'old' FROM generate_series(1, 3)

@@ -5,9 +5,13 @@
 -- request's context first, json out, the token checked in here.
 
 -- GET /availability?username=&email= : {"status": "OK" | "USERNAME" | "EMAIL"}
+-- It tells anyone whether a username or an e-mail address is registered (a
+-- sign-up form needs that), so it is limited per client IP
+-- (auth.rate_limits 'availability_ip'; 429 RATE_LIMITED past it): a form
+-- gets its answers, a bulk scan of addresses does not.
 CREATE OR REPLACE FUNCTION api.availability(ctx request.context, username text, email text)
 RETURNS json
-LANGUAGE plpgsql STABLE SECURITY DEFINER
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, ext, pg_temp
 AS $$
 BEGIN
@@ -15,12 +19,18 @@ BEGIN
     PERFORM response.raise(422, 'VALIDATION', 'give a username, an email or both',
                            '{"username": "required without email", "email": "required without username"}');
   END IF;
+  PERFORM auth.rate_count(ARRAY[auth.rate_key('availability_ip', auth.ip_subject(ctx.ip))]);
   RETURN json_build_object('status', auth.check_user_availability(username, email));
 END
 $$;
 
 -- POST /accounts {username, email, password, display_name?} : 201 {"account": {...}}
--- Logs INFO 'account created'.
+-- Logs INFO 'account created'. Once the fields are valid, the attempt is
+-- counted per client IP (auth.rate_limits 'bcrypt_ip', shared with every
+-- call that runs bcrypt; 429 past it) before the availability check and
+-- bcrypt. A taken username or address is a committed 409 (response.fail),
+-- so that the count stands: sign-up answers what GET /availability does,
+-- and must not be a faster way to ask.
 CREATE OR REPLACE FUNCTION api.signup(ctx request.context, username text, email text, password text, display_name text)
 RETURNS json
 LANGUAGE plpgsql SECURITY DEFINER
@@ -40,9 +50,10 @@ BEGIN
     PERFORM response.raise(422, 'VALIDATION', 'some fields are invalid', v_problems);
   END IF;
 
+  PERFORM auth.rate_count(ARRAY[auth.rate_key('bcrypt_ip', auth.ip_subject(ctx.ip))]);
   CASE auth.check_user_availability(signup.username, signup.email)
-    WHEN 'USERNAME' THEN PERFORM response.raise(409, 'USERNAME_TAKEN', 'that username is taken');
-    WHEN 'EMAIL' THEN PERFORM response.raise(409, 'EMAIL_TAKEN', 'that e-mail address is already registered');
+    WHEN 'USERNAME' THEN RETURN response.fail(409, 'USERNAME_TAKEN', 'that username is taken');
+    WHEN 'EMAIL' THEN RETURN response.fail(409, 'EMAIL_TAKEN', 'that e-mail address is already registered');
     ELSE NULL;
   END CASE;
 
@@ -54,9 +65,9 @@ BEGIN
     -- A concurrent signup won the race between the check above and this insert.
     GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
     IF v_constraint = 'accounts_email_key' THEN
-      PERFORM response.raise(409, 'EMAIL_TAKEN', 'that e-mail address is already registered');
+      RETURN response.fail(409, 'EMAIL_TAKEN', 'that e-mail address is already registered');
     END IF;
-    PERFORM response.raise(409, 'USERNAME_TAKEN', 'that username is taken');
+    RETURN response.fail(409, 'USERNAME_TAKEN', 'that username is taken');
   END;
   PERFORM audit.write('INFO', 'auth', 'account created', v_account.id,
                       jsonb_build_object('username', v_account.username::text), ctx);
@@ -112,9 +123,14 @@ $$;
 -- PUT /account/password {current_password, new_password} : 204; every other
 -- session of the account is deleted (every one, for a proxy-asserted
 -- identity: the proxy's password is its own, and the current password is
--- asked all the same). A wrong current password is a 401
--- counted like a failed login, so a stolen token cannot guess it quickly.
--- Logs INFO 'password changed' (or WARN 'password change failed').
+-- asked all the same). A new password equal to the current one is a 422
+-- (new_password), found without bcrypt: the same text. Every attempt is
+-- counted before bcrypt (auth.password_keys: per client IP, and per account
+-- under a key of its own, so that failed logins of others never refuse the
+-- holder of a session; 429 RATE_LIMITED past a limit of auth.rate_limits).
+-- A wrong current password is a committed 401, so a stolen token cannot
+-- guess it quickly. Logs INFO 'password changed' (or WARN 'password change
+-- failed' / 'password change throttled').
 CREATE OR REPLACE FUNCTION api.change_password(ctx request.context, current_password text, new_password text)
 RETURNS json
 LANGUAGE plpgsql SECURITY DEFINER
@@ -131,14 +147,15 @@ BEGIN
 
   v_problems := jsonb_strip_nulls(jsonb_build_object(
                   'current_password', CASE WHEN current_password IS NULL THEN 'required' END,
-                  'new_password', CASE WHEN new_password IS NULL THEN 'required' END))
+                  'new_password', CASE WHEN new_password IS NULL THEN 'required'
+                                       WHEN new_password = current_password THEN 'is the same as the current password' END))
                 || coalesce((SELECT jsonb_object_agg('new_password', p.value)
                                FROM jsonb_each(auth.account_problems(NULL, NULL, new_password, NULL)) p), '{}');
   IF v_problems IS NOT NULL AND v_problems <> '{}' THEN
     PERFORM response.raise(422, 'VALIDATION', 'some fields are invalid', v_problems);
   END IF;
 
-  v_failure := auth.verify_password(ctx, auth.throttle_keys(v_session.account_id, NULL, ctx.ip), current_password,
+  v_failure := auth.verify_password(ctx, auth.password_keys(v_session.account_id, ctx.ip), current_password,
                                     (SELECT a.password_hash FROM auth.accounts a WHERE a.id = v_session.account_id),
                                     'the current password is wrong', 'password change', v_session.account_id);
   IF v_failure IS NOT NULL THEN RETURN v_failure; END IF;
@@ -154,8 +171,11 @@ END
 $$;
 
 -- DELETE /account {password} : 204; the account and everything it owns go
--- (foreign keys cascade). Wrong passwords count like failed logins. Logs
--- INFO 'account deleted' (the row keeps the account's id and username).
+-- (foreign keys cascade). Attempts are counted as a password change's are
+-- (auth.password_keys, before bcrypt; 429 past a limit); a wrong password is
+-- a committed 401. Logs INFO 'account deleted' (the row keeps the account's
+-- id and username), or WARN 'account deletion failed' / 'account deletion
+-- throttled'.
 CREATE OR REPLACE FUNCTION api.delete_account(ctx request.context, password text)
 RETURNS json
 LANGUAGE plpgsql SECURITY DEFINER
@@ -172,7 +192,7 @@ BEGIN
   IF password IS NULL THEN
     PERFORM response.raise(422, 'VALIDATION', 'password is required', '{"password": "required"}');
   END IF;
-  v_failure := auth.verify_password(ctx, auth.throttle_keys(v_session.account_id, NULL, ctx.ip), password,
+  v_failure := auth.verify_password(ctx, auth.password_keys(v_session.account_id, ctx.ip), password,
                                     (SELECT a.password_hash FROM auth.accounts a WHERE a.id = v_session.account_id),
                                     'the password is wrong', 'account deletion', v_session.account_id);
   IF v_failure IS NOT NULL THEN RETURN v_failure; END IF;

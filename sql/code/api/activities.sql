@@ -117,6 +117,8 @@ $$;
 -- POST /activities {message, expires_at?} : 201 {"activity"}
 -- 422 VALIDATION per field: message 1–280 characters, not only whitespace;
 -- expires_at, when given, a timestamp in the future.
+-- Counted per account with replies (auth.rate_limits 'activity_account';
+-- 429 RATE_LIMITED past it), so one account cannot flood the feed.
 CREATE OR REPLACE FUNCTION api.create_activity(ctx request.context, message text, expires_at text)
 RETURNS json
 LANGUAGE plpgsql SECURITY DEFINER
@@ -129,6 +131,7 @@ DECLARE
 BEGIN
   v_session := auth.check_session(ctx);
   IF v_session.message <> 'OK' THEN RETURN auth.session_failure(v_session.message); END IF;
+  PERFORM auth.rate_count(ARRAY[auth.rate_key('activity_account', 'account:' || v_session.account_id)]);
 
   v_problems := publishing.activity_problems(message, expires_at);
   IF v_problems <> '{}' THEN
@@ -145,6 +148,7 @@ $$;
 -- POST /activities/{uuid}/replies {message} : 201 {"activity"} (the reply)
 -- The parent must be visible (404 otherwise); its replies_count +1 (trigger).
 -- The reply takes the parent's expires_at: a thread expires as one.
+-- Counted with new activities, per account (429 past 'activity_account').
 CREATE OR REPLACE FUNCTION api.reply_to_activity(ctx request.context, activity_uuid uuid, message text)
 RETURNS json
 LANGUAGE plpgsql SECURITY DEFINER
@@ -158,6 +162,7 @@ DECLARE
 BEGIN
   v_session := auth.check_session(ctx);
   IF v_session.message <> 'OK' THEN RETURN auth.session_failure(v_session.message); END IF;
+  PERFORM auth.rate_count(ARRAY[auth.rate_key('activity_account', 'account:' || v_session.account_id)]);
 
   v_problems := publishing.activity_problems(message, NULL);
   IF v_problems <> '{}' THEN

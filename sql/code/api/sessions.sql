@@ -9,12 +9,29 @@
 
 -- POST /sessions {login, password} : 201 {"token", "expires_at", "account"}
 -- login is a username or an e-mail. An unknown login and a wrong password get
--- the same 401 after the same bcrypt work; failures count against the account
--- (or the unknown login) and the client IP, and are committed (response.fail)
--- so that throttling sees them. A disabled account (auth.disable_account)
--- gets the same 401. A success is recorded in auth.logins (the monthly
--- report's logged_in), in the same transaction. Logs INFO 'login succeeded', or (in
--- auth.verify_password) WARN 'login failed' / 'login throttled'.
+-- the same 401 after the same bcrypt work. Every attempt is counted before
+-- bcrypt runs (auth.verify_password, auth.login_keys: per client IP, per
+-- account, failures per account and IP, failures per IP; 429 RATE_LIMITED
+-- past a limit of auth.rate_limits), and failures are committed
+-- (response.fail) so that the limits see them. A login or password that
+-- cannot be one (a login longer than the longest e-mail address, 254
+-- characters; a password over bcrypt's 72 bytes, which sign-up refuses) is
+-- the same 401 at once: no table is read, nothing is counted or logged, so
+-- a 1 MiB login costs a length check. The account-wide key is not counted
+-- from an address of the account's last two logins (current_login_ip,
+-- last_login_ip), so that many guessers elsewhere do not slow its owner. A disabled account
+-- (auth.disable_account) gets the same 401. A success is recorded in
+-- auth.logins (the monthly report's logged_in), in the same transaction.
+-- Logs INFO 'login succeeded', or (in auth.verify_password) WARN 'login
+-- failed' / 'login throttled'.
+--
+-- The hash is read without a lock and verified (bcrypt, tens of
+-- milliseconds); a password change may commit meanwhile and delete the
+-- account's other sessions before this one exists. So the session is made
+-- only if the account still has the hash that was verified: the UPDATE
+-- below locks the account's row and re-reads it (READ COMMITTED), and a
+-- changed hash (or a disabled account) is the 401 of a wrong password,
+-- logged as WARN 'login failed'.
 CREATE OR REPLACE FUNCTION api.login(ctx request.context, login text, password text)
 RETURNS json
 LANGUAGE plpgsql SECURITY DEFINER
@@ -22,6 +39,9 @@ SET search_path = pg_catalog, ext, pg_temp
 AS $$
 DECLARE
   v_account auth.accounts;
+  v_account_id bigint;
+  v_verified text;
+  v_keys text[];
   v_failure json;
   v_token text;
   v_session auth.account_sessions;
@@ -31,26 +51,40 @@ BEGIN
       jsonb_strip_nulls(jsonb_build_object('login', CASE WHEN login IS NULL THEN 'required' END,
                                            'password', CASE WHEN password IS NULL THEN 'required' END)));
   END IF;
+  IF length(login) > 254 OR octet_length(password) > 72 THEN
+    RETURN response.fail(401, 'INVALID_CREDENTIALS', 'unknown login or wrong password');
+  END IF;
 
   -- A username cannot contain "@" and an e-mail must, so at most one row matches.
   SELECT * INTO v_account FROM auth.accounts a
    WHERE a.username = login::citext OR a.email = login::citext;
 
   -- A disabled account's hash is withheld: its login fails as a wrong password would.
-  v_failure := auth.verify_password(ctx, auth.throttle_keys(v_account.id, login, ctx.ip), password,
-                                    CASE WHEN v_account.disabled_at IS NULL THEN v_account.password_hash END,
+  v_verified := CASE WHEN v_account.disabled_at IS NULL THEN v_account.password_hash END;
+  v_keys := auth.login_keys(v_account.id, login, ctx.ip);
+  -- From an address of the account's last two logins, the account-wide key
+  -- is not counted: guessers elsewhere cannot slow its owner at home, and a
+  -- guesser at that address still meets the account-and-address block.
+  IF ctx.ip IN (v_account.current_login_ip, v_account.last_login_ip) THEN
+    v_keys := array_replace(v_keys, auth.rate_key('login_account', auth.login_subject(v_account.id, login)), NULL);
+  END IF;
+  v_failure := auth.verify_password(ctx, v_keys, password, v_verified,
                                     'unknown login or wrong password', 'login', v_account.id);
   IF v_failure IS NOT NULL THEN RETURN v_failure; END IF;
+  v_account_id := v_account.id;
 
-  -- The row lock orders this login after a concurrent auth.disable_account:
-  -- an account disabled meanwhile gets no session.
+  -- The row lock orders this login after a concurrent auth.disable_account
+  -- or api.change_password: an account disabled, or whose password changed,
+  -- meanwhile gets no session.
   UPDATE auth.accounts a
      SET login_count = a.login_count + 1,
          last_login_at = a.current_login_at, last_login_ip = a.current_login_ip,
          current_login_at = now(), current_login_ip = ctx.ip
-   WHERE a.id = v_account.id AND a.disabled_at IS NULL
+   WHERE a.id = v_account_id AND a.disabled_at IS NULL AND a.password_hash = v_verified
   RETURNING * INTO v_account;
   IF NOT FOUND THEN
+    PERFORM audit.write('WARN', 'auth', 'login failed', v_account_id,
+                        jsonb_build_object('reason', 'password changed or account disabled meanwhile'), ctx);
     RETURN response.fail(401, 'INVALID_CREDENTIALS', 'unknown login or wrong password');
   END IF;
 
