@@ -668,7 +668,7 @@ ALTER TABLE auth.cursor_keys OWNER TO app_owner;
 -- Name: TABLE cursor_keys; Type: COMMENT; Schema: auth; Owner: app_owner
 --
 
-COMMENT ON TABLE auth.cursor_keys IS 'Keys of the cursors'' HMAC: the newest signs, it and the one before verify. Rotated by response.rotate_cursor_key(); never readable by the gateway.';
+COMMENT ON TABLE auth.cursor_keys IS 'Keys of the cursors'' HMAC: the newest at least a minute old signs, every row verifies. Rotated by response.rotate_cursor_key(); never readable by the gateway.';
 
 
 --

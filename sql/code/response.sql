@@ -85,9 +85,13 @@ $$;
 DROP FUNCTION IF EXISTS response.uncursor(text, text);
 DROP FUNCTION IF EXISTS response.uncursor_id(text, text);
 
--- The cursor after a row of the list `list`, signed with the current key
--- (the newest row of auth.cursor_keys). Timestamp and key as text, so the
--- timestamp comes back to the microsecond.
+-- The cursor after a row of the list `list`, signed with the current key:
+-- the newest row of auth.cursor_keys that is at least a minute old (the
+-- newest of all while none is). A key starts signing a minute after its
+-- rotation, so that a streaming replica, which serves the read routes and
+-- reads their cursors, has it before any cursor needs it (a replica further
+-- behind than REPLICA_MAX_LAG, 10 s, serves no reads). Timestamp and key as
+-- text, so the timestamp comes back to the microsecond.
 CREATE OR REPLACE FUNCTION response.cursor(list text, at timestamptz, key text) RETURNS text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, ext, pg_temp
@@ -96,7 +100,8 @@ DECLARE
   v_key auth.cursor_keys;
   v_payload bytea;
 BEGIN
-  SELECT * INTO v_key FROM auth.cursor_keys k ORDER BY k.id DESC LIMIT 1;
+  SELECT * INTO v_key FROM auth.cursor_keys k
+   ORDER BY k.created_at <= now() - interval '1 minute' DESC, k.id DESC LIMIT 1;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'response.cursor: auth.cursor_keys holds no key';
   END IF;
@@ -182,11 +187,12 @@ BEGIN
 END
 $$;
 
--- A DBA's chore (`scripts/db rotate-cursor-key`): a new random key signs
--- the cursors from now on; the one it replaces still verifies the cursors
--- made with it (a reader in the middle of a list keeps paging), and every
--- older key is deleted, so cursors older than the rotation before are
--- refused from now on. Logged (source db). Answers the new key's id.
+-- A DBA's chore (`scripts/db rotate-cursor-key`): a new random key, which
+-- reads cursors at once and signs them a minute later (response.cursor);
+-- the one it replaces still verifies the cursors made with it (a reader in
+-- the middle of a list keeps paging), and every older key is deleted, so
+-- cursors older than the rotation before are refused from now on. Logged
+-- (source db). Answers the new key's id.
 CREATE OR REPLACE FUNCTION response.rotate_cursor_key() RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog, ext, pg_temp

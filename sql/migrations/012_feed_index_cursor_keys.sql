@@ -17,9 +17,10 @@
 -- 2. The key that signs every list's cursor (response.cursor makes one,
 --    response.uncursor reads one: an HMAC-SHA-256 over the cursor's list
 --    name and position). A table the gateway role has no privilege on, as
---    for every table; the current key is the newest row, and the one before
---    it still verifies the cursors made before the last rotation
---    (response.rotate_cursor_key, `scripts/db rotate-cursor-key`).
+--    for every table; the newest row at least a minute old signs, and every
+--    row verifies: the one before the newest still reads the cursors made
+--    before the last rotation (response.rotate_cursor_key, which deletes
+--    older ones; `scripts/db rotate-cursor-key`).
 --
 -- tern runs this file statement by statement outside a transaction (the
 -- magic line above), as CREATE INDEX CONCURRENTLY requires; every
@@ -33,7 +34,7 @@ CREATE TABLE IF NOT EXISTS auth.cursor_keys (
   CONSTRAINT cursor_keys_secret_length CHECK (octet_length(secret) >= 32)
 );
 COMMENT ON TABLE auth.cursor_keys IS
-  'Keys of the cursors'' HMAC: the newest signs, it and the one before verify. Rotated by response.rotate_cursor_key(); never readable by the gateway.';
+  'Keys of the cursors'' HMAC: the newest at least a minute old signs, every row verifies. Rotated by response.rotate_cursor_key(); never readable by the gateway.';
 
 -- The first key: 256 random bits, made here, in the database, so that it
 -- never passes through a file or a log.

@@ -2,12 +2,13 @@
 -- response.cursor, response.uncursor, response.uncursor_id,
 -- response.rotate_cursor_key; the keys in auth.cursor_keys,
 -- sql/migrations/012): every list route reads its own cursors and refuses
--- the other lists', an altered cursor (any one bit) and a forged one; a key
--- rotation keeps the previous key's cursors readable, not older ones.
+-- the other lists', an altered cursor (any one bit) and a forged one; a new
+-- key signs a minute after its rotation; a rotation keeps the previous
+-- key's cursors readable, not older ones.
 -- Runs as the superuser (the routes are SECURITY DEFINER; what the gateway
 -- may not read is tests/sql/00_privileges.sql).
 BEGIN;
-SELECT plan(28);
+SELECT plan(31);
 
 \ir helpers.psql
 
@@ -121,10 +122,25 @@ SELECT ok(NOT pg_temp.accepted('posts', pg_temp.b64url(p || ext.hmac(p, '\x00000
 SELECT ok(NOT pg_temp.accepted('posts', pg_temp.b64url(convert_to('2026-05-01T12:00:00.123456Z|4242', 'UTF8'))),
           'an unsigned cursor of the previous release is refused');
 
--- Key rotation: the previous key still reads, an older one no longer.
+-- Key rotation: a new key signs a minute after the rotation (a replica has
+-- it by then); the previous key still reads, an older one no longer. The key
+-- id a cursor was signed with is its second field. Time passes by
+-- backdating the keys' created_at (one transaction has one now()).
+CREATE FUNCTION pg_temp.kid(cursor text) RETURNS bigint LANGUAGE sql IMMUTABLE
+RETURN split_part(convert_from(substr(pg_temp.unb64url(cursor), 1, length(pg_temp.unb64url(cursor)) - 32), 'UTF8'), '|', 2)::bigint;
+UPDATE auth.cursor_keys SET created_at = now() - interval '1 hour';
+SELECT max(id) AS k1 FROM auth.cursor_keys \gset
 SELECT response.cursor('activities', now(), gen_random_uuid()::text) AS before_1 \gset
 SELECT response.rotate_cursor_key() AS k2 \gset
+SELECT response.cursor('activities', now(), gen_random_uuid()::text) AS during_2 \gset
+SELECT is(pg_temp.kid(:'during_2'), :k1::bigint, 'in the minute after a rotation, the previous key still signs');
+SELECT ok(pg_temp.accepted('activities', pg_temp.b64url(convert_to('activities|' || :k2 || '|2026-05-01T12:00:00.000000Z|ffffffff-ffff-ffff-ffff-fffffffffff0', 'UTF8')
+                                                       || ext.hmac(convert_to('activities|' || :k2 || '|2026-05-01T12:00:00.000000Z|ffffffff-ffff-ffff-ffff-fffffffffff0', 'UTF8'),
+                                                                   (SELECT secret FROM auth.cursor_keys WHERE id = :k2), 'sha256'))),
+          '... while the new key already reads');
+UPDATE auth.cursor_keys SET created_at = now() - interval '61 seconds' WHERE id = :k2;
 SELECT response.cursor('activities', now(), gen_random_uuid()::text) AS before_2 \gset
+SELECT is(pg_temp.kid(:'before_2'), :k2::bigint, 'a minute after the rotation, the new key signs');
 SELECT is((SELECT count(*) FROM auth.cursor_keys), 2::bigint, 'after a rotation two keys remain: the new and the previous');
 SELECT ok(pg_temp.accepted('activities', :'before_1'), 'a cursor of the previous key is still read after a rotation');
 SELECT ok(pg_temp.accepted('activities', :'before_2'), 'a cursor of the new key is read');
