@@ -673,6 +673,41 @@ ALTER TABLE auth.accounts ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 
 
 --
+-- Name: cursor_keys; Type: TABLE; Schema: auth; Owner: app_owner
+--
+
+CREATE TABLE auth.cursor_keys (
+    id bigint NOT NULL,
+    secret bytea NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT cursor_keys_secret_length CHECK ((octet_length(secret) >= 32))
+);
+
+
+ALTER TABLE auth.cursor_keys OWNER TO app_owner;
+
+--
+-- Name: TABLE cursor_keys; Type: COMMENT; Schema: auth; Owner: app_owner
+--
+
+COMMENT ON TABLE auth.cursor_keys IS 'Keys of the cursors'' HMAC: the newest at least a minute old signs, every row verifies. Rotated by response.rotate_cursor_key(); never readable by the gateway.';
+
+
+--
+-- Name: cursor_keys_id_seq; Type: SEQUENCE; Schema: auth; Owner: app_owner
+--
+
+ALTER TABLE auth.cursor_keys ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME auth.cursor_keys_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
 -- Name: login_failures; Type: TABLE; Schema: auth; Owner: app_owner
 --
 
@@ -824,7 +859,8 @@ CREATE TABLE publishing.activities (
     CONSTRAINT activities_message_length CHECK (((char_length(message) >= 1) AND (char_length(message) <= 280))),
     CONSTRAINT activities_message_not_blank CHECK ((message ~ '[^[:space:]]'::text)),
     CONSTRAINT activities_not_own_reply CHECK ((reply_to_activity_uuid IS DISTINCT FROM uuid))
-);
+)
+WITH (autovacuum_vacuum_insert_scale_factor='0.01');
 
 
 ALTER TABLE publishing.activities OWNER TO app_owner;
@@ -1187,6 +1223,14 @@ ALTER TABLE ONLY auth.accounts
 
 
 --
+-- Name: cursor_keys cursor_keys_pkey; Type: CONSTRAINT; Schema: auth; Owner: app_owner
+--
+
+ALTER TABLE ONLY auth.cursor_keys
+    ADD CONSTRAINT cursor_keys_pkey PRIMARY KEY (id);
+
+
+--
 -- Name: login_failures login_failures_pkey; Type: CONSTRAINT; Schema: auth; Owner: app_owner
 --
 
@@ -1355,10 +1399,10 @@ CREATE INDEX activities_expires_idx ON publishing.activities USING btree (expire
 
 
 --
--- Name: activities_feed_idx; Type: INDEX; Schema: publishing; Owner: app_owner
+-- Name: activities_feed_visible_idx; Type: INDEX; Schema: publishing; Owner: app_owner
 --
 
-CREATE INDEX activities_feed_idx ON publishing.activities USING btree (created_at DESC, uuid DESC) WHERE (reply_to_activity_uuid IS NULL);
+CREATE INDEX activities_feed_visible_idx ON publishing.activities USING btree (created_at DESC, uuid DESC) INCLUDE (expires_at) WHERE (reply_to_activity_uuid IS NULL);
 
 
 --

@@ -185,11 +185,15 @@ func TestActivityRoutes(t *testing.T) {
 	expect(t, g.as(cy, req{Method: "POST", Path: "/activities/" + id + "/replies", Body: map[string]any{"message": ""}}), 422, "VALIDATION")
 	r = g.do(req{Method: "GET", Path: "/activities/" + id})
 	expect(t, r, 200, "")
+	expectKeys(t, "activity answer", r.JSON(t), "activity")
+	r = g.do(req{Method: "GET", Path: "/activities/" + id + "/replies"})
+	expect(t, r, 200, "")
 	body := r.JSON(t)
-	expectKeys(t, "activity answer", body, "activity", "replies")
+	expectKeys(t, "replies answer", body, "replies", "next")
 	replies := body["replies"].([]any)
-	if len(replies) != 2 || replies[0].(map[string]any)["message"] != "first reply" || replies[1].(map[string]any)["message"] != "second reply" {
-		t.Fatalf("replies %v, want first then second", replies)
+	if len(replies) != 2 || replies[0].(map[string]any)["message"] != "first reply" || replies[1].(map[string]any)["message"] != "second reply" ||
+		body["next"] != nil {
+		t.Fatalf("replies %v (next %v), want first then second, no next", replies, body["next"])
 	}
 	if _, _, n := g.counts(t, id); n != 2 {
 		t.Fatalf("replies_count %d, want 2", n)
@@ -252,6 +256,7 @@ func TestActivityRoutes(t *testing.T) {
 	missing := "00000000-0000-4000-8000-000000000000"
 	uuidRoutes := []req{
 		{Method: "GET", Path: "/activities/%s"},
+		{Method: "GET", Path: "/activities/%s/replies"},
 		{Method: "DELETE", Path: "/activities/%s"},
 		{Method: "POST", Path: "/activities/%s/replies", Body: map[string]any{"message": "x"}},
 		{Method: "PUT", Path: "/activities/%s/like"},
@@ -325,6 +330,7 @@ func TestActivityRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect(t, g.do(req{Method: "GET", Path: "/activities/" + exID}), 404, "NOT_FOUND")
+	expect(t, g.do(req{Method: "GET", Path: "/activities/" + exID + "/replies"}), 404, "NOT_FOUND")
 	expect(t, g.as(bob, req{Method: "POST", Path: "/activities/" + exID + "/replies", Body: map[string]any{"message": "late"}}), 404, "NOT_FOUND")
 	expect(t, g.as(bob, req{Method: "PUT", Path: "/activities/" + exID + "/like"}), 404, "NOT_FOUND")
 	for _, path := range []string{"/activities?limit=100", "/users/" + mine.Username + "/activities?limit=100",
@@ -397,6 +403,119 @@ func TestActivityCountsFollowAccountDeletion(t *testing.T) {
 
 // race sends one request per poster at the same moment (all goroutines wait
 // on one channel) and returns the statuses.
+// GET /activities/{uuid}/replies pages a thread of 250 replies (made
+// behind the API's back, in pairs sharing a created_at, so that the uuid
+// breaks ties) oldest first: every reply once, in order, with limit=100 and
+// with the default 20; a cursor of another list, or this one altered, is a
+// 400 naming before.
+func TestActivityRepliesPaged(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, nil)
+	p := g.posters(t, 1)[0]
+	parent := g.postActivity(t, p, map[string]any{"message": "a busy thread"})["uuid"].(string)
+	var want []string
+	rows, err := owner.Query(context.Background(), `
+		INSERT INTO publishing.activities (author_id, message, reply_to_activity_uuid, created_at)
+		SELECT $1, 'reply ' || i, $2, now() - interval '1 hour' + (i / 2) * interval '1 second'
+		  FROM generate_series(1, 250) i
+		RETURNING uuid::text, created_at`, p.ID, parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type row struct {
+		id string
+		at time.Time
+	}
+	var made []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.id, &r.at); err != nil {
+			t.Fatal(err)
+		}
+		made = append(made, r)
+	}
+	if rows.Err() != nil {
+		t.Fatal(rows.Err())
+	}
+	if err := owner.QueryRow(context.Background(), `SELECT array_agg(uuid::text ORDER BY created_at, uuid)
+		FROM publishing.activities WHERE reply_to_activity_uuid = $1`, parent).Scan(&want); err != nil {
+		t.Fatal(err)
+	}
+	if len(made) != 250 || len(want) != 250 {
+		t.Fatalf("made %d replies, the table holds %d", len(made), len(want))
+	}
+
+	pageAll := func(limit string) (ids []string, pages int, firstNext string) {
+		next := ""
+		for pages = 0; pages < 100; pages++ {
+			path := "/activities/" + parent + "/replies?" + limit
+			if next != "" {
+				path += "&before=" + url.QueryEscape(next)
+			}
+			r := g.do(req{Method: "GET", Path: path})
+			expect(t, r, 200, "")
+			body := r.JSON(t)
+			expectKeys(t, "replies page", body, "replies", "next")
+			for _, v := range body["replies"].([]any) {
+				a := v.(map[string]any)
+				if a["reply_to_activity_uuid"] != parent {
+					t.Fatalf("a listed reply names %v as its parent", a["reply_to_activity_uuid"])
+				}
+				ids = append(ids, a["uuid"].(string))
+			}
+			next, _ = body["next"].(string)
+			if pages == 0 {
+				firstNext = next
+			}
+			if next == "" {
+				return ids, pages + 1, firstNext
+			}
+		}
+		t.Fatalf("more than 100 pages")
+		return
+	}
+	for _, c := range []struct {
+		limit string
+		pages int
+	}{{"limit=100", 3}, {"", 13}} {
+		ids, pages, _ := pageAll(c.limit)
+		if pages != c.pages || strings.Join(ids, ",") != strings.Join(want, ",") {
+			seen := map[string]int{}
+			for _, id := range ids {
+				seen[id]++
+			}
+			t.Fatalf("?%s: %d pages (want %d), %d replies (%d distinct), want the 250 oldest first", c.limit, pages, c.pages,
+				len(ids), len(seen))
+		}
+	}
+
+	// Cursors belong to their list.
+	_, _, next := pageAll("limit=100")
+	feed := g.do(req{Method: "GET", Path: "/activities?limit=1"})
+	expect(t, feed, 200, "")
+	feedNext, _ := feed.JSON(t)["next"].(string)
+	if next == "" || feedNext == "" {
+		t.Fatalf("no next to test with (replies %q, feed %q)", next, feedNext)
+	}
+	flipped := []byte(next)
+	flipped[len(flipped)/2] ^= 1
+	for _, c := range []struct{ what, path string }{
+		{"the home feed's cursor on the replies", "/activities/" + parent + "/replies?before=" + url.QueryEscape(feedNext)},
+		{"a replies cursor on the home feed", "/activities?before=" + url.QueryEscape(next)},
+		{"a replies cursor on a user's feed", "/users/" + p.Username + "/activities?before=" + url.QueryEscape(next)},
+		{"a replies cursor with one bit flipped", "/activities/" + parent + "/replies?before=" + url.QueryEscape(string(flipped))},
+	} {
+		r := g.do(req{Method: "GET", Path: c.path})
+		expect(t, r, 400, "BAD_REQUEST")
+		if d := details(t, r); d["before"] == "" {
+			t.Fatalf("%s: details %v, want before", c.what, d)
+		}
+	}
+	for _, q := range []string{"limit=0", "limit=101"} {
+		expect(t, g.do(req{Method: "GET", Path: "/activities/" + parent + "/replies?" + q}), 422, "VALIDATION")
+	}
+}
+
 func (g *testGateway) race(t *testing.T, ps []poster, r func(p poster) req) []int {
 	t.Helper()
 	start := make(chan struct{})

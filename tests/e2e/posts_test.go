@@ -280,15 +280,18 @@ func TestPostsListErrors(t *testing.T) {
 		expect(t, r, 400, "BAD_REQUEST")
 		expectErrorBody(t, r)
 	}
-	// A cursor of another shape (a timestamp and a word) is refused too.
-	var cursor string
-	if err := owner.QueryRow(context.Background(), "SELECT response.cursor(now(), 'word')").Scan(&cursor); err != nil {
-		t.Fatal(err)
-	}
-	r := g.do(req{Method: "GET", Path: "/posts?before=" + cursor})
-	expect(t, r, 400, "BAD_REQUEST")
-	if d := details(t, r); d["before"] == "" {
-		t.Fatalf("details %v, want before", d)
+	// A signed cursor of another shape (a timestamp and a word) is refused
+	// too, and so is another list's (a goal's entries, an id like ours).
+	for _, q := range []string{"SELECT response.cursor('posts', now(), 'word')", "SELECT response.cursor('goal_entries', now(), '1')"} {
+		var cursor string
+		if err := owner.QueryRow(context.Background(), q).Scan(&cursor); err != nil {
+			t.Fatal(err)
+		}
+		r := g.do(req{Method: "GET", Path: "/posts?before=" + cursor})
+		expect(t, r, 400, "BAD_REQUEST")
+		if d := details(t, r); d["before"] == "" {
+			t.Fatalf("%s: details %v, want before", q, d)
+		}
 	}
 }
 

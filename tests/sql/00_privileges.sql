@@ -6,7 +6,7 @@
 -- the session's own pg_temp schema is one the gateway may use, so a function
 -- there would count as reachable below.)
 BEGIN;
-SELECT plan(18);
+SELECT plan(20);
 
 SELECT ok(NOT rolcanlogin, 'the owner role cannot log in') FROM pg_roles WHERE rolname = 'app_owner';
 SELECT ok(rolcanlogin AND NOT rolsuper AND NOT rolcreaterole AND NOT rolcreatedb,
@@ -77,6 +77,9 @@ SELECT auth.create_account_session('Tap00_Ann', 'UA-Tap00', '192.0.2.1') AS tok 
 -- As the gateway: a table read is refused, an api call is not.
 SET LOCAL ROLE gateway;
 SELECT throws_ok('SELECT count(*) FROM auth.accounts', '42501', NULL, 'the gateway cannot read auth.accounts');
+SELECT throws_ok('SELECT secret FROM auth.cursor_keys', '42501', NULL,
+                 'the gateway cannot read the keys that sign the cursors (auth.cursor_keys)');
+SELECT throws_ok('SELECT response.rotate_cursor_key()', '42501', NULL, 'the gateway cannot rotate the cursor key');
 SELECT lives_ok($$SELECT api.availability(ROW(NULL, NULL, NULL, NULL, NULL), 'nobody_here', NULL)$$,
                 'the gateway can call an api function');
 SELECT throws_ok($$SELECT request.context(token => 'x')$$, '42501', 'permission denied for schema request',

@@ -1,7 +1,8 @@
 -- Posts: the table (sql/migrations/004_publishing.sql), its helpers
 -- (sql/code/publishing/posts.sql), the api functions of /posts
 -- (sql/code/api/posts.sql), the DBA's auth.set_role (sql/code/auth.sql) and
--- the keyset cursor (response.cursor / response.uncursor). Calls run as the
+-- the keyset cursor (response.cursor / response.uncursor; their signature
+-- and binding to a list: tests/sql/14_cursors.sql). Calls run as the
 -- gateway role with pg_temp.ctx (helpers.psql); fixtures and inspections as
 -- the superuser (RESET ROLE). Raised errors are checked by SQLSTATE and the
 -- code in DETAIL; committed 401s by the body's $status and code.
@@ -178,15 +179,15 @@ RESET ROLE;
 -- ----------------------------------------------------------------------------
 -- response.cursor / response.uncursor
 -- ----------------------------------------------------------------------------
-SELECT is((SELECT row(u.at, u.key)::text FROM response.uncursor(response.cursor('2026-01-02 03:04:05.123456+00', '42')) u),
+SELECT is((SELECT row(u.at, u.key)::text FROM response.uncursor('posts', response.cursor('posts', '2026-01-02 03:04:05.123456+00', '42')) u),
           row('2026-01-02 03:04:05.123456+00'::timestamptz, '42')::text,
           'uncursor(cursor(t, key)) gives t to the microsecond and key back');
-SELECT matches(response.cursor(now(), '9223372036854775807'), '^[A-Za-z0-9_-]+$', 'a cursor is base64url without padding');
-SELECT is((SELECT row(u.at, u.key)::text FROM response.uncursor(NULL) u), row(NULL::timestamptz, NULL::text)::text,
+SELECT matches(response.cursor('posts', now(), '9223372036854775807'), '^[A-Za-z0-9_-]+$', 'a cursor is base64url without padding');
+SELECT is((SELECT row(u.at, u.key)::text FROM response.uncursor('posts', NULL) u), row(NULL::timestamptz, NULL::text)::text,
           'uncursor(NULL) is NULL and NULL');
-SELECT throws_ok($$SELECT response.uncursor('not a cursor!')$$, 'PT400', 'not a cursor from this route',
+SELECT throws_ok($$SELECT response.uncursor('posts', 'not a cursor!')$$, 'PT400', 'not a cursor from this route',
                  'a malformed cursor raises PT400');
-SELECT is(pg_temp.error_of($$SELECT response.uncursor('bm8gYmFy', 'after')$$) -> 'detail',
+SELECT is(pg_temp.error_of($$SELECT response.uncursor('posts', 'bm8gYmFy', 'after')$$) -> 'detail',
           '{"code": "BAD_REQUEST", "details": {"after": "is not a cursor from this route"}}',
           'a cursor without a separator is a BAD_REQUEST naming the parameter');
 
@@ -200,7 +201,7 @@ INSERT INTO publishing.posts (title, author_id, excerpt, content, created_at, up
 SELECT 'p' || n, :ann, 'e' || n, 'c' || n, d, d
   FROM (VALUES (1, now() - interval '3 days'), (2, now() - interval '2 days'), (3, now() - interval '2 days'),
                (4, now() - interval '1 day'), (5, now() + interval '1 hour')) v (n, d);
-SELECT response.cursor(created_at, id::text) AS p2_cursor FROM publishing.posts WHERE title = 'p2' \gset
+SELECT response.cursor('posts', created_at, id::text) AS p2_cursor FROM publishing.posts WHERE title = 'p2' \gset
 SET LOCAL ROLE gateway;
 SELECT is(api.list_posts(pg_temp.ctx(), NULL, NULL)::jsonb -> 'next', 'null', 'one page of everything: next is null');
 SELECT is((SELECT array_agg(p ->> 'title') FROM jsonb_array_elements(api.list_posts(pg_temp.ctx(), NULL, NULL)::jsonb -> 'posts') p),
@@ -227,7 +228,7 @@ SELECT is(jsonb_array_length(api.list_posts(pg_temp.ctx(), NULL, 100)::jsonb -> 
 SELECT throws_ok($$SELECT api.list_posts(pg_temp.ctx(), 'garbage', NULL)$$, 'PT400', 'not a cursor from this route',
                  'a malformed cursor raises PT400');
 RESET ROLE;
-SELECT response.cursor(now(), 'abc') AS bad_key, response.cursor(now(), '99999999999999999999') AS big_key \gset
+SELECT response.cursor('posts', now(), 'abc') AS bad_key, response.cursor('posts', now(), '99999999999999999999') AS big_key \gset
 SET LOCAL ROLE gateway;
 SELECT is(pg_temp.error_of(format('SELECT api.list_posts(pg_temp.ctx(), %L, NULL)', :'bad_key')) -> 'detail',
           '{"code": "BAD_REQUEST", "details": {"before": "is not a cursor from this route"}}',

@@ -6,7 +6,7 @@
 -- (RESET ROLE).
 -- (Statements run for their effect end in \gset, which swallows their output.)
 BEGIN;
-SELECT plan(106);
+SELECT plan(116);
 
 \ir helpers.psql
 
@@ -114,12 +114,57 @@ RESET ROLE;
 SELECT auth.create_account_session('tap08_bob', 'UA-Bob') AS bob_t \gset
 SET LOCAL ROLE gateway;
 
--- api.get_activity: the activity and its replies, oldest first.
+-- api.get_activity: the activity alone; its replies are a list of their own.
 SELECT api.get_activity(pg_temp.ctx(), :'a1') AS g1 \gset
-SELECT is((SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(:'g1'::jsonb) k), ARRAY['activity', 'replies'],
-          'get_activity answers {"activity", "replies"}');
-SELECT is((SELECT array_agg(r ->> 'message' ORDER BY n) FROM jsonb_array_elements(:'g1'::jsonb -> 'replies') WITH ORDINALITY AS x(r, n)),
-          ARRAY['Bob replies', 'Cy replies'], 'replies oldest first');
+SELECT is((SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(:'g1'::jsonb) k), ARRAY['activity'],
+          'get_activity answers {"activity"}, without the replies');
+-- api.list_replies: oldest first, keyset pages.
+SELECT api.list_replies(pg_temp.ctx(), :'a1', NULL, NULL) AS rl \gset
+SELECT is((SELECT array_agg(r ->> 'message' ORDER BY n) FROM jsonb_array_elements(:'rl'::jsonb -> 'replies') WITH ORDINALITY AS x(r, n)),
+          ARRAY['Bob replies', 'Cy replies'], 'list_replies: the replies, oldest first');
+SELECT is(:'rl'::jsonb -> 'next', 'null'::jsonb, '... in one page: next is null');
+SELECT throws_ok(format('SELECT api.list_replies(pg_temp.ctx(), %L, NULL, NULL)', gen_random_uuid()), 'PT404', 'no such activity',
+                 'the replies of a missing activity raise PT404');
+SELECT is(pg_temp.error_of(format('SELECT api.list_replies(pg_temp.ctx(), %L, NULL, 101)', :'a1')) #> '{detail,details}',
+          '{"limit": "must be between 1 and 100"}'::jsonb, 'list_replies: limit 101 is a 422 on limit');
+SELECT throws_ok(format('SELECT api.list_replies(pg_temp.ctx(), %L, %L, NULL)', :'a1', 'garbage'), 'PT400',
+                 'not a cursor from this route', 'list_replies: a bad cursor raises PT400');
+-- 250 more replies to a thread of its own, in pairs sharing created_at (the
+-- uuid breaks the tie): paged by 100 and by the default 20, every reply
+-- comes once, in order, and the last page says so.
+RESET ROLE;
+INSERT INTO auth.accounts (username, email, password_hash) VALUES ('tap08_dee', 'tap08.dee@example.com', auth.dummy_password_hash())
+RETURNING id AS dee \gset
+INSERT INTO publishing.activities (author_id, message) VALUES (:dee, 'A busy thread') RETURNING uuid AS t1 \gset
+INSERT INTO publishing.activities (author_id, message, reply_to_activity_uuid, created_at)
+SELECT :dee, 'reply ' || i, :'t1', now() - interval '1 hour' + (i / 2) * interval '1 second'
+  FROM generate_series(1, 250) i;
+SELECT array_agg(uuid ORDER BY created_at, uuid) AS t1_all FROM publishing.activities WHERE reply_to_activity_uuid = :'t1' \gset
+-- Pages through api.list_replies with this limit: every uuid in page order, and the page count.
+CREATE FUNCTION pg_temp.all_replies(parent uuid, lim integer, OUT uuids uuid[], OUT pages integer) LANGUAGE plpgsql AS $$
+DECLARE v_page json; v_before text;
+BEGIN
+  uuids := '{}';
+  pages := 0;
+  LOOP
+    v_page := api.list_replies(pg_temp.ctx(), parent, v_before, lim);
+    pages := pages + 1;
+    uuids := uuids || ARRAY(SELECT (r ->> 'uuid')::uuid FROM json_array_elements(v_page -> 'replies') r);
+    v_before := v_page ->> 'next';
+    EXIT WHEN v_before IS NULL OR pages > 1000;
+  END LOOP;
+END
+$$;
+SET LOCAL ROLE gateway;
+SELECT is((SELECT row(p.uuids, p.pages)::text FROM pg_temp.all_replies(:'t1', 100) p), row(:'t1_all'::uuid[], 3)::text,
+          '250 replies in pages of 100: three pages, every reply once, oldest first');
+SELECT is((SELECT row(p.uuids, p.pages)::text FROM pg_temp.all_replies(:'t1', NULL) p), row(:'t1_all'::uuid[], 13)::text,
+          '... and in pages of the default 20: thirteen pages, the same replies in the same order');
+SELECT is(json_array_length(api.list_replies(pg_temp.ctx(), :'t1', NULL, 50) -> 'replies'), 50, 'a page holds limit replies');
+SELECT isnt(api.list_replies(pg_temp.ctx(), :'t1', NULL, 50) ->> 'next', NULL, '... and a next while more are left');
+SELECT is(api.list_replies(pg_temp.ctx(), :'t1', NULL, 100)::jsonb #> '{replies,0}',
+          api.get_activity(pg_temp.ctx(), (:'t1_all'::uuid[])[1])::jsonb -> 'activity',
+          'a listed reply is the activity JSON');
 SELECT throws_ok(format('SELECT api.get_activity(pg_temp.ctx(), %L)', gen_random_uuid()), 'PT404', 'no such activity',
                  'a missing activity raises PT404');
 SELECT is(pg_temp.error_of(format('SELECT api.get_activity(pg_temp.ctx(), %L)', gen_random_uuid())) #>> '{detail,code}', 'NOT_FOUND',
@@ -185,7 +230,7 @@ SELECT is(pg_temp.error_of($$SELECT api.home_feed(pg_temp.ctx(), NULL, 101)$$) #
           'limit 101: 422 on limit');
 SELECT throws_ok($$SELECT api.home_feed(pg_temp.ctx(), 'garbage', NULL)$$, 'PT400', 'not a cursor from this route', 'a bad cursor raises PT400');
 RESET ROLE;
-SELECT response.cursor(now(), 'not-a-uuid') AS badcur \gset
+SELECT response.cursor('activities', now(), 'not-a-uuid') AS badcur \gset
 SET LOCAL ROLE gateway;
 SELECT throws_ok(format('SELECT api.home_feed(pg_temp.ctx(), %L, NULL)', :'badcur'), 'PT400',
                  'not a cursor from this route', 'a cursor whose key is no uuid raises PT400');
@@ -215,6 +260,8 @@ UPDATE publishing.activities SET expires_at = now() - interval '1 microsecond'
  WHERE uuid = :'e1' OR reply_to_activity_uuid = :'e1';
 SET LOCAL ROLE gateway;
 SELECT throws_ok(format('SELECT api.get_activity(pg_temp.ctx(), %L)', :'e1'), 'PT404', 'no such activity', 'an expired activity is a 404');
+SELECT throws_ok(format('SELECT api.list_replies(pg_temp.ctx(), %L, NULL, NULL)', :'e1'), 'PT404', 'no such activity',
+                 '... and so is the list of its replies');
 SELECT ok(NOT EXISTS (SELECT 1 FROM jsonb_array_elements(api.home_feed(pg_temp.ctx(), NULL, 100)::jsonb -> 'activities') x
                        WHERE x ->> 'uuid' = :'e1'), 'an expired activity is not in the home feed');
 SELECT ok(NOT EXISTS (SELECT 1 FROM jsonb_array_elements(api.user_activities(pg_temp.ctx(), 'tap08_bob', NULL, 100)::jsonb -> 'activities') x

@@ -258,7 +258,7 @@ SELECT is(pg_temp.error_of(format($$SELECT api.list_goal_entries(pg_temp.ctx(tok
 SELECT throws_ok(format($$SELECT api.list_goal_entries(pg_temp.ctx(token => %L, browser => 'UA-Gil'), %s, 'garbage', NULL)$$, :'gil_tok', :run_id),
                  'PT400', 'not a cursor from this route', 'a cursor this project did not make raises PT400');
 RESET ROLE;
-SELECT response.cursor(now(), 'abc') AS bad_cursor \gset
+SELECT response.cursor('goal_entries', now(), 'abc') AS bad_cursor \gset
 SET LOCAL ROLE gateway;
 SELECT is(pg_temp.error_of(format($$SELECT api.list_goal_entries(pg_temp.ctx(token => %L, browser => 'UA-Gil'), %s, %L, NULL)$$,
                                   :'gil_tok', :run_id, :'bad_cursor')) #> '{detail,details}',

@@ -6,17 +6,21 @@
 -- An activity is visible while its expires_at is NULL or in the future;
 -- every route below treats an invisible one as missing (404), whether
 -- maintenance has deleted it yet or not. Lists page with an opaque keyset
--- cursor on (created_at, uuid), newest first: ?limit= (1–100, default 20)
--- and ?before= (the "next" of the previous page; null on the last page).
+-- cursor on (created_at, uuid), newest first (an activity's replies oldest
+-- first): ?limit= (1–100, default 20) and ?before= (the "next" of the
+-- previous page; null on the last page), each list reading only its own
+-- cursors (response.cursor, response.uncursor).
 -- Likes, reposts and replies lock the activity FOR KEY SHARE (it cannot be
 -- deleted under them); their counters are kept by the tables' triggers
 -- (sql/migrations/007_activities.sql).
 
 -- GET /activities?limit=&before= : 200 {"activities": [...], "next"}
--- The home feed: visible top-level activities, newest first. Served by the
--- partial index activities_feed_idx (created_at DESC, uuid DESC) WHERE
--- reply_to_activity_uuid IS NULL: one index range scan of limit + 1 entries
--- (plus the expired ones it passes), however deep the page.
+-- The home feed: visible top-level activities, newest first (cursor list
+-- 'activities'). The page's keys come from publishing.feed_keys, an
+-- index-only range scan of activities_feed_visible_idx (created_at DESC,
+-- uuid DESC) INCLUDE (expires_at) WHERE reply_to_activity_uuid IS NULL:
+-- limit + 1 entries plus the expired ones it passes, tested on the index
+-- entries alone; then limit + 1 rows by primary key, however deep the page.
 CREATE OR REPLACE FUNCTION api.home_feed(ctx request.context, before text, row_limit bigint)
 RETURNS json
 LANGUAGE plpgsql SECURITY DEFINER
@@ -24,7 +28,7 @@ SET search_path = pg_catalog, ext, pg_temp
 AS $$
 DECLARE
   v_limit integer := response.page_limit(row_limit);
-  v_start record := publishing.page_start(before);
+  v_start record := publishing.page_start('activities', before);
   v_items json;
   v_next text;
 BEGIN
@@ -33,16 +37,12 @@ BEGIN
   -- limit + 1 index lookups, whatever the plan's estimate of the limit.
   WITH page AS (
     SELECT x AS act, x.created_at, x.uuid, (SELECT u FROM auth.accounts u WHERE u.id = x.author_id) AS author
-      FROM publishing.activities x
-     WHERE x.reply_to_activity_uuid IS NULL
-       AND (x.expires_at IS NULL OR x.expires_at > now())
-       AND (x.created_at, x.uuid) < (v_start.at, v_start.key)
-     ORDER BY x.created_at DESC, x.uuid DESC
-     LIMIT v_limit + 1)
+      FROM publishing.feed_keys(v_start.at, v_start.key, v_limit + 1) k
+      JOIN publishing.activities x ON x.uuid = k.uuid)
   SELECT coalesce(json_agg(publishing.activity_json(p.act, (p.author).username::text, (p.author).display_name)
                            ORDER BY p.created_at DESC, p.uuid DESC) FILTER (WHERE p.rn <= v_limit), '[]'),
          CASE WHEN count(*) > v_limit
-              THEN max(response.cursor(p.created_at, p.uuid::text)) FILTER (WHERE p.rn = v_limit) END
+              THEN max(response.cursor('activities', p.created_at, p.uuid::text)) FILTER (WHERE p.rn = v_limit) END
     INTO v_items, v_next
     FROM (SELECT page.*, row_number() OVER (ORDER BY page.created_at DESC, page.uuid DESC) AS rn FROM page) p;
   RETURN json_build_object('activities', v_items, 'next', v_next);
@@ -51,7 +51,8 @@ $$;
 
 -- GET /users/{handle}/activities?limit=&before= : 200 {"activities": [...], "next"}
 -- One author's visible activities, top-level and replies, newest first
--- (index activities_author_idx). An unknown handle is a 404.
+-- (index activities_author_idx; cursor list 'user_activities'). An unknown
+-- handle is a 404.
 CREATE OR REPLACE FUNCTION api.user_activities(ctx request.context, handle text, before text, row_limit bigint)
 RETURNS json
 LANGUAGE plpgsql SECURITY DEFINER
@@ -59,7 +60,7 @@ SET search_path = pg_catalog, ext, pg_temp
 AS $$
 DECLARE
   v_limit integer := response.page_limit(row_limit);
-  v_start record := publishing.page_start(before);
+  v_start record := publishing.page_start('user_activities', before);
   v_author auth.accounts;
   v_items json;
   v_next text;
@@ -80,16 +81,18 @@ BEGIN
   SELECT coalesce(json_agg(publishing.activity_json(p.act, v_author.username::text, v_author.display_name)
                            ORDER BY p.created_at DESC, p.uuid DESC) FILTER (WHERE p.rn <= v_limit), '[]'),
          CASE WHEN count(*) > v_limit
-              THEN max(response.cursor(p.created_at, p.uuid::text)) FILTER (WHERE p.rn = v_limit) END
+              THEN max(response.cursor('user_activities', p.created_at, p.uuid::text)) FILTER (WHERE p.rn = v_limit) END
     INTO v_items, v_next
     FROM (SELECT page.*, row_number() OVER (ORDER BY page.created_at DESC, page.uuid DESC) AS rn FROM page) p;
   RETURN json_build_object('activities', v_items, 'next', v_next);
 END
 $$;
 
--- GET /activities/{uuid} : 200 {"activity": {...}, "replies": [...]}
--- Replies oldest first, visible ones only (a reply expires with its parent).
--- A missing or expired activity is a 404.
+-- GET /activities/{uuid} : 200 {"activity": {...}}
+-- One visible activity; a missing or expired one is a 404. Its replies are
+-- a list of their own, GET /activities/{uuid}/replies (api.list_replies):
+-- this answer costs one row however large the thread (it held every
+-- reply once: 100k replies made one anonymous GET build 100 MB of JSON).
 CREATE OR REPLACE FUNCTION api.get_activity(ctx request.context, activity_uuid uuid)
 RETURNS json
 LANGUAGE plpgsql SECURITY DEFINER
@@ -104,13 +107,51 @@ BEGIN
   IF NOT FOUND THEN
     PERFORM response.raise(404, 'NOT_FOUND', 'no such activity');
   END IF;
+  RETURN json_build_object('activity', v_activity);
+END
+$$;
 
-  RETURN json_build_object('activity', v_activity, 'replies', coalesce(
-    (SELECT json_agg(publishing.activity_json(r, u.username::text, u.display_name) ORDER BY r.created_at, r.uuid)
-       FROM publishing.activities r JOIN auth.accounts u ON u.id = r.author_id
-      WHERE r.reply_to_activity_uuid = get_activity.activity_uuid
-        AND (r.expires_at IS NULL OR r.expires_at > now())),
-    '[]'));
+-- GET /activities/{uuid}/replies?limit=&before= : 200 {"replies": [...], "next"}
+-- An activity's visible replies, oldest first (a thread reads down), in
+-- keyset pages like every list: limit 1–100, default 20; before is the
+-- "next" of the previous page (cursor list 'replies'; the name is the
+-- same on every list whatever its order: the page after that cursor).
+-- Served by activities_replies_idx (reply_to_activity_uuid, created_at,
+-- uuid): one range scan of limit + 1 entries at any depth. A missing or
+-- expired parent is a 404.
+CREATE OR REPLACE FUNCTION api.list_replies(ctx request.context, activity_uuid uuid, before text, row_limit bigint)
+RETURNS json
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, ext, pg_temp
+AS $$
+DECLARE
+  v_limit integer := response.page_limit(row_limit);
+  v_start record := publishing.page_start('replies', before);
+  v_items json;
+  v_next text;
+BEGIN
+  PERFORM 1 FROM publishing.activities a
+   WHERE a.uuid = list_replies.activity_uuid AND (a.expires_at IS NULL OR a.expires_at > now());
+  IF NOT FOUND THEN
+    PERFORM response.raise(404, 'NOT_FOUND', 'no such activity');
+  END IF;
+
+  -- One row more than the page tells whether there is a next page.
+  WITH page AS (
+    SELECT r AS act, r.created_at, r.uuid, (SELECT u FROM auth.accounts u WHERE u.id = r.author_id) AS author
+      FROM publishing.activities r
+     WHERE r.reply_to_activity_uuid = list_replies.activity_uuid
+       AND (r.expires_at IS NULL OR r.expires_at > now())
+       AND (r.created_at, r.uuid) > (v_start.at, v_start.key)
+     ORDER BY r.created_at, r.uuid
+     LIMIT v_limit + 1)
+  SELECT coalesce(json_agg(publishing.activity_json(p.act, (p.author).username::text, (p.author).display_name)
+                           ORDER BY p.created_at, p.uuid) FILTER (WHERE p.rn <= v_limit), '[]'),
+         CASE WHEN count(*) > v_limit
+              THEN max(response.cursor('replies', p.created_at, p.uuid::text)) FILTER (WHERE p.rn = v_limit) END
+    INTO v_items, v_next
+    FROM (SELECT page.*, row_number() OVER (ORDER BY page.created_at, page.uuid) AS rn FROM page) p;
+  RETURN json_build_object('replies', v_items, 'next', v_next);
 END
 $$;
 

@@ -134,7 +134,7 @@ $$;
 
 -- GET /goals/{id}/entries?before=&limit= : 200 {"entries": [...], "next"}; 404
 -- unless the caller's goal. Newest first by (occurred_at, id); before is the
--- "next" cursor of the previous page (response.cursor), limit is 1–100,
+-- "next" cursor of the previous page (response.cursor, list 'goal_entries'), limit is 1–100,
 -- default 20. The index (goal_id, occurred_at DESC, id DESC) serves any page.
 CREATE OR REPLACE FUNCTION api.list_goal_entries(ctx request.context, id bigint, before text, row_limit bigint)
 RETURNS json
@@ -156,7 +156,7 @@ BEGIN
 
   v_goal := tracking.own_goal(v_session.account_id, list_goal_entries.id);
   v_limit := response.page_limit(row_limit);
-  SELECT c.at, c.id INTO v_at, v_key_id FROM response.uncursor_id(before) c;
+  SELECT c.at, c.id INTO v_at, v_key_id FROM response.uncursor_id('goal_entries', before) c;
 
   -- One row more than the page tells whether there is a next page.
   WITH page AS (
@@ -167,7 +167,7 @@ BEGIN
      ORDER BY e.occurred_at DESC, e.id DESC
      LIMIT v_limit + 1)
   SELECT coalesce(json_agg(tracking.entry_json(p.entry) ORDER BY p.rn) FILTER (WHERE p.rn <= v_limit), '[]'),
-         max(response.cursor(p.occurred_at, p.id::text)) FILTER (WHERE p.rn = v_limit),
+         max(response.cursor('goal_entries', p.occurred_at, p.id::text)) FILTER (WHERE p.rn = v_limit),
          count(*) > v_limit
     INTO v_entries, v_next, v_more
     FROM (SELECT page.*, row_number() OVER (ORDER BY page.occurred_at DESC, page.id DESC) AS rn FROM page) p;

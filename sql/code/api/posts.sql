@@ -11,7 +11,7 @@
 -- GET /posts?limit=&before= : 200 {"posts": [...], "next"}
 -- Newest first (date, then id), without content. limit is 1–100, default 20;
 -- before is the "next" of the previous page, an opaque cursor over
--- (created_at, id): a page never repeats or skips a post because others were
+-- (created_at, id), list 'posts': a page never repeats or skips a post because others were
 -- written meanwhile. A cursor this route did not make is a 400.
 CREATE OR REPLACE FUNCTION api.list_posts(ctx request.context, before text, row_limit bigint)
 RETURNS json
@@ -28,7 +28,7 @@ DECLARE
   v_more boolean;
 BEGIN
   v_limit := response.page_limit(row_limit);
-  SELECT c.at, c.id INTO v_at, v_id FROM response.uncursor_id(list_posts.before) c;
+  SELECT c.at, c.id INTO v_at, v_id FROM response.uncursor_id('posts', list_posts.before) c;
 
   -- One row more than the page tells whether there is a next page. Without
   -- a cursor, the bound is (infinity, 0): one row comparison either way,
@@ -50,7 +50,7 @@ BEGIN
             FROM page) pg;
 
   RETURN json_build_object('posts', v_posts,
-                           'next', CASE WHEN v_more THEN response.cursor(v_last_at, v_last_id::text) END);
+                           'next', CASE WHEN v_more THEN response.cursor('posts', v_last_at, v_last_id::text) END);
 END
 $$;
 

@@ -148,7 +148,7 @@ $$;
 -- GET /trackers/{id}/logs?from=&to=&before=&limit= : 200 {"logs": [...],
 -- "next"}; 404 unless the caller's tracker. from and to (RFC 3339) bound
 -- logged_at, from inclusive, to exclusive. Newest first by (logged_at, id);
--- before is the "next" cursor of the previous page (response.cursor), limit
+-- before is the "next" cursor of the previous page (response.cursor, list 'tracker_logs'), limit
 -- is 1–100, default 20. The index (tracker_id, logged_at DESC, id DESC)
 -- serves any page and range.
 CREATE OR REPLACE FUNCTION api.list_tracker_logs(ctx request.context, id bigint, from_at text, to_at text, before text,
@@ -185,7 +185,7 @@ BEGIN
   IF v_problems <> '{}' THEN
     PERFORM response.raise(422, 'VALIDATION', 'some parameters are invalid', v_problems);
   END IF;
-  SELECT c.at, c.id INTO v_at, v_key_id FROM response.uncursor_id(before) c;
+  SELECT c.at, c.id INTO v_at, v_key_id FROM response.uncursor_id('tracker_logs', before) c;
 
   -- One row more than the page tells whether there is a next page.
   WITH page AS (
@@ -198,7 +198,7 @@ BEGIN
      ORDER BY l.logged_at DESC, l.id DESC
      LIMIT v_limit + 1)
   SELECT coalesce(json_agg(tracking.log_json(p.log) ORDER BY p.rn) FILTER (WHERE p.rn <= v_limit), '[]'),
-         max(response.cursor(p.logged_at, p.id::text)) FILTER (WHERE p.rn = v_limit),
+         max(response.cursor('tracker_logs', p.logged_at, p.id::text)) FILTER (WHERE p.rn = v_limit),
          count(*) > v_limit
     INTO v_logs, v_next, v_more
     FROM (SELECT page.*, row_number() OVER (ORDER BY page.logged_at DESC, page.id DESC) AS rn FROM page) p;

@@ -74,11 +74,13 @@ BEGIN ATOMIC
 END;
 
 -- Where a page starts: the (created_at, uuid) of the last row of the
--- previous page, from its opaque cursor; without one, above every row
--- ('infinity' and the largest uuid), so that every page runs the same keyset
--- condition, which the listing's index serves. A cursor that is not ours is
--- a 400 BAD_REQUEST.
-CREATE OR REPLACE FUNCTION publishing.page_start(before text, OUT at timestamptz, OUT key uuid)
+-- previous page, from its opaque cursor of the list `list` ('activities',
+-- 'user_activities' or 'replies': response.cursor); without one, above
+-- every row ('infinity' and the largest uuid) for the newest-first lists,
+-- below every row ('-infinity' and the smallest) for the oldest-first one,
+-- so that every page runs the same keyset condition, which the listing's
+-- index serves. A cursor that is not this list's is a 400 BAD_REQUEST.
+CREATE OR REPLACE FUNCTION publishing.page_start(list text, before text, OUT at timestamptz, OUT key uuid)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -86,11 +88,16 @@ DECLARE
   v_key text;
 BEGIN
   IF before IS NULL THEN
-    at := 'infinity';
-    key := 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+    IF list = 'replies' THEN
+      at := '-infinity';
+      key := '00000000-0000-0000-0000-000000000000';
+    ELSE
+      at := 'infinity';
+      key := 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+    END IF;
     RETURN;
   END IF;
-  SELECT c.at, c.key INTO at, v_key FROM response.uncursor(before) c;
+  SELECT c.at, c.key INTO at, v_key FROM response.uncursor(list, before) c;
   IF v_key !~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' OR at IS NULL OR NOT isfinite(at) THEN
     PERFORM response.raise(400, 'BAD_REQUEST', 'not a cursor from this route',
                            '{"before": "is not a cursor from this route"}');
@@ -98,6 +105,29 @@ BEGIN
   key := v_key::uuid;
 END
 $$;
+
+-- The keys of one home feed page: the visible top-level activities below
+-- (at, key), newest first, at most n. Only the index's own columns are
+-- named, so the index activities_feed_visible_idx (created_at DESC, uuid
+-- DESC) INCLUDE (expires_at) WHERE reply_to_activity_uuid IS NULL serves it
+-- by an index-only scan: the expiry test runs on the index entries, and an
+-- activity that expired since maintenance last ran costs an index tuple,
+-- not a heap fetch (sql/migrations/012). api.home_feed reads the page's rows
+-- by primary key afterwards. An SQL function the planner inlines into its
+-- caller, so that the test (tests/sql/14_feed_index.sql) explains the very
+-- query the feed runs.
+CREATE OR REPLACE FUNCTION publishing.feed_keys(at timestamptz, key uuid, n integer)
+RETURNS TABLE (created_at timestamptz, uuid uuid)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+  SELECT x.created_at, x.uuid
+    FROM publishing.activities x
+   WHERE x.reply_to_activity_uuid IS NULL
+     AND (x.expires_at IS NULL OR x.expires_at > now())
+     AND (x.created_at, x.uuid) < (feed_keys.at, feed_keys.key)
+   ORDER BY x.created_at DESC, x.uuid DESC
+   LIMIT feed_keys.n;
+END;
 
 -- The visible activity with this key, locked FOR KEY SHARE (it cannot be
 -- deleted until the caller's transaction ends, while likes and counters may
