@@ -2,7 +2,7 @@
 -- (sql/code/publishing/posts.sql), the api functions of /posts
 -- (sql/code/api/posts.sql), the DBA's auth.set_role (sql/code/auth.sql) and
 -- the keyset cursor (response.cursor / response.uncursor; their signature
--- and binding to a list: tests/sql/14_cursors.sql). Calls run as the
+-- and binding to a list: tests/sql/16_cursors.sql). Calls run as the
 -- gateway role with pg_temp.ctx (helpers.psql); fixtures and inspections as
 -- the superuser (RESET ROLE). Raised errors are checked by SQLSTATE and the
 -- code in DETAIL; committed 401s by the body's $status and code.
