@@ -40,7 +40,17 @@ $$;
 SELECT pg_temp.activities_scan($$SELECT * FROM publishing.feed_keys('infinity', 'ffffffff-ffff-ffff-ffff-ffffffffffff', 21)$$) AS scan \gset
 SELECT is(:'scan'::jsonb ->> 'Node Type', 'Index Only Scan', 'the feed''s keys come from an index-only scan');
 SELECT is(:'scan'::jsonb ->> 'Index Name', 'activities_feed_visible_idx', '... of the feed''s index');
+-- VACUUM marks the fixture's pages all-visible only when nothing holds an
+-- older snapshot back: a replication slot with an xmin (the local replica,
+-- hot_standby_feedback, stopped since it last ran) does, for the whole
+-- cluster. Then the index-only scan must check the heap, and there is
+-- nothing to assert about heap fetches.
+SELECT count(*) > 0 AS held FROM pg_replication_slots WHERE xmin IS NOT NULL \gset
+\if :held
+SELECT skip('a replication slot holds the xmin horizon back: VACUUM cannot set the visibility map');
+\else
 SELECT is((:'scan'::jsonb ->> 'Heap Fetches')::integer, 0, '... which reads no row from the heap');
+\endif
 SELECT cmp_ok((:'scan'::jsonb ->> 'Rows Removed by Filter')::integer, '>=', 500,
               '... while it passes the 500 expired activities on the index entries alone');
 SELECT is((:'scan'::jsonb ->> 'Actual Rows')::integer, 21, '... and finds limit + 1 visible ones');
