@@ -38,7 +38,8 @@ type Config struct {
 	StatementTimeout time.Duration  // STATEMENT_TIMEOUT: per request, enforced by PostgreSQL
 	PoolSize         int32          // DB_POOL_SIZE: maximum database connections (default: 2 per CPU, at least 4)
 	// DB_EXEC_MODE: how pgx sends statements (default cache_statement; exec
-	// behind PgBouncer's transaction pooling). The zero value is pgx's default.
+	// behind PgBouncer's transaction pooling; never simple_protocol, which
+	// would put secrets into PostgreSQL's log). The zero value is pgx's default.
 	ExecMode        pgx.QueryExecMode
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT: grace for in-flight requests on SIGTERM
 	// MAINTENANCE_INTERVAL: how often to run api.maintenance (0 = never)
@@ -221,12 +222,24 @@ var execModes = map[string]pgx.QueryExecMode{
 	"cache_describe":  pgx.QueryExecModeCacheDescribe,
 	"describe_exec":   pgx.QueryExecModeDescribeExec,
 	"exec":            pgx.QueryExecModeExec,
-	"simple_protocol": pgx.QueryExecModeSimpleProtocol,
 }
+
+// errSimpleProtocol is why DB_EXEC_MODE=simple_protocol is refused: pgx
+// would inline every parameter into the statement's text, and PostgreSQL
+// logs the text of a statement that fails (log_min_error_statement, ERROR
+// by default), so a throttled login would write the typed password, and any
+// 4xx of an authenticated route the bearer token, into the server's log.
+// With the extended protocol (every other mode) parameters travel apart
+// from the text. exec does what simple_protocol was for: one round trip,
+// behind PgBouncer's transaction pooling.
+var errSimpleProtocol = fmt.Errorf("DB_EXEC_MODE=simple_protocol is refused: pgx would inline the parameters " +
+	"(passwords, session tokens) into the statement text, which PostgreSQL writes to its log when the " +
+	"statement fails; use exec (one round trip, also behind PgBouncer)")
 
 // ParseExecMode reads DB_EXEC_MODE; empty is cache_statement, pgx's default
 // (named prepared statements kept per connection: not behind PgBouncer 1.18's
-// transaction pooling, where exec or simple_protocol is needed).
+// transaction pooling, where exec is needed). simple_protocol is refused
+// (errSimpleProtocol).
 func ParseExecMode(s string) (pgx.QueryExecMode, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -235,5 +248,8 @@ func ParseExecMode(s string) (pgx.QueryExecMode, error) {
 	if m, ok := execModes[s]; ok {
 		return m, nil
 	}
-	return 0, fmt.Errorf("DB_EXEC_MODE: want cache_statement, cache_describe, describe_exec, exec or simple_protocol")
+	if strings.EqualFold(s, "simple_protocol") {
+		return 0, errSimpleProtocol
+	}
+	return 0, fmt.Errorf("DB_EXEC_MODE: want cache_statement, cache_describe, describe_exec or exec")
 }

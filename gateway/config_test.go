@@ -130,7 +130,6 @@ func TestParseExecMode(t *testing.T) {
 		"cache_describe":  pgx.QueryExecModeCacheDescribe,
 		"describe_exec":   pgx.QueryExecModeDescribeExec,
 		" exec ":          pgx.QueryExecModeExec,
-		"simple_protocol": pgx.QueryExecModeSimpleProtocol,
 	} {
 		if got, err := ParseExecMode(in); err != nil || got != want {
 			t.Errorf("ParseExecMode(%q) = %v, %v; want %v", in, got, err, want)
@@ -156,6 +155,25 @@ func TestConfigFromEnvExecMode(t *testing.T) {
 	t.Setenv("DB_EXEC_MODE", "prepare")
 	if _, err := ConfigFromEnv(); err == nil || !strings.Contains(err.Error(), "DB_EXEC_MODE") {
 		t.Fatalf("a bad DB_EXEC_MODE: err %v", err)
+	}
+}
+
+// simple_protocol inlines the parameters (passwords, tokens) into the
+// statement text, which PostgreSQL logs when the statement fails: refused
+// at start-up, saying why.
+func TestConfigFromEnvRefusesSimpleProtocol(t *testing.T) {
+	t.Setenv("DATABASE_URL", "postgres://gateway@127.0.0.1/db")
+	for _, v := range []string{"simple_protocol", " simple_protocol ", "SIMPLE_PROTOCOL"} {
+		t.Setenv("DB_EXEC_MODE", v)
+		_, err := ConfigFromEnv()
+		if err == nil {
+			t.Fatalf("DB_EXEC_MODE=%q accepted, want it refused", v)
+		}
+		for _, want := range []string{"DB_EXEC_MODE=simple_protocol", "inline", "log", "exec"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("DB_EXEC_MODE=%q: error %q does not say %q", v, err, want)
+			}
+		}
 	}
 }
 
