@@ -21,10 +21,32 @@ import (
 )
 
 const (
-	maxBody       = 1 << 20 // 1 MiB
-	maxBrowser    = 512     // bytes of User-Agent kept as the session's browser info
-	sessionCookie = "session"
+	maxBody    = 1 << 20 // 1 MiB
+	maxBrowser = 512     // bytes of User-Agent kept as the session's browser info
 )
+
+// The session cookie's two names. A Secure cookie (COOKIE_SECURE=true, the
+// default) is named with the __Host- prefix, which browsers accept only
+// from HTTPS, with Path=/ and without Domain: so no sibling subdomain (and
+// no one on plain HTTP) can plant a session cookie for this origin, say to
+// log a victim into the attacker's account. Plain-HTTP development
+// (COOKIE_SECURE=false) keeps "session": a browser refuses a __Host- cookie
+// that is not Secure.
+const (
+	hostSessionCookie = "__Host-session"
+	sessionCookie     = "session"
+)
+
+// cookieName is the session cookie the gateway sets, and the only one it
+// reads: reading "session" as well under COOKIE_SECURE=true would let a
+// planted cookie in again, undoing the prefix (a session cookie of the old
+// name is ignored; its holder logs in once more).
+func cookieName(secure bool) string {
+	if secure {
+		return hostSessionCookie
+	}
+	return sessionCookie
+}
 
 // contextItems is the number of attributes of the SQL type request.context
 // (sql/code/request.sql), which contextArgs fills in the same order.
@@ -97,7 +119,7 @@ func (s *Server) handle(rt Route) http.HandlerFunc {
 	sql := callSQL(rt)
 	return func(w http.ResponseWriter, r *http.Request) {
 		info := requestInfo(w)
-		tok, fromCookie := sessionToken(r)
+		tok, fromCookie := sessionToken(r, cookieName(s.cfg.CookieSecure))
 		if info.proxyUser = s.proxyUser(r); info.proxyUser != "" {
 			// The proxy's identity wins: a token or cookie beside it is not sent.
 			tok, fromCookie = "", false
@@ -364,15 +386,15 @@ func safeMethod(m string) bool {
 	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
 }
 
-// sessionToken takes the Bearer token, else the session cookie.
-func sessionToken(r *http.Request) (tok string, fromCookie bool) {
+// sessionToken takes the Bearer token, else the session cookie of that name.
+func sessionToken(r *http.Request, cookie string) (tok string, fromCookie bool) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		if len(h) > 7 && strings.EqualFold(h[:7], "Bearer ") {
 			return strings.TrimSpace(h[7:]), false
 		}
 		return "", false
 	}
-	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+	if c, err := r.Cookie(cookie); err == nil && c.Value != "" {
 		return c.Value, true
 	}
 	return "", false
@@ -507,7 +529,7 @@ func (s *Server) setSessionCookie(w http.ResponseWriter, body []byte) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{
-		Name: sessionCookie, Value: login.Token, Path: "/",
+		Name: cookieName(s.cfg.CookieSecure), Value: login.Token, Path: "/", // no Domain: host-only
 		MaxAge:   max(1, int(time.Until(login.ExpiresAt).Seconds())),
 		HttpOnly: true, Secure: s.cfg.CookieSecure, SameSite: http.SameSiteLaxMode,
 	})
@@ -529,7 +551,7 @@ func sessionRefused(e *apiError) bool {
 
 func clearCookie(w http.ResponseWriter, secure bool) {
 	http.SetCookie(w, &http.Cookie{
-		Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
+		Name: cookieName(secure), Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode,
 	})
 }

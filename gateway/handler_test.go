@@ -36,16 +36,54 @@ func TestClientIP(t *testing.T) {
 func TestSessionToken(t *testing.T) {
 	r := httptest.NewRequest("GET", "/", nil)
 	r.Header.Set("Cookie", "session=from-cookie")
-	if tok, fromCookie := sessionToken(r); tok != "from-cookie" || !fromCookie {
+	if tok, fromCookie := sessionToken(r, sessionCookie); tok != "from-cookie" || !fromCookie {
 		t.Fatalf("cookie: %q %v", tok, fromCookie)
 	}
 	r.Header.Set("Authorization", "bearer  from-header ")
-	if tok, fromCookie := sessionToken(r); tok != "from-header" || fromCookie {
+	if tok, fromCookie := sessionToken(r, sessionCookie); tok != "from-header" || fromCookie {
 		t.Fatalf("bearer wins over the cookie: %q %v", tok, fromCookie)
 	}
 	r.Header.Set("Authorization", "Basic dXNlcjpwdw==")
-	if tok, _ := sessionToken(r); tok != "" {
+	if tok, _ := sessionToken(r, sessionCookie); tok != "" {
 		t.Fatalf("another scheme is no token: %q", tok)
+	}
+}
+
+// The session cookie is __Host-session when Secure, session on plain-HTTP
+// development; each gateway sets and reads its own name only, so a
+// "session" cookie planted by a sibling subdomain is not read by a Secure
+// gateway.
+func TestSessionCookieName(t *testing.T) {
+	if got := cookieName(true); got != "__Host-session" {
+		t.Errorf("COOKIE_SECURE=true: %q, want __Host-session", got)
+	}
+	if got := cookieName(false); got != "session" {
+		t.Errorf("COOKIE_SECURE=false: %q, want session", got)
+	}
+	for _, secure := range []bool{true, false} {
+		name, other := cookieName(secure), cookieName(!secure)
+		s := &Server{cfg: Config{CookieSecure: secure}}
+		w := httptest.NewRecorder()
+		s.setSessionCookie(w, []byte(`{"token": "tok", "expires_at": "2999-01-01T00:00:00Z"}`))
+		c := w.Result().Cookies()
+		if len(c) != 1 || c[0].Name != name || c[0].Value != "tok" || c[0].Path != "/" || c[0].Domain != "" ||
+			c[0].Secure != secure {
+			t.Errorf("COOKIE_SECURE=%v: sets %v, want %s=tok; Path=/, no Domain, Secure %v", secure, c, name, secure)
+		}
+		w = httptest.NewRecorder()
+		clearCookie(w, secure)
+		if c := w.Result().Cookies(); len(c) != 1 || c[0].Name != name || c[0].MaxAge >= 0 {
+			t.Errorf("COOKIE_SECURE=%v: clears %v, want %s", secure, c, name)
+		}
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Cookie", other+"=planted")
+		if tok, _ := sessionToken(r, name); tok != "" {
+			t.Errorf("COOKIE_SECURE=%v: read the cookie %s, want only %s", secure, other, name)
+		}
+		r.Header.Set("Cookie", other+"=planted; "+name+"=mine")
+		if tok, fromCookie := sessionToken(r, name); tok != "mine" || !fromCookie {
+			t.Errorf("COOKIE_SECURE=%v: read %q, want %s's value", secure, tok, name)
+		}
 	}
 }
 

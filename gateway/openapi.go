@@ -54,8 +54,10 @@ func OpenAPIDocument(routes []Route, schemaVersion int32) []byte {
 			"securitySchemes": object{
 				"bearer": object{"type": "http", "scheme": "bearer",
 					"description": "The token a login returns. The session is bound to the User-Agent it was created with; another one deletes it (401 BROWSER)."},
-				"cookie": object{"type": "apiKey", "in": "cookie", "name": sessionCookie,
-					"description": "Set by the login. A POST, PUT, PATCH or DELETE authenticated by the cookie alone must come from an allowed Origin (403 CSRF)."},
+				"cookie": object{"type": "apiKey", "in": "cookie", "name": hostSessionCookie,
+					"description": "Set by the login: " + hostSessionCookie + " (Secure, Path=/, no Domain), or " + sessionCookie +
+						" on a plain-HTTP development gateway (COOKIE_SECURE=false); the gateway reads only the one it sets. " +
+						"A POST, PUT, PATCH or DELETE authenticated by the cookie alone must come from an allowed Origin (403 CSRF)."},
 			},
 		},
 	}
@@ -193,8 +195,10 @@ func success(rt Route) object {
 		r["content"] = object{"application/json": object{"schema": object{"type": "object"}}}
 	}
 	cookie := map[CookieEffect]string{
-		SetCookie:   "session=<token>; Path=/; Max-Age=<seconds until expires_at>; HttpOnly; Secure; SameSite=Lax (Secure unless COOKIE_SECURE=false)",
-		ClearCookie: "session=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax: the session cookie is deleted",
+		SetCookie: hostSessionCookie + "=<token>; Path=/; Max-Age=<seconds until expires_at>; HttpOnly; Secure; SameSite=Lax " +
+			"(no Domain; with COOKIE_SECURE=false, plain-HTTP development: " + sessionCookie + "=<token>, without Secure)",
+		ClearCookie: hostSessionCookie + "=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax: the session cookie is deleted " +
+			"(" + sessionCookie + "=, without Secure, with COOKIE_SECURE=false)",
 	}[rt.Cookie]
 	if cookie != "" {
 		r["headers"] = object{"Set-Cookie": object{"description": cookie, "schema": object{"type": "string"}}}

@@ -423,19 +423,32 @@ func (g *testGateway) loginResp(u user, ua string) resp {
 	return r
 }
 
-// withCookie is the header set of a browser that holds the session cookie.
+// The session cookie's names: __Host-session on a gateway with
+// COOKIE_SECURE=true (testConfig's), session with COOKIE_SECURE=false.
+const (
+	secureCookie = "__Host-session"
+	plainCookie  = "session"
+)
+
+// withCookie is the header set of a browser that holds the session cookie
+// of a Secure gateway (testConfig).
 func withCookie(tok string, more ...string) map[string]string {
-	h := map[string]string{"Cookie": "session=" + tok}
+	return withCookieNamed(secureCookie, tok, more...)
+}
+
+// withCookieNamed is withCookie with the cookie's name.
+func withCookieNamed(name, tok string, more ...string) map[string]string {
+	h := map[string]string{"Cookie": name + "=" + tok}
 	for i := 0; i+1 < len(more); i += 2 {
 		h[more[i]] = more[i+1]
 	}
 	return h
 }
 
-// sessionCookieOf is the session cookie a response sets, or nil.
+// sessionCookieOf is the session cookie a response sets (of either name), or nil.
 func sessionCookieOf(r resp) *http.Cookie {
 	for _, c := range (&http.Response{Header: r.Header}).Cookies() {
-		if c.Name == "session" {
+		if c.Name == secureCookie || c.Name == plainCookie {
 			return c
 		}
 	}
