@@ -445,7 +445,11 @@ func (s *Server) clientIP(r *http.Request) netip.Addr {
 	}
 	addr := peer.Addr().Unmap()
 	xff := r.Header.Values("X-Forwarded-For")
-	if len(xff) == 0 || !s.trusted(addr) {
+	if len(xff) == 0 {
+		return addr
+	}
+	if !s.trusted(addr) {
+		s.warnUntrustedForwarding(addr)
 		return addr
 	}
 	hops := strings.Split(strings.Join(xff, ","), ",")
@@ -461,6 +465,22 @@ func (s *Server) clientIP(r *http.Request) netip.Addr {
 		addr = a
 	}
 	return addr
+}
+
+// warnUntrustedForwarding logs, once per Server (one per process), that a
+// peer outside TRUSTED_PROXIES sent X-Forwarded-For. Behind a proxy that
+// TRUSTED_PROXIES does not name, every client has the proxy's address: one
+// client's failed logins throttle everyone's (the per-IP key), and the
+// audit log and the sessions list show the proxy. A client sending the
+// header itself also logs it, which is why once: never a line per request.
+func (s *Server) warnUntrustedForwarding(peer netip.Addr) {
+	if s.xffWarned.Swap(true) {
+		return
+	}
+	s.log.Warn().Str("peer", peer.String()).Msg("a request came with X-Forwarded-For from a peer not in TRUSTED_PROXIES, " +
+		"so the header is ignored: if the gateway runs behind a proxy, every client shares the proxy's address " +
+		"for throttling (one client's failed logins refuse everyone's) and in the audit log; set TRUSTED_PROXIES " +
+		"to the proxy's address. Logged once per process")
 }
 
 func (s *Server) trusted(a netip.Addr) bool {

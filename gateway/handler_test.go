@@ -1,11 +1,14 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/rs/zerolog"
 )
 
 // X-Forwarded-For is believed only from a trusted proxy, and only up to the
@@ -30,6 +33,46 @@ func TestClientIP(t *testing.T) {
 		if got := s.clientIP(r).String(); got != c.want {
 			t.Errorf("peer %s, XFF %q: %s, want %s", c.peer, c.xff, got, c.want)
 		}
+	}
+}
+
+// X-Forwarded-For from a peer outside TRUSTED_PROXIES: the gateway warns
+// once per process (not once per request) that every client then shares
+// the proxy's address, naming TRUSTED_PROXIES; a trusted peer's header, or
+// a request without one, warns of nothing.
+func TestUntrustedForwardingWarnsOnce(t *testing.T) {
+	var logs bytes.Buffer
+	s := &Server{log: zerolog.New(&logs),
+		cfg: Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}}
+	send := func(peer, xff string) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = peer
+		if xff != "" {
+			r.Header.Set("X-Forwarded-For", xff)
+		}
+		s.clientIP(r)
+	}
+	send("203.0.113.9:5000", "")
+	send("10.1.2.3:5000", "198.51.100.1")
+	if logs.Len() != 0 {
+		t.Fatalf("logged %q without an untrusted X-Forwarded-For", logs.String())
+	}
+	for range 5 {
+		send("203.0.113.9:5000", "198.51.100.1")
+	}
+	send("[2001:db8::1]:5000", "198.51.100.2")
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("%d log lines for six requests, want one:\n%s", len(lines), logs.String())
+	}
+	var line map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &line); err != nil {
+		t.Fatal(err)
+	}
+	msg, _ := line["message"].(string)
+	if line["level"] != "warn" || line["peer"] != "203.0.113.9" || !strings.Contains(msg, "TRUSTED_PROXIES") ||
+		!strings.Contains(msg, "throttling") {
+		t.Fatalf("log line %s, want a warning naming the peer, throttling and TRUSTED_PROXIES", lines[0])
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -47,6 +48,8 @@ type Server struct {
 	pipe *pipeliner
 	// replica serves the read-only routes (UseReplica); nil when none.
 	replica *replica
+	// xffWarned: the warning of warnUntrustedForwarding was logged.
+	xffWarned atomic.Bool
 }
 
 // NewPool opens the gateway's connection pool. PostgreSQL enforces the
