@@ -37,6 +37,11 @@ type Config struct {
 	AllowedOrigins   []string       // ALLOWED_ORIGINS: origins allowed by CORS and the CSRF rule
 	StatementTimeout time.Duration  // STATEMENT_TIMEOUT: per request, enforced by PostgreSQL
 	PoolSize         int32          // DB_POOL_SIZE: maximum database connections (default: 2 per CPU, at least 4)
+	// BCRYPT_CONCURRENCY: the most calls of the Bcrypt routes (login,
+	// sign-up, password change, account deletion) this process has in
+	// flight; the rest wait up to a second, then get 503 (bcrypt.go).
+	// Default (0 here): DefaultBcryptConcurrency; 1..DB_POOL_SIZE-1.
+	BcryptConcurrency int
 	// DB_EXEC_MODE: how pgx sends statements (default cache_statement; exec
 	// behind PgBouncer's transaction pooling; never simple_protocol, which
 	// would put secrets into PostgreSQL's log). The zero value is pgx's default.
@@ -126,6 +131,15 @@ func ConfigFromEnv() (Config, error) {
 			return c, fmt.Errorf("DB_POOL_SIZE: want 1..1000")
 		}
 		c.PoolSize = int32(n)
+	}
+	c.BcryptConcurrency = DefaultBcryptConcurrency(c.PoolSize)
+	if v := os.Getenv("BCRYPT_CONCURRENCY"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > max(1, int(c.PoolSize)-1) {
+			return c, fmt.Errorf("BCRYPT_CONCURRENCY: want 1..%d, below DB_POOL_SIZE (%d) so that the other routes keep connections",
+				max(1, int(c.PoolSize)-1), c.PoolSize)
+		}
+		c.BcryptConcurrency = n
 	}
 	if c.ExecMode, err = ParseExecMode(os.Getenv("DB_EXEC_MODE")); err != nil {
 		return c, err

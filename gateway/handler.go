@@ -145,7 +145,22 @@ func (s *Server) handle(rt Route) http.HandlerFunc {
 			return
 		}
 
-		out, err := s.call(r.Context(), &rt, tok, sql, args)
+		var out []byte
+		var err error
+		if rt.Bcrypt {
+			if !s.bcrypt.enter(r.Context()) {
+				if r.Context().Err() != nil {
+					info.status = statusClientClosed
+					return
+				}
+				writeError(w, errBcryptBusy())
+				return
+			}
+			out, err = s.call(r.Context(), &rt, tok, sql, args)
+			s.bcrypt.leave()
+		} else {
+			out, err = s.call(r.Context(), &rt, tok, sql, args)
+		}
 		if err != nil && r.Context().Err() != nil {
 			// The client went away; nobody reads this answer. 499 is nginx's
 			// "client closed request", for the access log only.

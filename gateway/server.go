@@ -48,6 +48,8 @@ type Server struct {
 	pipe *pipeliner
 	// replica serves the read-only routes (UseReplica); nil when none.
 	replica *replica
+	// bcrypt caps the Bcrypt routes' calls in flight (bcrypt.go).
+	bcrypt *bcryptGate
 	// xffWarned: the warning of warnUntrustedForwarding was logged.
 	xffWarned atomic.Bool
 }
@@ -90,6 +92,12 @@ func NewLogger(cfg Config, w io.Writer) zerolog.Logger {
 func New(cfg Config, pool *pgxpool.Pool, log zerolog.Logger) *Server {
 	s := &Server{cfg: cfg, pool: pool, log: log, ExpectedVersion: migrations.Latest(), ExpectedCode: code.Digest(),
 		Routes: Routes, metrics: newMetrics(pool, log)}
+	slots := cfg.BcryptConcurrency
+	if slots < 1 {
+		slots = DefaultBcryptConcurrency(cfg.PoolSize)
+	}
+	s.bcrypt = newBcryptGate(slots, bcryptWait, s.metrics.bcryptRefused)
+	s.metrics.addBcrypt(s.bcrypt)
 	if cfg.Pipeline {
 		// One connection stays free for /readyz and maintenance.
 		s.pipe = newPipeliner(func(ctx context.Context) (*pgxpool.Conn, error) { return s.acquire(ctx, pool) },
@@ -373,6 +381,7 @@ func Main(ctx context.Context) error {
 	log.Info().Str("addr", ln.Addr().String()).Int32("schema_version", migrations.Latest()).
 		Str("code_package", short(code.Digest())).
 		Bool("cookie_secure", cfg.CookieSecure).Int32("pool_size", cfg.PoolSize).
+		Int("bcrypt_concurrency", cfg.BcryptConcurrency).
 		Str("maintenance_interval", cfg.MaintenanceInterval.String()).
 		Str("proxy_user_header", cfg.ProxyUserHeader).Msg("gateway listening")
 	s := New(cfg, pool, log)
