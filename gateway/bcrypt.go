@@ -12,17 +12,17 @@ import (
 // of them (64 loops of a password change) takes every connection and every
 // core, and the cheap routes wait behind it. So each gateway process lets
 // at most BCRYPT_CONCURRENCY of them run at once; the rest wait for a slot
-// for bcryptWait, then get 503 UNAVAILABLE with Retry-After. The limits per
+// for BCRYPT_WAIT, then get 503 UNAVAILABLE with Retry-After. The limits per
 // account and per client IP (SQL) and nginx's limit_req say who may try how
 // often; this cap says how much of the database a flood can take.
 
-// bcryptWait is how long a Bcrypt call waits for a slot before its 503.
-// One bcrypt at cost 10 takes about 70 ms of a core, so in a second each
-// slot serves about 14 calls: a burst of real logins (a restart, a morning)
-// is queued and served, not refused, while a flood is refused after a
-// second instead of piling up behind the statement timeout. A waiting
-// request holds a goroutine only: no connection, no core.
-const bcryptWait = time.Second
+// DefaultBcryptWait is BCRYPT_WAIT's default: how long a Bcrypt call waits
+// for a slot before its 503. One bcrypt at cost 10 takes about 70 ms of a
+// core, so in a second each slot serves about 14 calls: a burst of real
+// logins (a restart, a morning) is queued and served, not refused, while a
+// flood is refused after a second instead of piling up behind the statement
+// timeout. A waiting request holds a goroutine only: no connection, no core.
+const DefaultBcryptWait = time.Second
 
 // DefaultBcryptConcurrency is BCRYPT_CONCURRENCY's default: one slot per
 // CPU (bcrypt is CPU work; the database's cores are usually as many as the

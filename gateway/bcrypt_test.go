@@ -80,4 +80,19 @@ func TestConfigBcryptConcurrency(t *testing.T) {
 			t.Errorf("BCRYPT_CONCURRENCY=%s with DB_POOL_SIZE=10: err %v, want it refused", bad, err)
 		}
 	}
+	t.Setenv("BCRYPT_CONCURRENCY", "")
+	t.Setenv("BCRYPT_WAIT", "")
+	if c, err := ConfigFromEnv(); err != nil || c.BcryptWait != time.Second {
+		t.Fatalf("BCRYPT_WAIT default %v, %v; want 1s", c.BcryptWait, err)
+	}
+	t.Setenv("BCRYPT_WAIT", "250ms")
+	if c, err := ConfigFromEnv(); err != nil || c.BcryptWait != 250*time.Millisecond {
+		t.Fatalf("BCRYPT_WAIT=250ms: %v, %v", c.BcryptWait, err)
+	}
+	for _, bad := range []string{"0", "-1s", "2m", "soon"} {
+		t.Setenv("BCRYPT_WAIT", bad)
+		if _, err := ConfigFromEnv(); err == nil || !strings.Contains(err.Error(), "BCRYPT_WAIT") {
+			t.Errorf("BCRYPT_WAIT=%s: err %v, want it refused", bad, err)
+		}
+	}
 }

@@ -42,6 +42,9 @@ type Config struct {
 	// flight; the rest wait up to a second, then get 503 (bcrypt.go).
 	// Default (0 here): DefaultBcryptConcurrency; 1..DB_POOL_SIZE-1.
 	BcryptConcurrency int
+	// BCRYPT_WAIT: how long such a call waits for a slot before its 503
+	// (default, and 0 here: DefaultBcryptWait, a second).
+	BcryptWait time.Duration
 	// DB_EXEC_MODE: how pgx sends statements (default cache_statement; exec
 	// behind PgBouncer's transaction pooling; never simple_protocol, which
 	// would put secrets into PostgreSQL's log). The zero value is pgx's default.
@@ -140,6 +143,12 @@ func ConfigFromEnv() (Config, error) {
 				max(1, int(c.PoolSize)-1), c.PoolSize)
 		}
 		c.BcryptConcurrency = n
+	}
+	c.BcryptWait = DefaultBcryptWait
+	if v := os.Getenv("BCRYPT_WAIT"); v != "" {
+		if c.BcryptWait, err = time.ParseDuration(v); err != nil || c.BcryptWait < time.Millisecond || c.BcryptWait > time.Minute {
+			return c, fmt.Errorf("BCRYPT_WAIT: want a duration from 1ms to 1m, such as 1s")
+		}
 	}
 	if c.ExecMode, err = ParseExecMode(os.Getenv("DB_EXEC_MODE")); err != nil {
 		return c, err

@@ -96,7 +96,11 @@ func New(cfg Config, pool *pgxpool.Pool, log zerolog.Logger) *Server {
 	if slots < 1 {
 		slots = DefaultBcryptConcurrency(cfg.PoolSize)
 	}
-	s.bcrypt = newBcryptGate(slots, bcryptWait, s.metrics.bcryptRefused)
+	wait := cfg.BcryptWait
+	if wait <= 0 {
+		wait = DefaultBcryptWait
+	}
+	s.bcrypt = newBcryptGate(slots, wait, s.metrics.bcryptRefused)
 	s.metrics.addBcrypt(s.bcrypt)
 	if cfg.Pipeline {
 		// One connection stays free for /readyz and maintenance.
@@ -381,7 +385,7 @@ func Main(ctx context.Context) error {
 	log.Info().Str("addr", ln.Addr().String()).Int32("schema_version", migrations.Latest()).
 		Str("code_package", short(code.Digest())).
 		Bool("cookie_secure", cfg.CookieSecure).Int32("pool_size", cfg.PoolSize).
-		Int("bcrypt_concurrency", cfg.BcryptConcurrency).
+		Int("bcrypt_concurrency", cfg.BcryptConcurrency).Str("bcrypt_wait", cfg.BcryptWait.String()).
 		Str("maintenance_interval", cfg.MaintenanceInterval.String()).
 		Str("proxy_user_header", cfg.ProxyUserHeader).Msg("gateway listening")
 	s := New(cfg, pool, log)

@@ -77,6 +77,7 @@ func TestBcryptConcurrencyCap(t *testing.T) {
 	g := startGateway(t, func(c *gateway.Config) {
 		loopbackOnly(c)
 		c.BcryptConcurrency = slots
+		c.BcryptWait = gateway.DefaultBcryptWait
 	})
 	pw := [2]string{"hammer password " + unique(""), "hammer password " + unique("")}
 	g.secrets.add(pw[0])

@@ -179,8 +179,13 @@ func testConfig() gateway.Config {
 		AllowedOrigins:   []string{"https://app.example"},
 		StatementTimeout: 10 * time.Second,
 		PoolSize:         20,
-		ShutdownTimeout:  10 * time.Second,
-		ExecMode:         execMode,
+		// The suite's tests run side by side on a few shared cores, where a
+		// bcrypt takes far longer than in production: their bcrypt calls
+		// wait for a slot rather than fail (TestBcryptConcurrencyCap sets
+		// the production wait).
+		BcryptWait:      30 * time.Second,
+		ShutdownTimeout: 10 * time.Second,
+		ExecMode:        execMode,
 		// scripts/test runs the suite a second time with the calls batched.
 		Pipeline: os.Getenv("TEST_DB_PIPELINE") == "true",
 	}
