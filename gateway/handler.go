@@ -205,7 +205,8 @@ func (s *Server) handle(rt Route) http.HandlerFunc {
 
 // readArgs collects the function's arguments in its order: the context,
 // then the route's own. Every problem with the request's shape is a 400, 413
-// or 415 here; whether the values make sense is for SQL to decide (422).
+// or 415 here, and text longer than its Max is refused here too (a 422, or
+// OverMax's answer); whether the values make sense is for SQL to decide (422).
 func (s *Server) readArgs(info *reqInfo, r *http.Request, rt Route, tok string) ([]any, *apiError) {
 	var bodyFields map[string]json.RawMessage
 	if takes(rt, FromBody) {
@@ -221,6 +222,28 @@ func (s *Server) readArgs(info *reqInfo, r *http.Request, rt Route, tok string) 
 	all := make([]any, contextItems+len(rt.Args))
 	s.contextArgs(info, r, tok, all[:contextItems])
 	args := all[contextItems:]
+	// Text over its Max (routes.go): every such field is named in one 422,
+	// as SQL names every bad field; a field whose OverMax answers otherwise
+	// (a login, a password, a cursor, a handle) is answered so, after the
+	// 422s, as SQL validates the fields before it compares a password.
+	var tooLong map[string]string
+	var overMax *apiError
+	long := func(a Arg, v string) bool {
+		if !a.tooLong(v) {
+			return false
+		}
+		if a.OverMax != nil {
+			if overMax == nil {
+				overMax = a.OverMax()
+			}
+			return true
+		}
+		if tooLong == nil {
+			tooLong = map[string]string{}
+		}
+		tooLong[a.Name] = a.TooLong
+		return true
+	}
 	for i, a := range rt.Args {
 		switch a.From {
 		case FromQuery:
@@ -239,6 +262,9 @@ func (s *Server) readArgs(info *reqInfo, r *http.Request, rt Route, tok string) 
 			if e := checkText(a.Name, v); e != nil {
 				return nil, e
 			}
+			if long(a, v) {
+				continue
+			}
 			args[i] = v
 		case FromPath:
 			v := mux.Vars(r)[a.Name]
@@ -253,6 +279,9 @@ func (s *Server) readArgs(info *reqInfo, r *http.Request, rt Route, tok string) 
 			if a.Kind == Text {
 				if e := checkText(a.Name, v); e != nil {
 					return nil, e
+				}
+				if long(a, v) {
+					continue
 				}
 				args[i] = v
 				continue
@@ -271,8 +300,23 @@ func (s *Server) readArgs(info *reqInfo, r *http.Request, rt Route, tok string) 
 			if e != nil {
 				return nil, e
 			}
+			if text, ok := v.(string); ok && a.Kind == Text && long(a, text) {
+				continue
+			}
 			args[i] = v
 		}
+	}
+	if tooLong != nil {
+		message := "some parameters are invalid" // SQL's words for query parameters, and for fields:
+		for _, a := range rt.Args {
+			if _, ok := tooLong[a.Name]; ok && a.From == FromBody {
+				message = "some fields are invalid"
+			}
+		}
+		return nil, newError(422, message, tooLong)
+	}
+	if overMax != nil {
+		return nil, overMax
 	}
 	return all, nil
 }

@@ -83,11 +83,11 @@ func operation(rt Route) object {
 			if a.Kind == Int {
 				s["minimum"] = 1 // readArgs refuses the others (400)
 			}
-			params = append(params, object{"name": a.Name, "in": "path", "required": true, "schema": s})
+			params = append(params, object{"name": a.Name, "in": "path", "required": true, "schema": maxSchema(a, s)})
 		case FromQuery:
-			params = append(params, object{"name": a.Name, "in": "query", "schema": kindSchema(a.Kind)})
+			params = append(params, object{"name": a.Name, "in": "query", "schema": maxSchema(a, kindSchema(a.Kind))})
 		case FromBody:
-			s := kindSchema(a.Kind)
+			s := maxSchema(a, kindSchema(a.Kind))
 			s["type"] = []string{s["type"].(string), "null"} // null is the same as absent
 			fields[a.Name] = s
 		}
@@ -110,6 +110,32 @@ func operation(rt Route) object {
 		op["security"] = []object{{"bearer": []string{}}, {"cookie": []string{}}}
 	}
 	return op
+}
+
+// maxSchema adds the argument's Max to its schema: maxLength counts
+// characters, as Max does; a limit in bytes (a password) is also at most
+// that many characters, and says so; a length counted without surrounding
+// whitespace (Trim) is no maxLength, only said.
+func maxSchema(a Arg, s object) object {
+	switch {
+	case a.Max == 0:
+	case a.Trim:
+		s["description"] = "at most " + strconv.Itoa(a.Max) + " characters without surrounding whitespace"
+	case a.MaxBytes:
+		s["maxLength"] = a.Max
+		s["description"] = "at most " + strconv.Itoa(a.Max) + " bytes of UTF-8"
+	default:
+		s["maxLength"] = a.Max
+	}
+	if a.Max > 0 && a.OverMax != nil {
+		e := a.OverMax()
+		over := "longer: " + strconv.Itoa(e.status) + " " + e.Code
+		if d, ok := s["description"].(string); ok {
+			over = d + "; " + over
+		}
+		s["description"] = over
+	}
+	return s
 }
 
 func kindSchema(k Kind) object {
