@@ -200,3 +200,27 @@ func TestOpenAPIMaxLength(t *testing.T) {
 		t.Errorf("GET /posts before: no maxLength %d", maxCursor)
 	}
 }
+
+// surelyTooLong judges a JSON string from its length alone only when no
+// decoding could bring it under the maximum.
+func TestSurelyTooLong(t *testing.T) {
+	chars, bytes := body("x").atMost(2), body("x").upTo(2, "r").inBytes()
+	escaped := func(n int) json.RawMessage { return json.RawMessage(`"` + strings.Repeat(`\ud83d\ude00`, n) + `"`) }
+	for _, c := range []struct {
+		a    Arg
+		raw  json.RawMessage
+		want bool
+	}{
+		{chars, escaped(2), false}, // 26 bytes, 2 characters
+		{chars, json.RawMessage(`"` + strings.Repeat("x", 36) + `"`), true},
+		{chars, json.RawMessage(`"` + strings.Repeat("x", 35) + `"`), false}, // not sure: decoded and counted
+		{bytes, json.RawMessage(`"\u0041\u0042"`), false},                      // 14 bytes, 2 bytes decoded
+		{bytes, json.RawMessage(`"` + strings.Repeat("x", 18) + `"`), true},
+		{chars.trim(), json.RawMessage(`"` + strings.Repeat(" ", 100) + `"`), false},
+		{chars, json.RawMessage(`12345678901234567890123456789012345678`), false}, // not a string
+	} {
+		if got := surelyTooLong(c.a, c.raw); got != c.want {
+			t.Errorf("%s (Max %d, bytes %v): %v, want %v", c.raw, c.a.Max, c.a.MaxBytes, got, c.want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -162,5 +163,161 @@ func TestBcryptConcurrencyCap(t *testing.T) {
 	}
 	if n := gauge(t, after, "homebase_gateway_bcrypt_in_flight"); n != 0 {
 		t.Errorf("%v bcrypt calls in flight after the flood, want 0", n)
+	}
+}
+
+// dbCalls is the number of API calls the gateway sent to the database, both
+// pools together.
+func dbCalls(t *testing.T, g *testGateway) float64 {
+	t.Helper()
+	fams := g.scrape(t)
+	return counter(t, fams, "homebase_gateway_db_calls_total", "pool", "primary") +
+		counter(t, fams, "homebase_gateway_db_calls_total", "pool", "replica")
+}
+
+// A 100 kB text field is refused by the gateway before any call (the
+// database gets no call at all: the calls metric stays put), on routes with
+// and without a session (a made-up token: the check comes before SQL's),
+// as a 422 naming the field in the words SQL uses for it (read from the SQL
+// function that validates it, where there is one), or, where SQL answers
+// anything that long otherwise, with that answer: a login or a password
+// too long to be right, 401 INVALID_CREDENTIALS as an unknown login; a
+// cursor, 400; a handle, 404.
+func TestLongFieldsRefusedBeforeTheCall(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, loopbackOnly)
+	huge := strings.Repeat("x", 100_000)
+	sqlReason := func(expr string, field string) string {
+		t.Helper()
+		var reason string
+		if err := owner.QueryRow(context.Background(), "SELECT ("+expr+")->>$1", field).Scan(&reason); err != nil {
+			t.Fatalf("%s: %v", expr, err)
+		}
+		return reason
+	}
+	token := "not-a-real-token-" + unique("")
+	for _, c := range []struct {
+		r              req
+		status         int
+		code, field    string
+		reason         string // "" for a status other than 422
+		sameAsSQLsExpr string // SQL giving its reason for the same value (jsonb of field → reason)
+	}{
+		{req{Method: "POST", Path: "/accounts", Body: map[string]any{"username": huge, "email": "a@example.com", "password": "long enough"}},
+			422, "VALIDATION", "username", `must be 3 to 32 letters, digits, "_", "." or "-"`,
+			"auth.account_problems(repeat('x', 100000), NULL, NULL, NULL)"},
+		{req{Method: "GET", Path: "/availability?email=" + huge}, 422, "VALIDATION", "email", "must be at most 254 characters",
+			"auth.account_problems(NULL, repeat('x', 100000), NULL, NULL)"},
+		{req{Method: "PATCH", Path: "/account", Token: token, Body: map[string]any{"display_name": huge}},
+			422, "VALIDATION", "display_name", "must be at most 64 characters",
+			"auth.account_problems(NULL, NULL, NULL, repeat('x', 100000))"},
+		{req{Method: "PUT", Path: "/account/password", Token: token,
+			Body: map[string]any{"current_password": "whatever it is", "new_password": huge}},
+			422, "VALIDATION", "new_password", "must be at most 72 bytes",
+			"jsonb_build_object('new_password', auth.account_problems(NULL, NULL, repeat('x', 100000), NULL)->'password')"},
+		{req{Method: "POST", Path: "/posts", Token: token, Body: map[string]any{"title": huge, "content": "c"}},
+			422, "VALIDATION", "title", "must be at most 200 characters",
+			"publishing.post_problems(repeat('x', 100000), 'c', NULL)"},
+		{req{Method: "POST", Path: "/activities", Token: token, Body: map[string]any{"message": huge}},
+			422, "VALIDATION", "message", "must be 1 to 280 characters",
+			"publishing.activity_problems(repeat('x', 100000), NULL)"},
+		{req{Method: "POST", Path: "/trackers", Token: token, Body: map[string]any{"name": huge, "type": "note"}},
+			422, "VALIDATION", "name", "must be 1 to 100 characters, not all blank",
+			"tracking.tracker_problems('note', repeat('x', 100000), NULL, NULL, NULL)"},
+		{req{Method: "POST", Path: "/trackers/1/logs", Token: token, Body: map[string]any{"note": huge}},
+			422, "VALIDATION", "note", "must be at most 10000 characters",
+			"tracking.log_problems('note', NULL, repeat('x', 100000), NULL, NULL, NULL, NULL)"},
+		{req{Method: "GET", Path: "/trackers/1/series?tz=" + huge, Token: token}, 422, "VALIDATION", "tz",
+			"must be an IANA time zone, e.g. Europe/Berlin", ""},
+		{req{Method: "POST", Path: "/sessions", Body: map[string]any{"login": huge, "password": "whatever it is"}},
+			401, "INVALID_CREDENTIALS", "", "", ""},
+		{req{Method: "DELETE", Path: "/account", Token: token, Body: map[string]any{"password": huge}},
+			401, "INVALID_CREDENTIALS", "", "", ""},
+		{req{Method: "GET", Path: "/posts?before=" + huge}, 400, "BAD_REQUEST", "before", "is not a cursor from this route", ""},
+		{req{Method: "GET", Path: "/users/" + strings.Repeat("h", 1000) + "/activities"}, 404, "NOT_FOUND", "", "", ""},
+	} {
+		c.r.UA, c.r.IP = "ua", uniqueIP()
+		before := dbCalls(t, g)
+		r := g.do(c.r)
+		what := c.r.Method + " " + c.r.Path[:min(len(c.r.Path), 40)]
+		if r.Status != c.status || r.Code(t) != c.code {
+			t.Errorf("%s: %d %.200s, want %d %s", what, r.Status, r.Body, c.status, c.code)
+			continue
+		}
+		expectErrorBody(t, r)
+		if c.field != "" {
+			if d := details(t, r); d[c.field] != c.reason || len(d) != 1 {
+				t.Errorf("%s: details %v, want {%s: %s}", what, d, c.field, c.reason)
+			}
+		}
+		if c.sameAsSQLsExpr != "" {
+			if got := sqlReason(c.sameAsSQLsExpr, c.field); got != c.reason {
+				t.Errorf("%s: SQL says %q of that value, the gateway %q", what, got, c.reason)
+			}
+		}
+		if after := dbCalls(t, g); after != before {
+			t.Errorf("%s: %v database calls, want none", what, after-before)
+		}
+	}
+	// The login's 401 is the one of an unknown login.
+	u := user{Username: unique("nobody_"), Password: "whatever it is", IP: uniqueIP()}
+	unknown := g.loginResp(u, "ua")
+	long := g.do(req{Method: "POST", Path: "/sessions", UA: "ua", IP: uniqueIP(),
+		Body: map[string]any{"login": huge, "password": "whatever it is"}})
+	if unknown.Status != 401 || string(unknown.Body) != string(long.Body) {
+		t.Errorf("a 100 kB login: %d %s; an unknown login: %d %s; want the same", long.Status, long.Body,
+			unknown.Status, unknown.Body)
+	}
+}
+
+// Eight clients send 1 MiB logins (as large as a body may be) over and over
+// while a GET /posts stream runs beside them: the logins are answered 401
+// INVALID_CREDENTIALS without reaching the database, the posts 200. The
+// stream's latency is printed (no assertion on time).
+func TestPostsBesideHugeLogins(t *testing.T) {
+	g := startGateway(t, nil)
+	login := strings.Repeat("l", 1<<20-100) // the body, with its braces and names, is just under 1 MiB
+	body := []byte(`{"login": "` + login + `", "password": "whatever it is"}`)
+	posts := map[int]int{}
+	stream := func(until time.Time) (latencies []time.Duration) {
+		for time.Now().Before(until) {
+			start := time.Now()
+			r := g.do(req{Method: "GET", Path: "/posts?limit=20", UA: "ua"})
+			latencies = append(latencies, time.Since(start))
+			posts[r.Status]++
+		}
+		return latencies
+	}
+	quantiles(t, "GET /posts alone", stream(time.Now().Add(time.Second)))
+	var (
+		mu       sync.Mutex
+		statuses = map[int]int{}
+		wg       sync.WaitGroup
+	)
+	deadline := time.Now().Add(3 * time.Second)
+	for range 8 {
+		wg.Go(func() {
+			ip := uniqueIP()
+			for time.Now().Before(deadline) {
+				r, err := g.try(req{Method: "POST", Path: "/sessions", UA: "ua", IP: ip, Body: body})
+				mu.Lock()
+				if err != nil {
+					statuses[-1]++
+				} else {
+					statuses[r.Status]++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	latencies := stream(deadline)
+	wg.Wait()
+	quantiles(t, "GET /posts beside eight 1 MiB logins", latencies)
+	t.Logf("logins: statuses %v", statuses)
+	if len(posts) != 1 || posts[200] == 0 {
+		t.Errorf("GET /posts answered %v, want 200 only", posts)
+	}
+	if len(statuses) != 1 || statuses[401] == 0 {
+		t.Errorf("the 1 MiB logins were answered %v, want 401 only", statuses)
 	}
 }
