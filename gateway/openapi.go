@@ -157,7 +157,8 @@ func responses(rt Route) object {
 	for _, a := range rt.Args {
 		takes[a.From] = true
 	}
-	codes := map[int][]string{400: {"BAD_REQUEST"}, 500: {"INTERNAL"}, 503: {"UNAVAILABLE"}, 504: {"TIMEOUT"}}
+	codes := map[int][]string{400: {"BAD_REQUEST"}, 414: {"URI_TOO_LONG"}, 431: {"HEADERS_TOO_LARGE"},
+		500: {"INTERNAL"}, 503: {"UNAVAILABLE"}, 504: {"TIMEOUT"}}
 	if rt.Auth {
 		codes[401] = []string{"UNAUTHENTICATED", "INVALID", "EXPIRED", "BROWSER"}
 		codes[403] = []string{"FORBIDDEN"}

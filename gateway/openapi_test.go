@@ -246,18 +246,18 @@ func TestOpenAPIErrorResponses(t *testing.T) {
 		method, path, statuses string
 		codes                  map[string]string // status → its description
 	}{
-		{"get", "/availability", "200 400 422 429 500 503 504", nil},
-		{"post", "/accounts", "201 400 409 413 415 422 429 500 503 504",
+		{"get", "/availability", "200 400 414 422 429 431 500 503 504", nil},
+		{"post", "/accounts", "201 400 409 413 414 415 422 429 431 500 503 504",
 			map[string]string{"409": "Conflict: USERNAME_TAKEN, EMAIL_TAKEN"}},
-		{"post", "/sessions", "201 400 401 413 415 422 429 500 503 504",
+		{"post", "/sessions", "201 400 401 413 414 415 422 429 431 500 503 504",
 			map[string]string{"401": "Unauthorized: INVALID_CREDENTIALS"}},
-		{"get", "/session", "200 400 401 403 500 503 504",
+		{"get", "/session", "200 400 401 403 414 431 500 503 504",
 			map[string]string{"401": "Unauthorized: UNAUTHENTICATED, INVALID, EXPIRED, BROWSER", "403": "Forbidden: FORBIDDEN"}},
-		{"delete", "/sessions/{id}", "204 400 401 403 404 500 503 504",
+		{"delete", "/sessions/{id}", "204 400 401 403 404 414 431 500 503 504",
 			map[string]string{"403": "Forbidden: FORBIDDEN, CSRF"}},
-		{"put", "/account/password", "204 400 401 403 413 415 422 429 500 503 504",
+		{"put", "/account/password", "204 400 401 403 413 414 415 422 429 431 500 503 504",
 			map[string]string{"401": "Unauthorized: UNAUTHENTICATED, INVALID, EXPIRED, BROWSER, INVALID_CREDENTIALS"}},
-		{"delete", "/account", "204 400 401 403 413 415 422 429 500 503 504", nil},
+		{"delete", "/account", "204 400 401 403 413 414 415 422 429 431 500 503 504", nil},
 	} {
 		item := doc.Paths.PathItems.GetOrZero(c.path)
 		if item == nil || item.GetOperations().GetOrZero(c.method) == nil {

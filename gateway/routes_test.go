@@ -214,7 +214,7 @@ func TestSurelyTooLong(t *testing.T) {
 		{chars, escaped(2), false}, // 26 bytes, 2 characters
 		{chars, json.RawMessage(`"` + strings.Repeat("x", 36) + `"`), true},
 		{chars, json.RawMessage(`"` + strings.Repeat("x", 35) + `"`), false}, // not sure: decoded and counted
-		{bytes, json.RawMessage(`"\u0041\u0042"`), false},                      // 14 bytes, 2 bytes decoded
+		{bytes, json.RawMessage(`"\u0041\u0042"`), false},                    // 14 bytes, 2 bytes decoded
 		{bytes, json.RawMessage(`"` + strings.Repeat("x", 18) + `"`), true},
 		{chars.trim(), json.RawMessage(`"` + strings.Repeat(" ", 100) + `"`), false},
 		{chars, json.RawMessage(`12345678901234567890123456789012345678`), false}, // not a string
