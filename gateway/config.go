@@ -37,8 +37,17 @@ type Config struct {
 	AllowedOrigins   []string       // ALLOWED_ORIGINS: origins allowed by CORS and the CSRF rule
 	StatementTimeout time.Duration  // STATEMENT_TIMEOUT: per request, enforced by PostgreSQL
 	PoolSize         int32          // DB_POOL_SIZE: maximum database connections (default: 2 per CPU, at least 4)
+	// BCRYPT_CONCURRENCY: the most calls of the Bcrypt routes (login,
+	// sign-up, password change, account deletion) this process has in
+	// flight; the rest wait up to a second, then get 503 (bcrypt.go).
+	// Default (0 here): DefaultBcryptConcurrency; 1..DB_POOL_SIZE-1.
+	BcryptConcurrency int
+	// BCRYPT_WAIT: how long such a call waits for a slot before its 503
+	// (default, and 0 here: DefaultBcryptWait, a second).
+	BcryptWait time.Duration
 	// DB_EXEC_MODE: how pgx sends statements (default cache_statement; exec
-	// behind PgBouncer's transaction pooling). The zero value is pgx's default.
+	// behind PgBouncer's transaction pooling; never simple_protocol, which
+	// would put secrets into PostgreSQL's log). The zero value is pgx's default.
 	ExecMode        pgx.QueryExecMode
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT: grace for in-flight requests on SIGTERM
 	// MAINTENANCE_INTERVAL: how often to run api.maintenance (0 = never)
@@ -125,6 +134,21 @@ func ConfigFromEnv() (Config, error) {
 			return c, fmt.Errorf("DB_POOL_SIZE: want 1..1000")
 		}
 		c.PoolSize = int32(n)
+	}
+	c.BcryptConcurrency = DefaultBcryptConcurrency(c.PoolSize)
+	if v := os.Getenv("BCRYPT_CONCURRENCY"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > max(1, int(c.PoolSize)-1) {
+			return c, fmt.Errorf("BCRYPT_CONCURRENCY: want 1..%d, below DB_POOL_SIZE (%d) so that the other routes keep connections",
+				max(1, int(c.PoolSize)-1), c.PoolSize)
+		}
+		c.BcryptConcurrency = n
+	}
+	c.BcryptWait = DefaultBcryptWait
+	if v := os.Getenv("BCRYPT_WAIT"); v != "" {
+		if c.BcryptWait, err = time.ParseDuration(v); err != nil || c.BcryptWait < time.Millisecond || c.BcryptWait > time.Minute {
+			return c, fmt.Errorf("BCRYPT_WAIT: want a duration from 1ms to 1m, such as 1s")
+		}
 	}
 	if c.ExecMode, err = ParseExecMode(os.Getenv("DB_EXEC_MODE")); err != nil {
 		return c, err
@@ -221,12 +245,24 @@ var execModes = map[string]pgx.QueryExecMode{
 	"cache_describe":  pgx.QueryExecModeCacheDescribe,
 	"describe_exec":   pgx.QueryExecModeDescribeExec,
 	"exec":            pgx.QueryExecModeExec,
-	"simple_protocol": pgx.QueryExecModeSimpleProtocol,
 }
+
+// errSimpleProtocol is why DB_EXEC_MODE=simple_protocol is refused: pgx
+// would inline every parameter into the statement's text, and PostgreSQL
+// logs the text of a statement that fails (log_min_error_statement, ERROR
+// by default), so a throttled login would write the typed password, and any
+// 4xx of an authenticated route the bearer token, into the server's log.
+// With the extended protocol (every other mode) parameters travel apart
+// from the text. exec does what simple_protocol was for: one round trip,
+// behind PgBouncer's transaction pooling.
+var errSimpleProtocol = fmt.Errorf("DB_EXEC_MODE=simple_protocol is refused: pgx would inline the parameters " +
+	"(passwords, session tokens) into the statement text, which PostgreSQL writes to its log when the " +
+	"statement fails; use exec (one round trip, also behind PgBouncer)")
 
 // ParseExecMode reads DB_EXEC_MODE; empty is cache_statement, pgx's default
 // (named prepared statements kept per connection: not behind PgBouncer 1.18's
-// transaction pooling, where exec or simple_protocol is needed).
+// transaction pooling, where exec is needed). simple_protocol is refused
+// (errSimpleProtocol).
 func ParseExecMode(s string) (pgx.QueryExecMode, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -235,5 +271,8 @@ func ParseExecMode(s string) (pgx.QueryExecMode, error) {
 	if m, ok := execModes[s]; ok {
 		return m, nil
 	}
-	return 0, fmt.Errorf("DB_EXEC_MODE: want cache_statement, cache_describe, describe_exec, exec or simple_protocol")
+	if strings.EqualFold(s, "simple_protocol") {
+		return 0, errSimpleProtocol
+	}
+	return 0, fmt.Errorf("DB_EXEC_MODE: want cache_statement, cache_describe, describe_exec or exec")
 }

@@ -15,7 +15,8 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 	for _, k := range []string{"HOST", "PORT", "LOG_LEVEL", "LOG_FORMAT", "COOKIE_SECURE", "TRUSTED_PROXIES",
 		"METRICS_ALLOWED", "ALLOWED_ORIGINS", "STATEMENT_TIMEOUT", "DB_POOL_SIZE", "SHUTDOWN_TIMEOUT",
 		"MAINTENANCE_INTERVAL", "PPROF_ADDR", "DB_PIPELINE", "DB_EXEC_MODE", "PROXY_USER_HEADER",
-		"DATABASE_PASSWORD_FILE", "REPLICA_DATABASE_URL", "REPLICA_MAX_LAG"} {
+		"DATABASE_PASSWORD_FILE", "REPLICA_DATABASE_URL", "REPLICA_MAX_LAG", "BCRYPT_CONCURRENCY",
+		"BCRYPT_WAIT"} {
 		t.Setenv(k, "")
 	}
 	c, err := ConfigFromEnv()
@@ -130,7 +131,6 @@ func TestParseExecMode(t *testing.T) {
 		"cache_describe":  pgx.QueryExecModeCacheDescribe,
 		"describe_exec":   pgx.QueryExecModeDescribeExec,
 		" exec ":          pgx.QueryExecModeExec,
-		"simple_protocol": pgx.QueryExecModeSimpleProtocol,
 	} {
 		if got, err := ParseExecMode(in); err != nil || got != want {
 			t.Errorf("ParseExecMode(%q) = %v, %v; want %v", in, got, err, want)
@@ -156,6 +156,25 @@ func TestConfigFromEnvExecMode(t *testing.T) {
 	t.Setenv("DB_EXEC_MODE", "prepare")
 	if _, err := ConfigFromEnv(); err == nil || !strings.Contains(err.Error(), "DB_EXEC_MODE") {
 		t.Fatalf("a bad DB_EXEC_MODE: err %v", err)
+	}
+}
+
+// simple_protocol inlines the parameters (passwords, tokens) into the
+// statement text, which PostgreSQL logs when the statement fails: refused
+// at start-up, saying why.
+func TestConfigFromEnvRefusesSimpleProtocol(t *testing.T) {
+	t.Setenv("DATABASE_URL", "postgres://gateway@127.0.0.1/db")
+	for _, v := range []string{"simple_protocol", " simple_protocol ", "SIMPLE_PROTOCOL"} {
+		t.Setenv("DB_EXEC_MODE", v)
+		_, err := ConfigFromEnv()
+		if err == nil {
+			t.Fatalf("DB_EXEC_MODE=%q accepted, want it refused", v)
+		}
+		for _, want := range []string{"DB_EXEC_MODE=simple_protocol", "inline", "log", "exec"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("DB_EXEC_MODE=%q: error %q does not say %q", v, err, want)
+			}
+		}
 	}
 }
 

@@ -21,10 +21,32 @@ import (
 )
 
 const (
-	maxBody       = 1 << 20 // 1 MiB
-	maxBrowser    = 512     // bytes of User-Agent kept as the session's browser info
-	sessionCookie = "session"
+	maxBody    = 1 << 20 // 1 MiB
+	maxBrowser = 512     // bytes of User-Agent kept as the session's browser info
 )
+
+// The session cookie's two names. A Secure cookie (COOKIE_SECURE=true, the
+// default) is named with the __Host- prefix, which browsers accept only
+// from HTTPS, with Path=/ and without Domain: so no sibling subdomain (and
+// no one on plain HTTP) can plant a session cookie for this origin, say to
+// log a victim into the attacker's account. Plain-HTTP development
+// (COOKIE_SECURE=false) keeps "session": a browser refuses a __Host- cookie
+// that is not Secure.
+const (
+	hostSessionCookie = "__Host-session"
+	sessionCookie     = "session"
+)
+
+// cookieName is the session cookie the gateway sets, and the only one it
+// reads: reading "session" as well under COOKIE_SECURE=true would let a
+// planted cookie in again, undoing the prefix (a session cookie of the old
+// name is ignored; its holder logs in once more).
+func cookieName(secure bool) string {
+	if secure {
+		return hostSessionCookie
+	}
+	return sessionCookie
+}
 
 // contextItems is the number of attributes of the SQL type request.context
 // (sql/code/request.sql), which contextArgs fills in the same order.
@@ -97,7 +119,7 @@ func (s *Server) handle(rt Route) http.HandlerFunc {
 	sql := callSQL(rt)
 	return func(w http.ResponseWriter, r *http.Request) {
 		info := requestInfo(w)
-		tok, fromCookie := sessionToken(r)
+		tok, fromCookie := sessionToken(r, cookieName(s.cfg.CookieSecure))
 		if info.proxyUser = s.proxyUser(r); info.proxyUser != "" {
 			// The proxy's identity wins: a token or cookie beside it is not sent.
 			tok, fromCookie = "", false
@@ -123,7 +145,22 @@ func (s *Server) handle(rt Route) http.HandlerFunc {
 			return
 		}
 
-		out, err := s.call(r.Context(), &rt, tok, sql, args)
+		var out []byte
+		var err error
+		if rt.Bcrypt {
+			if !s.bcrypt.enter(r.Context()) {
+				if r.Context().Err() != nil {
+					info.status = statusClientClosed
+					return
+				}
+				writeError(w, errBcryptBusy())
+				return
+			}
+			out, err = s.call(r.Context(), &rt, tok, sql, args)
+			s.bcrypt.leave()
+		} else {
+			out, err = s.call(r.Context(), &rt, tok, sql, args)
+		}
 		if err != nil && r.Context().Err() != nil {
 			// The client went away; nobody reads this answer. 499 is nginx's
 			// "client closed request", for the access log only.
@@ -168,7 +205,8 @@ func (s *Server) handle(rt Route) http.HandlerFunc {
 
 // readArgs collects the function's arguments in its order: the context,
 // then the route's own. Every problem with the request's shape is a 400, 413
-// or 415 here; whether the values make sense is for SQL to decide (422).
+// or 415 here, and text longer than its Max is refused here too (a 422, or
+// OverMax's answer); whether the values make sense is for SQL to decide (422).
 func (s *Server) readArgs(info *reqInfo, r *http.Request, rt Route, tok string) ([]any, *apiError) {
 	var bodyFields map[string]json.RawMessage
 	if takes(rt, FromBody) {
@@ -184,6 +222,31 @@ func (s *Server) readArgs(info *reqInfo, r *http.Request, rt Route, tok string) 
 	all := make([]any, contextItems+len(rt.Args))
 	s.contextArgs(info, r, tok, all[:contextItems])
 	args := all[contextItems:]
+	// Text over its Max (routes.go): every such field is named in one 422,
+	// as SQL names every bad field; a field whose OverMax answers otherwise
+	// (a login, a password, a cursor, a handle) is answered so, after the
+	// 422s, as SQL validates the fields before it compares a password.
+	var tooLong map[string]string
+	var overMax *apiError
+	refuse := func(a Arg) {
+		if a.OverMax != nil {
+			if overMax == nil {
+				overMax = a.OverMax()
+			}
+			return
+		}
+		if tooLong == nil {
+			tooLong = map[string]string{}
+		}
+		tooLong[a.Name] = a.TooLong
+	}
+	long := func(a Arg, v string) bool {
+		if a.tooLong(v) {
+			refuse(a)
+			return true
+		}
+		return false
+	}
 	for i, a := range rt.Args {
 		switch a.From {
 		case FromQuery:
@@ -202,6 +265,9 @@ func (s *Server) readArgs(info *reqInfo, r *http.Request, rt Route, tok string) 
 			if e := checkText(a.Name, v); e != nil {
 				return nil, e
 			}
+			if long(a, v) {
+				continue
+			}
 			args[i] = v
 		case FromPath:
 			v := mux.Vars(r)[a.Name]
@@ -217,6 +283,9 @@ func (s *Server) readArgs(info *reqInfo, r *http.Request, rt Route, tok string) 
 				if e := checkText(a.Name, v); e != nil {
 					return nil, e
 				}
+				if long(a, v) {
+					continue
+				}
 				args[i] = v
 				continue
 			}
@@ -230,12 +299,31 @@ func (s *Server) readArgs(info *reqInfo, r *http.Request, rt Route, tok string) 
 			if !ok || string(raw) == "null" {
 				continue // NULL
 			}
+			if a.Kind == Text && surelyTooLong(a, raw) {
+				refuse(a) // a huge string is not decoded only to be refused
+				continue
+			}
 			v, e := decodeField(a, raw)
 			if e != nil {
 				return nil, e
 			}
+			if text, ok := v.(string); ok && a.Kind == Text && long(a, text) {
+				continue
+			}
 			args[i] = v
 		}
+	}
+	if tooLong != nil {
+		message := "some parameters are invalid" // SQL's words for query parameters, and for fields:
+		for _, a := range rt.Args {
+			if _, ok := tooLong[a.Name]; ok && a.From == FromBody {
+				message = "some fields are invalid"
+			}
+		}
+		return nil, newError(422, message, tooLong)
+	}
+	if overMax != nil {
+		return nil, overMax
 	}
 	return all, nil
 }
@@ -320,6 +408,21 @@ func decodeField(a Arg, raw json.RawMessage) (any, *apiError) {
 	}
 }
 
+// surelyTooLong says, without decoding it, that the JSON string raw holds
+// more than a.Max characters (or bytes): every character takes at most 12
+// bytes of JSON (a surrogate pair of \u escapes), every byte at most 6 (one
+// \u escape). Not for Trim: the whitespace SQL trims may be most of it.
+func surelyTooLong(a Arg, raw json.RawMessage) bool {
+	if a.Max == 0 || a.Trim || len(raw) < 2 || raw[0] != '"' {
+		return false
+	}
+	per := 12
+	if a.MaxBytes {
+		per = 6
+	}
+	return (len(raw)-2)/per > a.Max
+}
+
 // maxNumber is the longest JSON number a Number argument takes, in characters.
 const maxNumber = 1000
 
@@ -364,15 +467,15 @@ func safeMethod(m string) bool {
 	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
 }
 
-// sessionToken takes the Bearer token, else the session cookie.
-func sessionToken(r *http.Request) (tok string, fromCookie bool) {
+// sessionToken takes the Bearer token, else the session cookie of that name.
+func sessionToken(r *http.Request, cookie string) (tok string, fromCookie bool) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		if len(h) > 7 && strings.EqualFold(h[:7], "Bearer ") {
 			return strings.TrimSpace(h[7:]), false
 		}
 		return "", false
 	}
-	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+	if c, err := r.Cookie(cookie); err == nil && c.Value != "" {
 		return c.Value, true
 	}
 	return "", false
@@ -423,7 +526,11 @@ func (s *Server) clientIP(r *http.Request) netip.Addr {
 	}
 	addr := peer.Addr().Unmap()
 	xff := r.Header.Values("X-Forwarded-For")
-	if len(xff) == 0 || !s.trusted(addr) {
+	if len(xff) == 0 {
+		return addr
+	}
+	if !s.trusted(addr) {
+		s.warnUntrustedForwarding(addr)
 		return addr
 	}
 	hops := strings.Split(strings.Join(xff, ","), ",")
@@ -439,6 +546,22 @@ func (s *Server) clientIP(r *http.Request) netip.Addr {
 		addr = a
 	}
 	return addr
+}
+
+// warnUntrustedForwarding logs, once per Server (one per process), that a
+// peer outside TRUSTED_PROXIES sent X-Forwarded-For. Behind a proxy that
+// TRUSTED_PROXIES does not name, every client has the proxy's address: one
+// client's failed logins throttle everyone's (the per-IP key), and the
+// audit log and the sessions list show the proxy. A client sending the
+// header itself also logs it, which is why once: never a line per request.
+func (s *Server) warnUntrustedForwarding(peer netip.Addr) {
+	if s.xffWarned.Swap(true) {
+		return
+	}
+	s.log.Warn().Str("peer", peer.String()).Msg("a request came with X-Forwarded-For from a peer not in TRUSTED_PROXIES, " +
+		"so the header is ignored: if the gateway runs behind a proxy, every client shares the proxy's address " +
+		"for throttling (one client's failed logins refuse everyone's) and in the audit log; set TRUSTED_PROXIES " +
+		"to the proxy's address. Logged once per process")
 }
 
 func (s *Server) trusted(a netip.Addr) bool {
@@ -507,7 +630,7 @@ func (s *Server) setSessionCookie(w http.ResponseWriter, body []byte) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{
-		Name: sessionCookie, Value: login.Token, Path: "/",
+		Name: cookieName(s.cfg.CookieSecure), Value: login.Token, Path: "/", // no Domain: host-only
 		MaxAge:   max(1, int(time.Until(login.ExpiresAt).Seconds())),
 		HttpOnly: true, Secure: s.cfg.CookieSecure, SameSite: http.SameSiteLaxMode,
 	})
@@ -529,7 +652,7 @@ func sessionRefused(e *apiError) bool {
 
 func clearCookie(w http.ResponseWriter, secure bool) {
 	http.SetCookie(w, &http.Cookie{
-		Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
+		Name: cookieName(secure), Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode,
 	})
 }

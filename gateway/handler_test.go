@@ -1,11 +1,14 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/rs/zerolog"
 )
 
 // X-Forwarded-For is believed only from a trusted proxy, and only up to the
@@ -33,19 +36,97 @@ func TestClientIP(t *testing.T) {
 	}
 }
 
+// X-Forwarded-For from a peer outside TRUSTED_PROXIES: the gateway warns
+// once per process (not once per request) that every client then shares
+// the proxy's address, naming TRUSTED_PROXIES; a trusted peer's header, or
+// a request without one, warns of nothing.
+func TestUntrustedForwardingWarnsOnce(t *testing.T) {
+	var logs bytes.Buffer
+	s := &Server{log: zerolog.New(&logs),
+		cfg: Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}}
+	send := func(peer, xff string) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = peer
+		if xff != "" {
+			r.Header.Set("X-Forwarded-For", xff)
+		}
+		s.clientIP(r)
+	}
+	send("203.0.113.9:5000", "")
+	send("10.1.2.3:5000", "198.51.100.1")
+	if logs.Len() != 0 {
+		t.Fatalf("logged %q without an untrusted X-Forwarded-For", logs.String())
+	}
+	for range 5 {
+		send("203.0.113.9:5000", "198.51.100.1")
+	}
+	send("[2001:db8::1]:5000", "198.51.100.2")
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("%d log lines for six requests, want one:\n%s", len(lines), logs.String())
+	}
+	var line map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &line); err != nil {
+		t.Fatal(err)
+	}
+	msg, _ := line["message"].(string)
+	if line["level"] != "warn" || line["peer"] != "203.0.113.9" || !strings.Contains(msg, "TRUSTED_PROXIES") ||
+		!strings.Contains(msg, "throttling") {
+		t.Fatalf("log line %s, want a warning naming the peer, throttling and TRUSTED_PROXIES", lines[0])
+	}
+}
+
 func TestSessionToken(t *testing.T) {
 	r := httptest.NewRequest("GET", "/", nil)
 	r.Header.Set("Cookie", "session=from-cookie")
-	if tok, fromCookie := sessionToken(r); tok != "from-cookie" || !fromCookie {
+	if tok, fromCookie := sessionToken(r, sessionCookie); tok != "from-cookie" || !fromCookie {
 		t.Fatalf("cookie: %q %v", tok, fromCookie)
 	}
 	r.Header.Set("Authorization", "bearer  from-header ")
-	if tok, fromCookie := sessionToken(r); tok != "from-header" || fromCookie {
+	if tok, fromCookie := sessionToken(r, sessionCookie); tok != "from-header" || fromCookie {
 		t.Fatalf("bearer wins over the cookie: %q %v", tok, fromCookie)
 	}
 	r.Header.Set("Authorization", "Basic dXNlcjpwdw==")
-	if tok, _ := sessionToken(r); tok != "" {
+	if tok, _ := sessionToken(r, sessionCookie); tok != "" {
 		t.Fatalf("another scheme is no token: %q", tok)
+	}
+}
+
+// The session cookie is __Host-session when Secure, session on plain-HTTP
+// development; each gateway sets and reads its own name only, so a
+// "session" cookie planted by a sibling subdomain is not read by a Secure
+// gateway.
+func TestSessionCookieName(t *testing.T) {
+	if got := cookieName(true); got != "__Host-session" {
+		t.Errorf("COOKIE_SECURE=true: %q, want __Host-session", got)
+	}
+	if got := cookieName(false); got != "session" {
+		t.Errorf("COOKIE_SECURE=false: %q, want session", got)
+	}
+	for _, secure := range []bool{true, false} {
+		name, other := cookieName(secure), cookieName(!secure)
+		s := &Server{cfg: Config{CookieSecure: secure}}
+		w := httptest.NewRecorder()
+		s.setSessionCookie(w, []byte(`{"token": "tok", "expires_at": "2999-01-01T00:00:00Z"}`))
+		c := w.Result().Cookies()
+		if len(c) != 1 || c[0].Name != name || c[0].Value != "tok" || c[0].Path != "/" || c[0].Domain != "" ||
+			c[0].Secure != secure {
+			t.Errorf("COOKIE_SECURE=%v: sets %v, want %s=tok; Path=/, no Domain, Secure %v", secure, c, name, secure)
+		}
+		w = httptest.NewRecorder()
+		clearCookie(w, secure)
+		if c := w.Result().Cookies(); len(c) != 1 || c[0].Name != name || c[0].MaxAge >= 0 {
+			t.Errorf("COOKIE_SECURE=%v: clears %v, want %s", secure, c, name)
+		}
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Cookie", other+"=planted")
+		if tok, _ := sessionToken(r, name); tok != "" {
+			t.Errorf("COOKIE_SECURE=%v: read the cookie %s, want only %s", secure, other, name)
+		}
+		r.Header.Set("Cookie", other+"=planted; "+name+"=mine")
+		if tok, fromCookie := sessionToken(r, name); tok != "mine" || !fromCookie {
+			t.Errorf("COOKIE_SECURE=%v: read %q, want %s's value", secure, tok, name)
+		}
 	}
 }
 

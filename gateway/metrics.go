@@ -48,6 +48,9 @@ type metrics struct {
 	primaryCalls, replicaCalls prometheus.Counter
 	// pools reports the connection pools' statistics.
 	pools *poolCollector
+	// bcryptRefused counts the Bcrypt routes' calls refused for want of a
+	// slot (503; bcrypt.go); addBcrypt reports the slots themselves.
+	bcryptRefused prometheus.Counter
 }
 
 func newMetrics(pool *pgxpool.Pool, log zerolog.Logger) *metrics {
@@ -82,6 +85,11 @@ func newMetrics(pool *pgxpool.Pool, log zerolog.Logger) *metrics {
 				"the query (conflict), the replica did not know the session (unknown_session) or lags more " +
 				"than REPLICA_MAX_LAG (lagging).",
 		}, []string{"outcome"}),
+		bcryptRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "homebase_gateway_bcrypt_refused_total",
+			Help: "Calls of the bcrypt-running routes (login, sign-up, password change, account deletion) answered " +
+				"503 because BCRYPT_CONCURRENCY calls were in flight for the whole wait.",
+		}),
 	}
 	m.pools = &poolCollector{pools: []namedPool{{"primary", pool}}, waiting: &m.waiting}
 	reg := prometheus.NewRegistry()
@@ -89,7 +97,7 @@ func newMetrics(pool *pgxpool.Pool, log zerolog.Logger) *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.requests, m.duration, m.dbErrors, m.batchSize, m.calls,
-		m.pools,
+		m.pools, m.bcryptRefused,
 	)
 	m.reg = reg
 	m.primaryCalls, m.replicaCalls = m.calls.WithLabelValues("primary"), m.calls.WithLabelValues("replica")
@@ -200,6 +208,20 @@ func (s *Server) metricsAllowed(r *http.Request) bool {
 		}
 	}
 	return false
+}
+
+// addBcrypt reports the Bcrypt routes' slots: in use now, and how many.
+func (m *metrics) addBcrypt(g *bcryptGate) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "homebase_gateway_bcrypt_in_flight",
+			Help: "Calls of the bcrypt-running routes in flight now (at most homebase_gateway_bcrypt_slots).",
+		}, func() float64 { return float64(g.inFlight()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "homebase_gateway_bcrypt_slots",
+			Help: "BCRYPT_CONCURRENCY: the most calls of the bcrypt-running routes this process runs at once.",
+		}, func() float64 { return float64(g.size()) }),
+	)
 }
 
 // addReplica counts the replica's routing and reports its pool (UseReplica).

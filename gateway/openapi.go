@@ -54,8 +54,10 @@ func OpenAPIDocument(routes []Route, schemaVersion int32) []byte {
 			"securitySchemes": object{
 				"bearer": object{"type": "http", "scheme": "bearer",
 					"description": "The token a login returns. The session is bound to the User-Agent it was created with; another one deletes it (401 BROWSER)."},
-				"cookie": object{"type": "apiKey", "in": "cookie", "name": sessionCookie,
-					"description": "Set by the login. A POST, PUT, PATCH or DELETE authenticated by the cookie alone must come from an allowed Origin (403 CSRF)."},
+				"cookie": object{"type": "apiKey", "in": "cookie", "name": hostSessionCookie,
+					"description": "Set by the login: " + hostSessionCookie + " (Secure, Path=/, no Domain), or " + sessionCookie +
+						" on a plain-HTTP development gateway (COOKIE_SECURE=false); the gateway reads only the one it sets. " +
+						"A POST, PUT, PATCH or DELETE authenticated by the cookie alone must come from an allowed Origin (403 CSRF)."},
 			},
 		},
 	}
@@ -81,11 +83,11 @@ func operation(rt Route) object {
 			if a.Kind == Int {
 				s["minimum"] = 1 // readArgs refuses the others (400)
 			}
-			params = append(params, object{"name": a.Name, "in": "path", "required": true, "schema": s})
+			params = append(params, object{"name": a.Name, "in": "path", "required": true, "schema": maxSchema(a, s)})
 		case FromQuery:
-			params = append(params, object{"name": a.Name, "in": "query", "schema": kindSchema(a.Kind)})
+			params = append(params, object{"name": a.Name, "in": "query", "schema": maxSchema(a, kindSchema(a.Kind))})
 		case FromBody:
-			s := kindSchema(a.Kind)
+			s := maxSchema(a, kindSchema(a.Kind))
 			s["type"] = []string{s["type"].(string), "null"} // null is the same as absent
 			fields[a.Name] = s
 		}
@@ -110,6 +112,32 @@ func operation(rt Route) object {
 	return op
 }
 
+// maxSchema adds the argument's Max to its schema: maxLength counts
+// characters, as Max does; a limit in bytes (a password) is also at most
+// that many characters, and says so; a length counted without surrounding
+// whitespace (Trim) is no maxLength, only said.
+func maxSchema(a Arg, s object) object {
+	switch {
+	case a.Max == 0:
+	case a.Trim:
+		s["description"] = "at most " + strconv.Itoa(a.Max) + " characters without surrounding whitespace"
+	case a.MaxBytes:
+		s["maxLength"] = a.Max
+		s["description"] = "at most " + strconv.Itoa(a.Max) + " bytes of UTF-8"
+	default:
+		s["maxLength"] = a.Max
+	}
+	if a.Max > 0 && a.OverMax != nil {
+		e := a.OverMax()
+		over := "longer: " + strconv.Itoa(e.status) + " " + e.Code
+		if d, ok := s["description"].(string); ok {
+			over = d + "; " + over
+		}
+		s["description"] = over
+	}
+	return s
+}
+
 func kindSchema(k Kind) object {
 	switch k {
 	case Int:
@@ -129,7 +157,8 @@ func responses(rt Route) object {
 	for _, a := range rt.Args {
 		takes[a.From] = true
 	}
-	codes := map[int][]string{400: {"BAD_REQUEST"}, 500: {"INTERNAL"}, 503: {"UNAVAILABLE"}, 504: {"TIMEOUT"}}
+	codes := map[int][]string{400: {"BAD_REQUEST"}, 414: {"URI_TOO_LONG"}, 431: {"HEADERS_TOO_LARGE"},
+		500: {"INTERNAL"}, 503: {"UNAVAILABLE"}, 504: {"TIMEOUT"}}
 	if rt.Auth {
 		codes[401] = []string{"UNAUTHENTICATED", "INVALID", "EXPIRED", "BROWSER"}
 		codes[403] = []string{"FORBIDDEN"}
@@ -193,8 +222,10 @@ func success(rt Route) object {
 		r["content"] = object{"application/json": object{"schema": object{"type": "object"}}}
 	}
 	cookie := map[CookieEffect]string{
-		SetCookie:   "session=<token>; Path=/; Max-Age=<seconds until expires_at>; HttpOnly; Secure; SameSite=Lax (Secure unless COOKIE_SECURE=false)",
-		ClearCookie: "session=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax: the session cookie is deleted",
+		SetCookie: hostSessionCookie + "=<token>; Path=/; Max-Age=<seconds until expires_at>; HttpOnly; Secure; SameSite=Lax " +
+			"(no Domain; with COOKIE_SECURE=false, plain-HTTP development: " + sessionCookie + "=<token>, without Secure)",
+		ClearCookie: hostSessionCookie + "=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax: the session cookie is deleted " +
+			"(" + sessionCookie + "=, without Secure, with COOKIE_SECURE=false)",
 	}[rt.Cookie]
 	if cookie != "" {
 		r["headers"] = object{"Set-Cookie": object{"description": cookie, "schema": object{"type": "string"}}}

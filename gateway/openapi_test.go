@@ -79,8 +79,8 @@ func checkOpenAPI(t *testing.T, routes []Route) {
 	if b := schemes.GetOrZero("bearer"); b == nil || b.Type != "http" || b.Scheme != "bearer" {
 		t.Errorf("security scheme bearer %+v, want http bearer", b)
 	}
-	if c := schemes.GetOrZero("cookie"); c == nil || c.Type != "apiKey" || c.In != "cookie" || c.Name != "session" {
-		t.Errorf("security scheme cookie %+v, want apiKey in cookie session", c)
+	if c := schemes.GetOrZero("cookie"); c == nil || c.Type != "apiKey" || c.In != "cookie" || c.Name != "__Host-session" {
+		t.Errorf("security scheme cookie %+v, want apiKey in cookie __Host-session", c)
 	}
 
 	served := map[string]bool{}
@@ -246,18 +246,18 @@ func TestOpenAPIErrorResponses(t *testing.T) {
 		method, path, statuses string
 		codes                  map[string]string // status → its description
 	}{
-		{"get", "/availability", "200 400 422 429 500 503 504", nil},
-		{"post", "/accounts", "201 400 409 413 415 422 429 500 503 504",
+		{"get", "/availability", "200 400 414 422 429 431 500 503 504", nil},
+		{"post", "/accounts", "201 400 409 413 414 415 422 429 431 500 503 504",
 			map[string]string{"409": "Conflict: USERNAME_TAKEN, EMAIL_TAKEN"}},
-		{"post", "/sessions", "201 400 401 413 415 422 429 500 503 504",
+		{"post", "/sessions", "201 400 401 413 414 415 422 429 431 500 503 504",
 			map[string]string{"401": "Unauthorized: INVALID_CREDENTIALS"}},
-		{"get", "/session", "200 400 401 403 500 503 504",
+		{"get", "/session", "200 400 401 403 414 431 500 503 504",
 			map[string]string{"401": "Unauthorized: UNAUTHENTICATED, INVALID, EXPIRED, BROWSER", "403": "Forbidden: FORBIDDEN"}},
-		{"delete", "/sessions/{id}", "204 400 401 403 404 500 503 504",
+		{"delete", "/sessions/{id}", "204 400 401 403 404 414 431 500 503 504",
 			map[string]string{"403": "Forbidden: FORBIDDEN, CSRF"}},
-		{"put", "/account/password", "204 400 401 403 413 415 422 429 500 503 504",
+		{"put", "/account/password", "204 400 401 403 413 414 415 422 429 431 500 503 504",
 			map[string]string{"401": "Unauthorized: UNAUTHENTICATED, INVALID, EXPIRED, BROWSER, INVALID_CREDENTIALS"}},
-		{"delete", "/account", "204 400 401 403 413 415 422 429 500 503 504", nil},
+		{"delete", "/account", "204 400 401 403 413 414 415 422 429 431 500 503 504", nil},
 	} {
 		item := doc.Paths.PathItems.GetOrZero(c.path)
 		if item == nil || item.GetOperations().GetOrZero(c.method) == nil {
@@ -285,6 +285,9 @@ func TestOpenAPIErrorResponses(t *testing.T) {
 	login := doc.Paths.PathItems.GetOrZero("/sessions").Post.Responses.Codes.GetOrZero("201")
 	if login.Headers.GetOrZero("Set-Cookie") == nil {
 		t.Error("the login's 201 does not mention Set-Cookie")
+	} else if d := login.Headers.GetOrZero("Set-Cookie").Description; !strings.HasPrefix(d, "__Host-session=<token>; Path=/;") ||
+		!strings.Contains(d, "session=<token>, without Secure") {
+		t.Errorf("the login's Set-Cookie %q does not name __Host-session, and session for COOKIE_SECURE=false", d)
 	}
 }
 

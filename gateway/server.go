@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -47,6 +48,10 @@ type Server struct {
 	pipe *pipeliner
 	// replica serves the read-only routes (UseReplica); nil when none.
 	replica *replica
+	// bcrypt caps the Bcrypt routes' calls in flight (bcrypt.go).
+	bcrypt *bcryptGate
+	// xffWarned: the warning of warnUntrustedForwarding was logged.
+	xffWarned atomic.Bool
 }
 
 // NewPool opens the gateway's connection pool. PostgreSQL enforces the
@@ -87,6 +92,16 @@ func NewLogger(cfg Config, w io.Writer) zerolog.Logger {
 func New(cfg Config, pool *pgxpool.Pool, log zerolog.Logger) *Server {
 	s := &Server{cfg: cfg, pool: pool, log: log, ExpectedVersion: migrations.Latest(), ExpectedCode: code.Digest(),
 		Routes: Routes, metrics: newMetrics(pool, log)}
+	slots := cfg.BcryptConcurrency
+	if slots < 1 {
+		slots = DefaultBcryptConcurrency(cfg.PoolSize)
+	}
+	wait := cfg.BcryptWait
+	if wait <= 0 {
+		wait = DefaultBcryptWait
+	}
+	s.bcrypt = newBcryptGate(slots, wait, s.metrics.bcryptRefused)
+	s.metrics.addBcrypt(s.bcrypt)
 	if cfg.Pipeline {
 		// One connection stays free for /readyz and maintenance.
 		s.pipe = newPipeliner(func(ctx context.Context) (*pgxpool.Conn, error) { return s.acquire(ctx, pool) },
@@ -170,7 +185,11 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		// Go's server refuses a request line and headers over this with a
+		// plain-text 431 and no request id; the gateway's own limit,
+		// maxHeaderBytes, is lower and checked in withRequestContext, so
+		// that between the two the answer is in the error shape.
+		MaxHeaderBytes: maxHeaderRead,
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -271,6 +290,38 @@ func short(digest string) string {
 
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 
+const (
+	// maxHeaderBytes is the most a request's target and headers may take
+	// (64 KiB: real ones take a few); more is a 414 or a 431 in the error
+	// shape (headerProblem).
+	maxHeaderBytes = 64 << 10
+	// maxHeaderRead is what Go's server reads of them before refusing on
+	// its own, in plain text (http.Server.MaxHeaderBytes; Go adds 4 KiB of
+	// slack): a few times maxHeaderBytes, so that an oversized request
+	// short of it (a 100 kB query string) gets the gateway's own answer,
+	// and small enough that a connection's header buffer stays bounded.
+	maxHeaderRead = 256 << 10
+)
+
+// headerProblem is the answer to a request whose target or headers are
+// larger than maxHeaderBytes (as Go's server counts them: the request line,
+// then "Name: value\r\n" per header), or nil.
+func headerProblem(r *http.Request) *apiError {
+	if len(r.RequestURI) > maxHeaderBytes {
+		return newError(http.StatusRequestURITooLong, "the request's URL is longer than 64 KiB", nil)
+	}
+	n := len(r.Method) + len(r.RequestURI) + len(r.Proto) + 4 + len("Host: \r\n") + len(r.Host)
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	if n > maxHeaderBytes {
+		return newError(http.StatusRequestHeaderFieldsTooLarge, "the request's headers are larger than 64 KiB", nil)
+	}
+	return nil
+}
+
 // withRequestContext gives each request an id (the client's X-Request-Id if
 // it is sane, else a new one), echoes it, and writes one access-log line.
 // The line never holds a query string, header value, token or body.
@@ -286,6 +337,10 @@ func (s *Server) withRequestContext(next http.Handler) http.Handler {
 		}
 		info := &reqInfo{ResponseWriter: w, id: id, written: http.StatusOK}
 		w.Header().Set("X-Request-Id", id)
+		serve := next
+		if e := headerProblem(r); e != nil {
+			serve = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { writeError(w, e) })
+		}
 		defer func() {
 			if p := recover(); p != nil {
 				info.err = fmt.Errorf("panic: %v", p)
@@ -317,7 +372,7 @@ func (s *Server) withRequestContext(next http.Handler) http.Handler {
 			}
 			ev.Msg("request")
 		}()
-		next.ServeHTTP(info, r)
+		serve.ServeHTTP(info, r)
 	})
 }
 
@@ -370,6 +425,7 @@ func Main(ctx context.Context) error {
 	log.Info().Str("addr", ln.Addr().String()).Int32("schema_version", migrations.Latest()).
 		Str("code_package", short(code.Digest())).
 		Bool("cookie_secure", cfg.CookieSecure).Int32("pool_size", cfg.PoolSize).
+		Int("bcrypt_concurrency", cfg.BcryptConcurrency).Str("bcrypt_wait", cfg.BcryptWait.String()).
 		Str("maintenance_interval", cfg.MaintenanceInterval.String()).
 		Str("proxy_user_header", cfg.ProxyUserHeader).Msg("gateway listening")
 	s := New(cfg, pool, log)

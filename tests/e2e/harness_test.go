@@ -185,8 +185,13 @@ func testConfig() gateway.Config {
 		AllowedOrigins:   []string{"https://app.example"},
 		StatementTimeout: 10 * time.Second,
 		PoolSize:         20,
-		ShutdownTimeout:  10 * time.Second,
-		ExecMode:         execMode,
+		// The suite's tests run side by side on a few shared cores, where a
+		// bcrypt takes far longer than in production: their bcrypt calls
+		// wait for a slot rather than fail (TestBcryptConcurrencyCap sets
+		// the production wait).
+		BcryptWait:      30 * time.Second,
+		ShutdownTimeout: 10 * time.Second,
+		ExecMode:        execMode,
 		// scripts/test runs the suite a second time with the calls batched.
 		Pipeline: os.Getenv("TEST_DB_PIPELINE") == "true",
 	}
@@ -429,19 +434,32 @@ func (g *testGateway) loginResp(u user, ua string) resp {
 	return r
 }
 
-// withCookie is the header set of a browser that holds the session cookie.
+// The session cookie's names: __Host-session on a gateway with
+// COOKIE_SECURE=true (testConfig's), session with COOKIE_SECURE=false.
+const (
+	secureCookie = "__Host-session"
+	plainCookie  = "session"
+)
+
+// withCookie is the header set of a browser that holds the session cookie
+// of a Secure gateway (testConfig).
 func withCookie(tok string, more ...string) map[string]string {
-	h := map[string]string{"Cookie": "session=" + tok}
+	return withCookieNamed(secureCookie, tok, more...)
+}
+
+// withCookieNamed is withCookie with the cookie's name.
+func withCookieNamed(name, tok string, more ...string) map[string]string {
+	h := map[string]string{"Cookie": name + "=" + tok}
 	for i := 0; i+1 < len(more); i += 2 {
 		h[more[i]] = more[i+1]
 	}
 	return h
 }
 
-// sessionCookieOf is the session cookie a response sets, or nil.
+// sessionCookieOf is the session cookie a response sets (of either name), or nil.
 func sessionCookieOf(r resp) *http.Cookie {
 	for _, c := range (&http.Response{Header: r.Header}).Cookies() {
-		if c.Name == "session" {
+		if c.Name == secureCookie || c.Name == plainCookie {
 			return c
 		}
 	}

@@ -471,7 +471,11 @@ func TestPostUpdateAndDelete(t *testing.T) {
 		{map[string]any{"content": "  "}, []string{"content"}},
 		{map[string]any{"content": strings.Repeat("c", 100001)}, []string{"content"}},
 		{map[string]any{"excerpt": strings.Repeat("é", 301)}, []string{"excerpt"}},
-		{map[string]any{"title": "", "content": "", "excerpt": strings.Repeat("e", 301)}, []string{"title", "content", "excerpt"}},
+		{map[string]any{"title": "", "content": "", "excerpt": "e"}, []string{"title", "content"}},
+		// Over their maximum, fields are refused by the gateway before the
+		// call: the 422 names those (not the blank content, which SQL names).
+		{map[string]any{"title": strings.Repeat("t", 201), "content": "", "excerpt": strings.Repeat("e", 301)},
+			[]string{"title", "excerpt"}},
 	} {
 		r := g.do(ben.req("PATCH", path, c.body))
 		expect(t, r, 422, "VALIDATION")

@@ -252,7 +252,9 @@ func TestBadCookieIsCleared(t *testing.T) {
 	}
 }
 
-// COOKIE_SECURE=false (plain-HTTP development) drops only the Secure flag.
+// COOKIE_SECURE=false (plain-HTTP development) drops the Secure flag, and
+// with it the __Host- prefix (browsers refuse it without Secure): the
+// cookie is "session", the only name that gateway reads.
 func TestCookieWithoutSecure(t *testing.T) {
 	t.Parallel()
 	g := startGateway(t, func(c *gateway.Config) { c.CookieSecure = false })
@@ -260,17 +262,49 @@ func TestCookieWithoutSecure(t *testing.T) {
 	r := g.loginResp(u, "ua")
 	expect(t, r, 201, "")
 	c := sessionCookieOf(r)
-	if c == nil || c.Secure || strings.Contains(strings.ToLower(c.Raw), "secure") {
-		t.Fatalf("cookie %v, want no Secure", c)
+	if c == nil || c.Name != plainCookie || c.Secure || strings.Contains(strings.ToLower(c.Raw), "secure") {
+		t.Fatalf("cookie %v, want %s without Secure", c, plainCookie)
 	}
 	if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.MaxAge < int(thirtyDays.Seconds())-600 {
 		t.Fatalf("cookie %q lost its other attributes", c.Raw)
 	}
-	out := g.do(req{Method: "DELETE", Path: "/session", UA: "ua", Headers: withCookie(c.Value, "Origin", g.URL)})
+	expect(t, g.do(req{Method: "GET", Path: "/session", UA: "ua", Headers: withCookieNamed(plainCookie, c.Value)}), 200, "")
+	// The Secure gateway's name is not read here.
+	expect(t, g.do(req{Method: "GET", Path: "/session", UA: "ua", Headers: withCookieNamed(secureCookie, c.Value)}),
+		401, "UNAUTHENTICATED")
+	out := g.do(req{Method: "DELETE", Path: "/session", UA: "ua", Headers: withCookieNamed(plainCookie, c.Value, "Origin", g.URL)})
 	expect(t, out, 204, "")
 	expectCookieCleared(t, out)
-	if sessionCookieOf(out).Secure {
-		t.Fatal("the clearing cookie is Secure on a plain-HTTP gateway")
+	if c := sessionCookieOf(out); c.Secure || c.Name != plainCookie {
+		t.Fatalf("the clearing cookie %q is Secure, or not %s, on a plain-HTTP gateway", c.Raw, plainCookie)
+	}
+}
+
+// COOKIE_SECURE=true: the cookie is __Host-session (Secure, Path=/, no
+// Domain), so that no sibling subdomain can plant one for this origin; a
+// cookie named "session" (which a sibling could plant) is not read at all.
+func TestCookieHostPrefix(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, nil)
+	u := g.signup(t)
+	r := g.loginResp(u, "ua")
+	expect(t, r, 201, "")
+	c := sessionCookieOf(r)
+	if c == nil || c.Name != secureCookie || !c.Secure || c.Path != "/" || c.Domain != "" ||
+		strings.Contains(strings.ToLower(c.Raw), "domain") {
+		t.Fatalf("cookie %v, want %s; Secure; Path=/ and no Domain", c, secureCookie)
+	}
+	expect(t, g.do(req{Method: "GET", Path: "/session", UA: "ua", Headers: withCookieNamed(secureCookie, c.Value)}), 200, "")
+	planted := g.do(req{Method: "GET", Path: "/session", UA: "ua", Headers: withCookieNamed(plainCookie, c.Value)})
+	expect(t, planted, 401, "UNAUTHENTICATED")
+	if sessionCookieOf(planted) != nil {
+		t.Fatalf("an ignored cookie was answered with a Set-Cookie: %v", planted.Header)
+	}
+	out := g.do(req{Method: "DELETE", Path: "/session", UA: "ua", Headers: withCookieNamed(secureCookie, c.Value, "Origin", g.URL)})
+	expect(t, out, 204, "")
+	expectCookieCleared(t, out)
+	if c := sessionCookieOf(out); !c.Secure || c.Name != secureCookie {
+		t.Fatalf("the clearing cookie %q is not a Secure %s", c.Raw, secureCookie)
 	}
 }
 
