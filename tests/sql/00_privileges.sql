@@ -66,7 +66,7 @@ SELECT is_empty($$
 $$, 'every api route function''s first argument is ctx request.context');
 SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY p.proname) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
             WHERE n.nspname = 'api' AND NOT 'request.context'::regtype = ANY (p.proargtypes::oid[])),
-          ARRAY['api.maintenance(integer)', 'api.readiness()'],
+          ARRAY['api.maintenance(text,integer)', 'api.readiness()'],
           'only api.maintenance and api.readiness take no request context');
 
 -- What a stolen gateway password could still do with PostgreSQL itself
