@@ -633,10 +633,26 @@ dump_schema() { # db
 -- the migrations, never from this file.
 
 EOF
+  # The second awk leaves out the grants of pg_catalog's functions, which
+  # the scripts change (harden_database), not the migrations: each comes as
+  # a block "--" / "-- Name: …; Type: ACL; Schema: pg_catalog; …" / "--" /
+  # statements, up to the next block's "--".
   pg_dump "$(admin_url "$1")" --schema-only | awk '
     /^\\(un)?restrict / || /^-- Dumped (from database|by pg_dump) version / { gap = 1; next }
     gap && $0 == "" { gap = 0; next }
-    { gap = 0; print }'
+    { gap = 0; print }' | awk '
+    $0 == "--" && !held { held = 1; next }
+    held {
+      held = 0
+      if ($0 ~ /^-- Name: /) {
+        skip = ($0 ~ /; Type: ACL; Schema: pg_catalog;/)
+        if (!skip) { print "--"; print }
+        next
+      }
+      if (!skip) print "--"
+    }
+    !skip { print }
+    END { if (held && !skip) print "--" }'
 }
 
 # Prepares a server, roles and a migrated database; used by run and test.
