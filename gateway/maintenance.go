@@ -108,20 +108,26 @@ func (s *Server) maintainEvery(ctx context.Context) {
 	for {
 		start := time.Now()
 		r, err := s.Maintain(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
+		// Stopping: a run cut short says what it did, without calling the
+		// cut a failure.
+		stopping := ctx.Err() != nil
+		if err != nil && !stopping {
 			s.log.Warn().Err(err).Strs("failed_parts", r.Failed).Msg("maintenance failed")
 		}
-		ev := s.log.Debug()
-		if r.ExpiredSessions+r.ThrottleCounters+r.OldLogs+r.ExpiredActivities+r.OldLogins > 0 {
-			ev = s.log.Info()
+		deleted := r.ExpiredSessions + r.ThrottleCounters + r.OldLogs + r.ExpiredActivities + r.OldLogins
+		if !stopping || deleted > 0 {
+			ev := s.log.Debug()
+			if deleted > 0 {
+				ev = s.log.Info()
+			}
+			ev.Int("rounds", r.Rounds).Bool("skipped", r.Skipped).Int("expired_sessions", r.ExpiredSessions).
+				Int("throttle_counters", r.ThrottleCounters).Int("old_logs", r.OldLogs).
+				Int("expired_activities", r.ExpiredActivities).Int("old_logins", r.OldLogins).
+				Strs("failed_parts", r.Failed).Dur("duration_ms", time.Since(start)).Msg("maintenance")
 		}
-		ev.Int("rounds", r.Rounds).Bool("skipped", r.Skipped).Int("expired_sessions", r.ExpiredSessions).
-			Int("throttle_counters", r.ThrottleCounters).Int("old_logs", r.OldLogs).
-			Int("expired_activities", r.ExpiredActivities).Int("old_logins", r.OldLogins).
-			Strs("failed_parts", r.Failed).Dur("duration_ms", time.Since(start)).Msg("maintenance")
+		if stopping {
+			return
+		}
 		select {
 		case <-ctx.Done():
 			return
