@@ -3,12 +3,23 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"time"
 )
 
-// maxMaintenanceRounds bounds one run: a backlog larger than this many
-// batches is left for the next tick rather than keeping a connection busy.
+// maxMaintenanceRounds bounds one run of each part: a backlog larger than
+// this many batches is left for the next tick rather than keeping a
+// connection busy.
 const maxMaintenanceRounds = 100
+
+// MaintenanceParts are the clean-ups of api.maintenance, in the order a run
+// takes them. Each is called on its own (its own statement and transaction
+// under STATEMENT_TIMEOUT), so one that fails or times out (a thread of
+// 100k replies, a lock it waits for) does not stop the others: the parts
+// after it still run. Expired activities, the one that can be slow, is in
+// the middle so that a failure there shows in the parts on either side.
+var MaintenanceParts = []string{"expired_sessions", "throttle_counters", "expired_activities", "old_logs", "old_logins"}
 
 // MaintenanceResult adds up the rounds of one run of api.maintenance.
 type MaintenanceResult struct {
@@ -18,48 +29,76 @@ type MaintenanceResult struct {
 	ThrottleCounters  int
 	OldLogs           int
 	ExpiredActivities int
-	OldLogins         int // auth.logins older than 13 months
+	OldLogins         int      // auth.logins older than 13 months
+	Failed            []string // the parts whose call failed (the error says why)
 }
 
-// Maintain runs api.maintenance round after round (each round is one short
-// transaction deleting at most one batch of each kind) until nothing is
-// left, another instance holds the maintenance lock, or the bound is reached.
+func (r *MaintenanceResult) add(part string, n int) {
+	switch part {
+	case "expired_sessions":
+		r.ExpiredSessions += n
+	case "throttle_counters":
+		r.ThrottleCounters += n
+	case "old_logs":
+		r.OldLogs += n
+	case "expired_activities":
+		r.ExpiredActivities += n
+	case "old_logins":
+		r.OldLogins += n
+	}
+}
+
+// Maintain runs each part of api.maintenance round after round (each
+// round is one short transaction deleting at most one batch) until nothing
+// of it is left or the bound is reached, then the next part. A part whose
+// call fails is given up for this run and the next part runs; the error
+// returned names every part that failed. Another instance holding the
+// maintenance lock ends the run (Skipped): one round at a time across
+// gateways.
 func (s *Server) Maintain(ctx context.Context) (MaintenanceResult, error) {
 	var total MaintenanceResult
-	for total.Rounds < maxMaintenanceRounds {
-		var raw []byte
-		if err := s.pool.QueryRow(ctx, "SELECT api.maintenance()").Scan(&raw); err != nil {
-			return total, err
-		}
-		var round struct {
-			Skipped           bool `json:"skipped"`
-			More              bool `json:"more"`
-			ExpiredSessions   int  `json:"expired_sessions"`
-			ThrottleCounters  int  `json:"throttle_counters"`
-			OldLogs           int  `json:"old_logs"`
-			ExpiredActivities int  `json:"expired_activities"`
-			OldLogins         int  `json:"old_logins"`
-		}
-		if err := json.Unmarshal(raw, &round); err != nil {
-			return total, err
-		}
-		total.Rounds++
-		total.Skipped = round.Skipped
-		total.ExpiredSessions += round.ExpiredSessions
-		total.ThrottleCounters += round.ThrottleCounters
-		total.OldLogs += round.OldLogs
-		total.ExpiredActivities += round.ExpiredActivities
-		total.OldLogins += round.OldLogins
-		if round.Skipped || !round.More {
-			break
+	var errs []error
+parts:
+	for _, part := range MaintenanceParts {
+		for rounds := 0; rounds < maxMaintenanceRounds; rounds++ {
+			if ctx.Err() != nil {
+				errs = append(errs, ctx.Err())
+				break parts
+			}
+			var raw []byte
+			if err := s.pool.QueryRow(ctx, "SELECT api.maintenance($1)", part).Scan(&raw); err != nil {
+				total.Failed = append(total.Failed, part)
+				errs = append(errs, fmt.Errorf("maintenance part %s: %w", part, err))
+				break
+			}
+			var round struct {
+				Skipped bool `json:"skipped"`
+				More    bool `json:"more"`
+				Deleted int  `json:"deleted"`
+			}
+			if err := json.Unmarshal(raw, &round); err != nil {
+				total.Failed = append(total.Failed, part)
+				errs = append(errs, fmt.Errorf("maintenance part %s: %w", part, err))
+				break
+			}
+			total.Rounds++
+			if round.Skipped {
+				total.Skipped = true
+				break parts
+			}
+			total.add(part, round.Deleted)
+			if !round.More {
+				break
+			}
 		}
 	}
-	return total, nil
+	return total, errors.Join(errs...)
 }
 
 // maintainEvery runs Maintain at start and then every MAINTENANCE_INTERVAL
 // until ctx ends. Failures are logged and retried at the next tick: clean-up
-// that waits ten minutes harms nobody.
+// that waits ten minutes harms nobody, and the parts that did not fail have
+// run.
 func (s *Server) maintainEvery(ctx context.Context) {
 	if s.cfg.MaintenanceInterval <= 0 {
 		return
@@ -69,20 +108,25 @@ func (s *Server) maintainEvery(ctx context.Context) {
 	for {
 		start := time.Now()
 		r, err := s.Maintain(ctx)
-		switch {
-		case ctx.Err() != nil:
-			return
-		case err != nil:
-			s.log.Warn().Err(err).Msg("maintenance failed")
-		default:
+		// Stopping: a run cut short says what it did, without calling the
+		// cut a failure.
+		stopping := ctx.Err() != nil
+		if err != nil && !stopping {
+			s.log.Warn().Err(err).Strs("failed_parts", r.Failed).Msg("maintenance failed")
+		}
+		deleted := r.ExpiredSessions + r.ThrottleCounters + r.OldLogs + r.ExpiredActivities + r.OldLogins
+		if !stopping || deleted > 0 {
 			ev := s.log.Debug()
-			if r.ExpiredSessions+r.ThrottleCounters+r.OldLogs+r.ExpiredActivities+r.OldLogins > 0 {
+			if deleted > 0 {
 				ev = s.log.Info()
 			}
 			ev.Int("rounds", r.Rounds).Bool("skipped", r.Skipped).Int("expired_sessions", r.ExpiredSessions).
 				Int("throttle_counters", r.ThrottleCounters).Int("old_logs", r.OldLogs).
 				Int("expired_activities", r.ExpiredActivities).Int("old_logins", r.OldLogins).
-				Dur("duration_ms", time.Since(start)).Msg("maintenance")
+				Strs("failed_parts", r.Failed).Dur("duration_ms", time.Since(start)).Msg("maintenance")
+		}
+		if stopping {
+			return
 		}
 		select {
 		case <-ctx.Done():

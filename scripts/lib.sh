@@ -473,6 +473,92 @@ SELECT format('GRANT %I TO %I', :'gw', :'gwp')
 SELECT format('GRANT %I TO current_user', :'owner')
  WHERE NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) \gexec
 SQL
+  harden_roles
+}
+
+# What a stolen gateway password must not be able to do with the roles
+# themselves (issue 15, items 9 and 11), set on every start:
+#   - CONNECTION LIMIT on both login roles (gateway_connection_limit), so
+#     that they cannot take every connection of max_connections from the
+#     owner, the replica and a DBA;
+#   - no logging of their statements' parameters or texts: with
+#     log_parameter_max_length = 0 and log_parameter_max_length_on_error = 0
+#     a server whose DBA turns on statement or error logging still never
+#     writes a password or token the gateway bound as a parameter, and with
+#     log_min_error_statement = panic an error of theirs (a 429 of login, a
+#     404 of an authenticated route) logs its message without the statement.
+#     A role's setting wins over the database's and the server's. Two of them
+#     are superuser-only parameters (PostgreSQL 15: context "superuser"):
+#     with ADMIN_DATABASE_URL a non-superuser sets the third one and says
+#     what a superuser must run.
+# Role settings are per login role, not inherited: gateway_proxy gets its own.
+harden_roles() {
+  local gw_limit gwp_limit
+  gw_limit=$(gateway_connection_limit "${GATEWAY_INSTANCES:-3}")
+  gwp_limit=$(gateway_connection_limit 1)
+  psql_admin postgres -At -v gw="$GATEWAY_ROLE" -v gwp="$GATEWAY_PROXY_ROLE" \
+    -v gw_limit="$gw_limit" -v gwp_limit="$gwp_limit" <<'SQL'
+SELECT format('ALTER ROLE %I CONNECTION LIMIT %s', r.name, r.lim)
+  FROM (VALUES (:'gw', :gw_limit), (:'gwp', :gwp_limit)) r(name, lim)
+ WHERE (SELECT rolconnlimit FROM pg_roles WHERE rolname = r.name) <> r.lim \gexec
+SELECT format('ALTER ROLE %I SET log_parameter_max_length_on_error = 0', r) FROM unnest(ARRAY[:'gw', :'gwp']) r \gexec
+SELECT rolsuper AS su FROM pg_roles WHERE rolname = current_user \gset
+\if :su
+SELECT format('ALTER ROLE %I SET %s', r, s)
+  FROM unnest(ARRAY[:'gw', :'gwp']) r, unnest(ARRAY['log_parameter_max_length = 0', 'log_min_error_statement = panic']) s \gexec
+\else
+SELECT format('warning: not a superuser; a superuser must run: ALTER ROLE %I SET log_parameter_max_length = 0; ALTER ROLE %I SET log_min_error_statement = panic;', r, r)
+  FROM unnest(ARRAY[:'gw', :'gwp']) r;
+\endif
+SQL
+  # The local cluster's own databases: nobody but a superuser connects to
+  # postgres or template1 (a real server's DBA decides that: README).
+  if using_local_cluster; then
+    psql_admin postgres -c "REVOKE CONNECT, TEMPORARY ON DATABASE postgres, template1 FROM PUBLIC"
+  fi
+}
+
+# The gateway roles' CONNECTION LIMIT: GATEWAY_CONNECTION_LIMIT when set,
+# else INSTANCES gateways (3 for gateway: the stack's two plus a spare
+# during a restart; 1 for gateway_proxy) times each one's pool (DB_POOL_SIZE,
+# whose default is the gateway's: 2 per core, at least 4), plus
+# GATEWAY_CONNECTION_HEADROOM (10: a DBA's psql as the gateway, PgBouncer's
+# reconnects, pools of a rolling restart). scripts/test sets its own,
+# larger, for the e2e suite's many pools.
+gateway_connection_limit() { # instances
+  if [[ -n ${GATEWAY_CONNECTION_LIMIT:-} ]]; then printf '%s' "$GATEWAY_CONNECTION_LIMIT"; return; fi
+  local pool=${DB_POOL_SIZE:-}
+  if [[ -z $pool ]]; then pool=$((2 * $(nproc))); ((pool >= 4)) || pool=4; fi
+  printf '%s' $(($1 * pool + ${GATEWAY_CONNECTION_HEADROOM:-10}))
+}
+
+# Functions of pg_catalog that every role may run by default and the gateway
+# must not (issue 15, item 11), revoked from PUBLIC in each database that
+# create_database makes or finds (pg_proc is per database): the
+# advisory locks (a session lock held forever would stop maintenance, whose
+# lock api.maintenance takes as the owner; tern and the e2e tests take them
+# as the owner too, so the owner gets them back) and the large objects
+# (lo_create, lo_from_bytea, lowrite…: disk filled through a table nobody
+# reads; the project uses none). Only a superuser may change pg_catalog's
+# grants: with a non-superuser ADMIN_DATABASE_URL this warns and a DBA runs
+# the same statements (README).
+harden_database() { # db
+  psql_admin "$1" -At -v owner="$OWNER_ROLE" <<'SQL'
+SELECT rolsuper AS su FROM pg_roles WHERE rolname = current_user \gset
+\if :su
+SELECT format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', p.oid::regprocedure)
+  FROM pg_proc p
+ WHERE p.pronamespace = 'pg_catalog'::regnamespace
+   AND (p.proname ~ '^pg_(try_)?advisory_' OR p.proname ~ '^lo_' OR p.proname IN ('loread', 'lowrite'))
+   AND (p.proacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) a WHERE a.grantee = 0)) \gexec
+SELECT format('GRANT EXECUTE ON FUNCTION %s TO %I', p.oid::regprocedure, :'owner')
+  FROM pg_proc p
+ WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.proname ~ '^pg_(try_)?advisory_'
+   AND NOT has_function_privilege(:'owner', p.oid, 'EXECUTE') \gexec
+\else
+SELECT 'warning: not a superuser; advisory-lock and large-object functions stay executable by PUBLIC (README: the database roles)';
+\endif
+SQL
 }
 
 create_database() { # db
@@ -485,6 +571,7 @@ create_database() { # db
     psql_admin postgres -c "REVOKE ALL ON DATABASE \"$1\" FROM PUBLIC" \
       -c "GRANT CONNECT ON DATABASE \"$1\" TO $GATEWAY_ROLE"
   fi
+  harden_database "$1"
 }
 
 drop_database() { # db
@@ -546,10 +633,26 @@ dump_schema() { # db
 -- the migrations, never from this file.
 
 EOF
+  # The second awk leaves out the grants of pg_catalog's functions, which
+  # the scripts change (harden_database), not the migrations: each comes as
+  # a block "--" / "-- Name: …; Type: ACL; Schema: pg_catalog; …" / "--" /
+  # statements, up to the next block's "--".
   pg_dump "$(admin_url "$1")" --schema-only | awk '
     /^\\(un)?restrict / || /^-- Dumped (from database|by pg_dump) version / { gap = 1; next }
     gap && $0 == "" { gap = 0; next }
-    { gap = 0; print }'
+    { gap = 0; print }' | awk '
+    $0 == "--" && !held { held = 1; next }
+    held {
+      held = 0
+      if ($0 ~ /^-- Name: /) {
+        skip = ($0 ~ /; Type: ACL; Schema: pg_catalog;/)
+        if (!skip) { print "--"; print }
+        next
+      }
+      if (!skip) print "--"
+    }
+    !skip { print }
+    END { if (held && !skip) print "--" }'
 }
 
 # Prepares a server, roles and a migrated database; used by run and test.

@@ -298,3 +298,69 @@ func TestMaintenanceSkipsWhileAnotherRuns(t *testing.T) {
 		t.Fatalf("with the lock free: %+v, %v; want a run", r, err)
 	}
 }
+
+// Each maintenance part is its own statement: while the expired activities
+// cannot be deleted (a lock their DELETE waits for until the statement
+// timeout, as a thread too big for one statement would), the parts before
+// and after it still run, and the run says which part failed. Not parallel,
+// like TestMaintenanceTimer. Before, one round was one transaction, and a
+// part that timed out kept every other from ever finishing.
+func TestMaintenancePartsFailAlone(t *testing.T) {
+	ctx := context.Background()
+	g := startGateway(t, nil)
+	u := g.signup(t)
+	g.login(t, u, "old")
+	if _, err := owner.Exec(ctx, `UPDATE auth.account_sessions SET expiry_time = now() - interval '1 second' WHERE account_id = $1`,
+		int64(u.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := owner.Exec(ctx, `INSERT INTO auth.logins (account_id, logged_in_at) VALUES ($1, now() - interval '14 months')`,
+		int64(u.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := owner.Exec(ctx, `INSERT INTO publishing.activities (author_id, message, expires_at)
+		VALUES ($1, 'expired', now() - interval '1 second')`, int64(u.ID)); err != nil {
+		t.Fatal(err)
+	}
+	oldLogins := func() int {
+		var n int
+		if err := owner.QueryRow(ctx, `SELECT count(*) FROM auth.logins WHERE account_id = $1 AND logged_in_at < now() - interval '13 months'`,
+			int64(u.ID)).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	// A transaction that keeps every DELETE on publishing.activities waiting.
+	tx, err := owner.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "LOCK TABLE publishing.activities IN SHARE MODE"); err != nil {
+		t.Fatal(err)
+	}
+
+	cfg := testConfig()
+	cfg.StatementTimeout = time.Second
+	pool, _ := poolAndListener(t, cfg)
+	s := gateway.New(cfg, pool, gateway.NewLogger(cfg, &syncBuffer{}))
+	start := time.Now()
+	r, err := s.Maintain(ctx)
+	t.Logf("run with the activities locked: %+v in %v; error: %v", r, time.Since(start), err)
+	if err == nil || !strings.Contains(err.Error(), "expired_activities") || len(r.Failed) != 1 || r.Failed[0] != "expired_activities" {
+		t.Fatalf("with the activities locked: %+v, %v; want the expired_activities part failed, alone", r, err)
+	}
+	if n := sessionRows(t, u.ID); n != 0 {
+		t.Fatalf("%d expired sessions left: the part before the failing one did not run", n)
+	}
+	if n := oldLogins(); n != 0 {
+		t.Fatalf("%d old logins left: the part after the failing one did not run", n)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r, err = s.Maintain(ctx); err != nil || len(r.Failed) != 0 || r.ExpiredActivities < 1 {
+		t.Fatalf("with the lock gone: %+v, %v; want the expired activity deleted", r, err)
+	}
+}

@@ -12,8 +12,18 @@
 #   - the client's X-Request-Id comes back, and is in nginx's access log;
 #   - a client's own X-Forwarded-For does not become its IP: a sign-up sent
 #     with a forged one is in audit.logs with the real address (127.0.0.1);
+#     and the gateways believe nginx's (scripts/run --stack sets
+#     TRUSTED_PROXIES): a client on 127.0.0.2 is 127.0.0.2 in audit.logs and
+#     in the gateway's access log, not nginx's 127.0.0.1;
+#   - the headers of every answer (the gateways' and nginx's own: 404, 413,
+#     429, the plain-HTTP redirect, the proxy-auth server's 401):
+#     X-Content-Type-Options, Referrer-Policy, HSTS on https, a Server
+#     header without nginx's version, and a Content-Security-Policy on /api/;
 #   - a body over 1 MiB: 413 from nginx, in the API's error shape;
-#   - POST /api/v1/sessions beyond the burst: 429 from nginx; GETs are not limited;
+#   - beyond their bursts, 429 from nginx: POST /api/v1/sessions (GETs are
+#     not limited), PUT /api/v1/account/password, DELETE /api/v1/account
+#     (PATCH is not limited), GET /api/v1/availability, and any request to
+#     the proxy-auth server;
 #   - requests reach both gateways over kept-alive connections, and the rest
 #     are served when one stops;
 #   - the gateways reach PostgreSQL only through PgBouncer (its own instance
@@ -83,6 +93,30 @@ https() {
     "$@" "$BASE$path" || true
 }
 header() { sed -n "s/^$1: *//Ip" "$TMP/headers" | tr -d '\r' | head -1; }
+header_count() { grep -ci "^$1:" "$TMP/headers" || true; }
+# The headers every answer carries, after a request ($1 says which); with
+# "api" as $2, the CSP of /api/ as well, else none.
+CSP="default-src 'none'; frame-ancestors 'none'"
+check_headers() { # what [api|plain|http]
+  check "  ... $1: X-Content-Type-Options: nosniff" equal "$(header X-Content-Type-Options)" nosniff
+  check "  ... $1: Referrer-Policy: no-referrer" equal "$(header Referrer-Policy)" no-referrer
+  check "  ... $1: Server without a version" equal "$(header Server)" nginx
+  case ${2:-plain} in
+    api) check "  ... $1: Content-Security-Policy" equal "$(header Content-Security-Policy)" "$CSP" ;;
+    *) check "  ... $1: no Content-Security-Policy outside /api/" equal "$(header_count Content-Security-Policy)" 0 ;;
+  esac
+  if [[ ${2:-} != http ]]; then
+    check "  ... $1: Strict-Transport-Security" contains "$(header Strict-Transport-Security)" "max-age="
+  fi
+}
+# n method path [curl args...]: the statuses of n requests sent one after
+# the other, as fast as curl goes (a few seconds at most).
+burst() {
+  local n=$1 i out=()
+  shift
+  for ((i = 0; i < n; i++)); do out+=("$(https "$@")"); done
+  printf '%s\n' "${out[*]}"
+}
 scratch_sql() { psql "$(owner_url "$SCRATCH")" -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
 listener_pid() { ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1; }
 
@@ -114,6 +148,11 @@ check "nginx runs on the rendered configuration only (not /etc/nginx/nginx.conf)
 check "GET /readyz through nginx over https (certificate verified with .local/tls/ca.crt): 200" \
   equal "$(https GET /readyz)" 200
 check "  ... with Strict-Transport-Security" contains "$(header Strict-Transport-Security)" "max-age="
+check_headers "GET /readyz (a gateway's 200)"
+check "GET /api/v1/posts: 200" equal "$(https GET /api/v1/posts)" 200
+check_headers "GET /api/v1/posts" api
+check "GET /api/v1/no-such-route: a gateway's 404" equal "$(https GET /api/v1/no-such-route)" 404
+check_headers "the gateway's 404" api
 check "the certificate is valid for localhost too" \
   equal "$(curl -s --max-time 10 --cacert "$CA" -o /dev/null -w '%{http_code}' "https://localhost:$HTTPS_PORT/healthz")" 200
 check "without the CA, curl refuses the certificate" \
@@ -123,12 +162,14 @@ check "TLS 1.2 is served" \
 check "TLS 1.1 is refused" \
   equal "$(curl -s --max-time 10 --cacert "$CA" --tlsv1.1 --tls-max 1.1 -o /dev/null -w '%{http_code}' "$BASE/healthz" || true)" 000
 check "plain http redirects to https (301, same path and query)" \
-  equal "$(curl -s --max-time 10 -o /dev/null -w '%{http_code} %{redirect_url}' "http://127.0.0.1:$HTTP_PORT/api/v1/session?x=1")" \
+  equal "$(curl -s --max-time 10 -D "$TMP/headers" -o /dev/null -w '%{http_code} %{redirect_url}' "http://127.0.0.1:$HTTP_PORT/api/v1/session?x=1")" \
   "301 $BASE/api/v1/session?x=1"
+check_headers "the redirect" http
 
 # The proxy-auth server: a password, then the account of that name, no token.
 check "proxy auth without a password: 401 from nginx" \
-  equal "$(curl -s --max-time 10 --cacert "$CA" -o /dev/null -w '%{http_code}' "https://127.0.0.1:$PROXY_AUTH_PORT/api/v1/session")" 401
+  equal "$(curl -s --max-time 10 --cacert "$CA" -D "$TMP/headers" -o /dev/null -w '%{http_code}' "https://127.0.0.1:$PROXY_AUTH_PORT/api/v1/session")" 401
+check_headers "the proxy-auth server's 401" api
 https POST /api/v1/accounts -H 'Content-Type: application/json' \
   -d '{"username":"stack_px","email":"stack_px@example.com","password":"correct horse battery"}' >/dev/null
 check "  ... with stack_px's password (scripts/db htpasswd): GET /session is stack_px's, identity proxy" \
@@ -137,6 +178,7 @@ check "  ... with stack_px's password (scripts/db htpasswd): GET /session is sta
 
 # /metrics.
 check "GET /metrics through nginx: 404" equal "$(https GET /metrics)" 404
+check_headers "nginx's own 404"
 check "GET /metrics from a gateway directly on loopback: 200" \
   equal "$(curl -s --max-time 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$GW1/metrics")" 200
 
@@ -156,13 +198,25 @@ check "POST /api/v1/accounts through nginx with X-Forwarded-For: 203.0.113.9: 20
     -H "X-Request-Id: $rid" -d '{"username":"stack_xff","email":"stack_xff@example.com","password":"correct horse battery"}')" 201
 check "  ... audit.logs has the real client IP 127.0.0.1, not the forged one" \
   equal "$(scratch_sql "SELECT string_agg(DISTINCT host(client_ip), ',') FROM audit.logs WHERE request_id = '$rid'")" 127.0.0.1
+# nginx connects to the gateways from 127.0.0.1: a client on another address
+# tells the gateway's trust of nginx's X-Forwarded-For (TRUSTED_PROXIES) from
+# its taking nginx for the client, which would put every client under one key
+# of the per-IP login throttle.
+rid="stack-client-$$-$(date +%s)"
+check "POST /api/v1/accounts from 127.0.0.2 (curl --interface), with X-Forwarded-For: 203.0.113.9: 201" \
+  equal "$(https POST /api/v1/accounts --interface 127.0.0.2 -H 'Content-Type: application/json' -H 'X-Forwarded-For: 203.0.113.9' \
+    -H "X-Request-Id: $rid" -d '{"username":"stack_ip2","email":"stack_ip2@example.com","password":"correct horse battery"}')" 201
+check "  ... audit.logs has the client's IP 127.0.0.2, not nginx's or the forged one" \
+  equal "$(scratch_sql "SELECT string_agg(DISTINCT host(client_ip), ',') FROM audit.logs WHERE request_id = '$rid'")" 127.0.0.2
+check "  ... and so has the gateway's access log" \
+  bash -c "grep -hF '$rid' '$STACK_DIR'/gateway-*.log | sed 's/\x1b\[[0-9;]*m//g' | grep -q 'client=127.0.0.2'"
 
 # Body size.
 head -c $((1024 * 1024 + 1)) /dev/zero | tr '\0' ' ' >"$TMP/big.json"
 check "a body of 1 MiB + 1 byte: 413 from nginx" \
   equal "$(https POST /api/v1/accounts -H 'Content-Type: application/json' --data-binary "@$TMP/big.json")" 413
 check "  ... in the API's error shape" contains "$(cat "$TMP/body")" '"code":"PAYLOAD_TOO_LARGE"'
-check "  ... with HSTS" contains "$(header Strict-Transport-Security)" "max-age="
+check_headers "nginx's 413" api
 
 # The rate limit on logins (10 a minute per client, burst 5).
 codes=()
@@ -173,9 +227,39 @@ check "10 logins at once: the first ones reach the gateway (got ${codes[*]})" eq
 check "  ... the last ones get 429 from nginx" equal "${codes[9]}" 429
 https POST /api/v1/sessions -H 'Content-Type: application/json' -d '{"login":"nobody_here","password":"wrong"}' >/dev/null
 check "  ... as JSON RATE_LIMITED with Retry-After" contains "$(header Retry-After) $(cat "$TMP/body")" '60 {"code":"RATE_LIMITED"'
+check "  ... once (nginx's Retry-After, no empty one)" equal "$(header_count Retry-After)" 1
+check "  ... and Cache-Control: no-store" equal "$(header Cache-Control)" no-store
+check_headers "nginx's 429" api
+
+# The other bcrypt routes (10 a minute per client, burst 5), without a
+# session: the gateway answers 401 until nginx answers 429.
+codes=$(burst 10 PUT /api/v1/account/password -H 'Content-Type: application/json' -d '{"current_password":"a","new_password":"b"}')
+check "10 PUT /api/v1/account/password at once: the first ones reach the gateway (got $codes)" equal "$(cut -d' ' -f1-3 <<<"$codes")" "401 401 401"
+check "  ... the last ones get 429 from nginx" equal "$(awk '{ print $NF }' <<<"$codes")" 429
+codes=$(burst 10 DELETE /api/v1/account -H 'Content-Type: application/json' -d '{"password":"a"}')
+check "10 DELETE /api/v1/account at once: the first ones reach the gateway (got $codes)" equal "$(cut -d' ' -f1-3 <<<"$codes")" "401 401 401"
+check "  ... the last ones get 429 from nginx" equal "$(awk '{ print $NF }' <<<"$codes")" 429
+codes=$(burst 10 PATCH /api/v1/account -H 'Content-Type: application/json' -d '{"display_name":"x"}')
+check "PATCH /api/v1/account (same path) is not limited ($codes)" lacks "$codes" 429
+# The availability check: 30 a minute per client, burst 10.
+codes=$(burst 15 GET '/api/v1/availability?username=stack_nobody')
+check "15 GET /api/v1/availability at once: the first ones reach the gateway (got $codes)" lacks "$(cut -d' ' -f1-3 <<<"$codes")" 429
+check "  ... the last ones get 429 from nginx" equal "$(awk '{ print $NF }' <<<"$codes")" 429
+check "  ... as nginx's RATE_LIMITED (not the gateway's)" contains "$(cat "$TMP/body")" 'too many requests from this address'
 codes=()
 for ((i = 0; i < 10; i++)); do codes+=("$(https GET /api/v1/sessions)" "$(https GET /api/v1/session)"); done
 check "GET /api/v1/sessions and /api/v1/session are not limited (${codes[*]})" lacks "${codes[*]}" 429
+
+# The proxy-auth server counts every request (5 a second per client, burst
+# 20): 60 wrong passwords on one kept-alive connection (one curl, well
+# under the few seconds the rate would need to let them all through) get
+# 429 after the burst.
+read -r -a codes <<<"$(curl -s --max-time 30 --cacert "$CA" -u 'stack_px:a guess' -D "$TMP/headers" -o "$TMP/body" \
+  -w '%{http_code} ' "https://127.0.0.1:$PROXY_AUTH_PORT/api/v1/session?n=[1-60]" || true)"
+check "60 wrong passwords at the proxy-auth server: 401 first (got ${codes[*]})" equal "${codes[0]} ${codes[1]}" "401 401"
+check "  ... then 429 from nginx" equal "${codes[59]:-}" 429
+check "  ... as JSON RATE_LIMITED with Retry-After" contains "$(header Retry-After) $(cat "$TMP/body")" '1 {"code":"RATE_LIMITED"'
+check_headers "the proxy-auth server's 429" api
 
 # Both gateways, and one of them gone.
 check "nginx sent requests to the first gateway" grep -qF "upstream=127.0.0.1:$GW1 " "$STACK_DIR/nginx/logs/access.log"

@@ -6,7 +6,7 @@
 -- the session's own pg_temp schema is one the gateway may use, so a function
 -- there would count as reachable below.)
 BEGIN;
-SELECT plan(20);
+SELECT plan(29);
 
 SELECT ok(NOT rolcanlogin, 'the owner role cannot log in') FROM pg_roles WHERE rolname = 'app_owner';
 SELECT ok(rolcanlogin AND NOT rolsuper AND NOT rolcreaterole AND NOT rolcreatedb,
@@ -66,8 +66,40 @@ SELECT is_empty($$
 $$, 'every api route function''s first argument is ctx request.context');
 SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY p.proname) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
             WHERE n.nspname = 'api' AND NOT 'request.context'::regtype = ANY (p.proargtypes::oid[])),
-          ARRAY['api.maintenance(integer)', 'api.readiness()'],
+          ARRAY['api.maintenance(text,integer)', 'api.readiness()'],
           'only api.maintenance and api.readiness take no request context');
+
+-- What a stolen gateway password could still do with PostgreSQL itself
+-- (scripts/lib.sh harden_roles and harden_database; issue 15, items 9 and 11).
+SELECT is_empty($$
+  SELECT p.oid::regprocedure FROM pg_proc p
+   WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.proname ~ '^pg_(try_)?advisory_'
+     AND (has_function_privilege('gateway', p.oid, 'EXECUTE') OR has_function_privilege('gateway_proxy', p.oid, 'EXECUTE'))
+$$, 'the gateway roles cannot take advisory locks (the maintenance lock held forever)');
+SELECT is_empty($$
+  SELECT p.oid::regprocedure FROM pg_proc p
+   WHERE p.pronamespace = 'pg_catalog'::regnamespace AND (p.proname ~ '^lo_' OR p.proname IN ('loread', 'lowrite'))
+     AND (has_function_privilege('gateway', p.oid, 'EXECUTE') OR has_function_privilege('gateway_proxy', p.oid, 'EXECUTE'))
+$$, 'the gateway roles cannot create, write or read large objects');
+SELECT ok(has_function_privilege('app_owner', 'pg_try_advisory_xact_lock(bigint)', 'EXECUTE')
+          AND has_function_privilege('app_owner', 'pg_advisory_lock(bigint)', 'EXECUTE'),
+          'the owner keeps the advisory locks (api.maintenance, tern)');
+SELECT is_empty($$
+  SELECT d.datname FROM pg_database d
+   WHERE d.datname <> current_database() AND d.datallowconn
+     AND (has_database_privilege('gateway', d.oid, 'CONNECT') OR has_database_privilege('gateway_proxy', d.oid, 'CONNECT'))
+$$, 'the gateway roles connect to no other database (postgres, template1)');
+SELECT ok(NOT has_database_privilege('gateway', current_database(), 'TEMPORARY'), 'the gateway cannot create temporary tables');
+SELECT ok(rolconnlimit > 0, format('the gateway role has a connection limit (%s)', rolconnlimit)) FROM pg_roles WHERE rolname = 'gateway';
+SELECT ok(rolconnlimit > 0, format('gateway_proxy has a connection limit (%s)', rolconnlimit)) FROM pg_roles WHERE rolname = 'gateway_proxy';
+SELECT is((SELECT array_agg(c ORDER BY c) FROM pg_db_role_setting s, unnest(s.setconfig) c
+            WHERE s.setrole = 'gateway'::regrole AND s.setdatabase = 0 AND c LIKE 'log\_%'),
+          ARRAY['log_min_error_statement=panic', 'log_parameter_max_length=0', 'log_parameter_max_length_on_error=0'],
+          'PostgreSQL logs neither the gateway''s parameters nor its failed statements');
+SELECT is((SELECT array_agg(c ORDER BY c) FROM pg_db_role_setting s, unnest(s.setconfig) c
+            WHERE s.setrole = 'gateway_proxy'::regrole AND s.setdatabase = 0 AND c LIKE 'log\_%'),
+          ARRAY['log_min_error_statement=panic', 'log_parameter_max_length=0', 'log_parameter_max_length_on_error=0'],
+          'nor gateway_proxy''s (role settings are per login, not inherited)');
 
 -- A session for the ROW call below.
 INSERT INTO auth.accounts (username, email, password_hash)

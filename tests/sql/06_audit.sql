@@ -7,7 +7,7 @@
 -- (helpers.psql); inspections as the superuser (RESET ROLE).
 -- (Statements run for their effect end in \gset, which swallows their output.)
 BEGIN;
-SELECT plan(68);
+SELECT plan(73);
 
 \ir helpers.psql
 
@@ -261,16 +261,20 @@ SELECT now() - interval '91 days', 'INFO', 'tap06.old', 'old' FROM generate_seri
 UNION ALL SELECT now() - interval '89 days', 'INFO', 'tap06.old', 'recent';
 
 SET LOCAL ROLE gateway;
-SELECT throws_ok($$SELECT api.maintenance(0)$$, 'PT422', 'invalid batch size', 'a batch size under 1 is refused');
+SELECT throws_ok($$SELECT api.maintenance('old_logs', 0)$$, 'PT422', 'invalid batch size', 'a batch size under 1 is refused');
+SELECT is(pg_temp.error_of($$SELECT api.maintenance('everything')$$) -> 'detail' -> 'details' ->> 'part',
+          'must be one of expired_sessions, throttle_counters, old_logs, expired_activities, old_logins',
+          'an unknown part is refused, naming the parts');
 SELECT throws_ok($$UPDATE audit.settings SET log_retention = '90 days'$$, '42501', NULL,
                  'the gateway cannot change the retention (and so erase the log)');
-SELECT api.maintenance(batch_size => 2) AS m1 \gset
-SELECT is(:'m1'::jsonb - 'throttle_counters' - 'expired_sessions' - 'expired_activities' - 'old_logins',
-          '{"skipped": false, "old_logs": 2, "more": true}'::jsonb,
-          'a round deletes at most batch_size rows of a kind and says more is left');
-SELECT cmp_ok((:'m1'::jsonb ->> 'expired_sessions')::int, '=', 2, '... two expired sessions');
-SELECT api.maintenance() AS m2 \gset
+SELECT api.maintenance('old_logs', batch_size => 2) AS m1 \gset
+SELECT is(:'m1'::jsonb, '{"skipped": false, "part": "old_logs", "deleted": 2, "more": true}'::jsonb,
+          'a round deletes at most batch_size rows of its part and says more is left');
+SELECT is(api.maintenance('expired_sessions', 2)::jsonb ->> 'deleted', '2', '... two expired sessions');
+SELECT api.maintenance('old_logs') AS m2 \gset
 SELECT is(:'m2'::jsonb ->> 'more', 'false', 'the next round finishes the work');
+SELECT is(api.maintenance('expired_sessions')::jsonb ->> 'deleted', '1', '... and the last expired session');
+SELECT is(api.maintenance('throttle_counters')::jsonb ->> 'deleted', '1', 'the stale throttle counter, its own part');
 RESET ROLE;
 SELECT is((SELECT array_agg(browser_info ORDER BY browser_info) FROM auth.account_sessions WHERE account_id = :adm),
           ARRAY['UA-Adm', 'UA-Adm-4'], 'expired sessions are gone, live ones kept');
@@ -278,19 +282,20 @@ SELECT is((SELECT array_agg(key) FROM auth.login_failures WHERE key LIKE 'ip:192
           'a stale throttle counter is gone, a live one kept');
 SELECT is((SELECT array_agg(message) FROM audit.logs WHERE source = 'tap06.old'), ARRAY['recent'],
           'log rows older than the retention (90 days) are gone, younger ones kept');
-SELECT is((SELECT details - 'log_retention' - 'throttle_counters' - 'expired_activities' - 'old_logins' FROM audit.logs WHERE source = 'db' AND message = 'maintenance'
-            ORDER BY id LIMIT 1),
-          '{"expired_sessions": 2, "old_logs": 2}'::jsonb, 'a round that deletes something logs what it deleted');
-SELECT is(api.maintenance()::jsonb - 'throttle_counters' - 'expired_sessions' - 'expired_activities' - 'old_logins',
-          '{"skipped": false, "old_logs": 0, "more": false}'::jsonb,
-          'running again changes nothing (idempotent)');
+SELECT is((SELECT array_agg(details ORDER BY id) FROM audit.logs WHERE source = 'db' AND message = 'maintenance'),
+          ARRAY['{"old_logs": 2, "log_retention": "90 days"}', '{"expired_sessions": 2}', '{"old_logs": 1, "log_retention": "90 days"}',
+                '{"expired_sessions": 1}', '{"throttle_counters": 1}']::jsonb[],
+          'a round that deletes something logs what it deleted');
+SELECT is(api.maintenance(p)::jsonb, jsonb_build_object('skipped', false, 'part', p, 'deleted', 0, 'more', false),
+          format('running %s again changes nothing (idempotent)', p))
+  FROM unnest(ARRAY['expired_sessions', 'throttle_counters', 'old_logs']) p;
 SELECT throws_ok($$UPDATE audit.settings SET log_retention = '23 hours'$$, '23514', NULL,
                  'the owner cannot set a retention under a day');
 UPDATE audit.settings SET log_retention = '80 days';
 SELECT is((SELECT details FROM audit.logs WHERE source = 'audit' ORDER BY id DESC LIMIT 1),
           jsonb_build_object('from', '90 days', 'to', '80 days', 'by', session_user),
           'a retention change is logged, with who made it');
-SELECT is(api.maintenance()::jsonb ->> 'old_logs', '1', 'a shorter retention is honoured');
+SELECT is(api.maintenance('old_logs')::jsonb ->> 'deleted', '1', 'a shorter retention is honoured');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -6,7 +6,7 @@
 -- (RESET ROLE).
 -- (Statements run for their effect end in \gset, which swallows their output.)
 BEGIN;
-SELECT plan(116);
+SELECT plan(121);
 
 \ir helpers.psql
 
@@ -336,16 +336,56 @@ INSERT INTO publishing.activities (author_id, message, expires_at, created_at)
 SELECT :cy, 'expired ' || i, now() - interval '1 hour', now() - interval '2 hours' FROM generate_series(1, 3) i;
 SELECT count(*) AS expired_before FROM publishing.activities WHERE expires_at <= now() \gset
 SET LOCAL ROLE gateway;
-SELECT api.maintenance(batch_size => 2) AS m1 \gset
-SELECT is(:'m1'::jsonb ->> 'expired_activities', '2', 'a round deletes at most batch_size expired activities');
+SELECT api.maintenance('expired_activities', batch_size => 2) AS m1 \gset
+SELECT is(:'m1'::jsonb ->> 'deleted', '2', 'a round deletes at most batch_size expired activities');
 SELECT is(:'m1'::jsonb ->> 'more', 'true', '... and says more is left');
-SELECT api.maintenance(batch_size => 100) AS m2 \gset
-SELECT is((:'m2'::jsonb ->> 'expired_activities')::int, :expired_before - 2, 'the next round deletes the rest');
+SELECT api.maintenance('expired_activities', batch_size => 100) AS m2 \gset
+SELECT is((:'m2'::jsonb ->> 'deleted')::int, :expired_before - 2, 'the next round deletes the rest');
 RESET ROLE;
 SELECT is((SELECT count(*) FROM publishing.activities WHERE expires_at <= now()), 0::bigint, 'no expired activity is left');
 SELECT is((SELECT count(*) FROM publishing.activities WHERE uuid = :'a2'), 1::bigint, 'live ones stay');
 SELECT is((SELECT (details ->> 'expired_activities')::int FROM audit.logs WHERE source = 'db' AND message = 'maintenance'
             ORDER BY id DESC LIMIT 1), :expired_before - 2, 'the round logs the expired activities it deleted');
+
+-- A thread too big for one batch: an expired root with 2,500 replies, one
+-- of them with a chain of three replies below it (each reply takes its
+-- parent's expires_at, as api.reply_to_activity does). Deleting the root
+-- would take the whole thread by cascade in one statement; a round must
+-- delete no more than its batch, replies before their parents.
+INSERT INTO publishing.activities (author_id, message, expires_at, created_at)
+VALUES (:cy, 'thread root', now() - interval '1 minute', now() - interval '3 hours') RETURNING uuid AS root \gset
+INSERT INTO publishing.activities (author_id, message, reply_to_activity_uuid, expires_at, created_at)
+SELECT :cy, 'reply ' || i, :'root', now() - interval '1 minute', now() - interval '2 hours' + i * interval '1 ms'
+  FROM generate_series(1, 2500) i;
+SELECT uuid AS r7 FROM publishing.activities WHERE message = 'reply 7' \gset
+INSERT INTO publishing.activities (author_id, message, reply_to_activity_uuid, expires_at, created_at)
+VALUES (:cy, 'reply to reply 7', :'r7', now() - interval '1 minute', now() - interval '1 hour') RETURNING uuid AS r7a \gset
+INSERT INTO publishing.activities (author_id, message, reply_to_activity_uuid, expires_at, created_at)
+VALUES (:cy, 'reply to that', :'r7a', now() - interval '1 minute', now() - interval '50 minutes') RETURNING uuid AS r7b \gset
+INSERT INTO publishing.activities (author_id, message, reply_to_activity_uuid, expires_at, created_at)
+VALUES (:cy, 'and to that', :'r7b', now() - interval '1 minute', now() - interval '40 minutes');
+CREATE TEMP TABLE tap08_rounds (round integer, deleted integer, gone bigint, more boolean, root_left boolean);
+DO $$
+DECLARE r json; before bigint; n integer := 0;
+BEGIN
+  LOOP
+    n := n + 1;
+    before := (SELECT count(*) FROM publishing.activities);
+    r := api.maintenance('expired_activities', 250);
+    INSERT INTO tap08_rounds VALUES (n, (r ->> 'deleted')::int, before - (SELECT count(*) FROM publishing.activities),
+                                     (r ->> 'more')::boolean,
+                                     EXISTS (SELECT 1 FROM publishing.activities WHERE message = 'thread root'));
+    EXIT WHEN NOT (r ->> 'more')::boolean OR n >= 20;
+  END LOOP;
+END
+$$;
+SELECT is((SELECT array_agg(gone ORDER BY round) FROM tap08_rounds), ARRAY[250, 250, 250, 250, 250, 250, 250, 250, 250, 250, 4]::bigint[],
+          'a thread of 2,504 activities goes in 11 rounds of at most 250 rows (the batch), cascade included');
+SELECT is_empty($$SELECT round FROM tap08_rounds WHERE gone <> deleted$$, 'no round deletes more than it counts (no cascade beyond its batch)');
+SELECT is((SELECT array_agg(root_left ORDER BY round) FROM tap08_rounds), array_fill(true, ARRAY[10]) || false,
+          'the root goes last, with the last of its replies');
+SELECT is((SELECT count(*) FROM publishing.activities WHERE expires_at <= now()), 0::bigint, 'the whole thread is gone');
+SELECT is((SELECT count(*) FROM publishing.activities WHERE uuid = :'a2'), 1::bigint, 'live ones stay');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -224,8 +224,8 @@ RESET ROLE;
 INSERT INTO auth.logins (account_id, logged_in_at)
 VALUES (:jon, now() - interval '13 months 1 day'), (:jon, now() - interval '14 months'), (:jon, now() - interval '12 months');
 SET LOCAL ROLE gateway;
-SELECT is((api.maintenance(batch_size => 1)::jsonb ->> 'old_logins')::int, 1, 'a round deletes at most batch_size old logins');
-SELECT is((api.maintenance()::jsonb ->> 'old_logins')::int, 1, 'the next round the rest');
+SELECT is((api.maintenance('old_logins', batch_size => 1)::jsonb ->> 'deleted')::int, 1, 'a round deletes at most batch_size old logins');
+SELECT is((api.maintenance('old_logins')::jsonb ->> 'deleted')::int, 1, 'the next round the rest');
 RESET ROLE;
 SELECT is((SELECT count(*)::int FROM auth.logins WHERE account_id = :jon AND logged_in_at < '2026-01-01'), 1,
           'a login younger than 13 months is kept');

@@ -65,18 +65,38 @@ $$;
 -- Operations: not routes; the gateway calls them itself
 -- ----------------------------------------------------------------------------
 
--- One bounded, idempotent round of clean-up: deletes at most batch_size
--- (default 1000) expired sessions, stale throttle counters, log rows older
--- than audit.settings.log_retention, expired activities (their replies,
--- which expire with them, likes and reposts go by cascade; the feeds stopped
--- showing them when they expired) and logins (auth.logins) older than 13
--- months, which no monthly report counts any more (it counts 13 months back). Answers the counts and whether a full
--- batch suggests more is left; callers repeat while "more". Each round is its
--- own short transaction, so clean-up never holds many row locks or a long
--- snapshot. One round at a time across all gateways: a round that finds
--- another one running skips ("skipped": true).
+-- One bounded batch of one clean-up, the part named:
+--   expired_sessions   sessions past their expiry time
+--   throttle_counters  login throttle counters whose window has passed
+--   old_logs           audit log rows older than audit.settings.log_retention
+--   expired_activities expired activities (their replies, likes and reposts
+--                      go too: see below)
+--   old_logins         auth.logins older than 13 months, which no monthly
+--                      report counts any more (it counts 13 months back)
+-- deleting at most batch_size (default 1000) rows, and answering
+-- {"skipped", "part", "deleted", "more"}: "more" when a full batch suggests
+-- more is left; callers repeat while "more". Each part is its own call, and
+-- so its own statement and transaction under the caller's statement
+-- timeout: a part that cannot finish (a huge backlog, a lock it waits for)
+-- times out alone, and the others still run (gateway/maintenance.go,
+-- `scripts/db maintain`). One round ran every part in one transaction
+-- before, so one slow part stopped them all.
+-- Expired activities: a reply takes its parent's expires_at (api.reply_to_activity)
+-- and is created after it, so among the activities of one expiry time the
+-- newest come first and every reply comes before its parent: a batch taken
+-- in that order holds the replies of each activity it holds, and deleting
+-- the parent (ON DELETE CASCADE) takes nothing outside the batch. A thread
+-- of 100,000 replies goes in 100 batches, its root last, rather than in one
+-- unbounded cascade. Likes and reposts still go by cascade (at most one per
+-- account each).
+-- One call at a time across all gateways (and `scripts/db maintain`): a
+-- call that finds another one running skips ("skipped": true) and its caller
+-- stops its run.
 -- Called by the gateway on a timer (MAINTENANCE_INTERVAL) and by `scripts/db maintain`.
-CREATE OR REPLACE FUNCTION api.maintenance(batch_size integer DEFAULT NULL)
+-- The one-release drop of the signature before the parts (README, "Evolving
+-- the SQL"): take this line out once every database has had this install.
+DROP FUNCTION IF EXISTS api.maintenance(integer);
+CREATE OR REPLACE FUNCTION api.maintenance(part text, batch_size integer DEFAULT NULL)
 RETURNS json
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, ext, pg_temp
@@ -84,53 +104,52 @@ AS $$
 DECLARE
   v_retention interval := (SELECT s.log_retention FROM audit.settings s);
   v_batch integer := coalesce(batch_size, 1000);
-  v_sessions integer;
-  v_counters integer;
-  v_logs integer;
-  v_activities integer;
-  v_logins integer;
+  v_deleted integer;
+  v_details jsonb;
 BEGIN
+  IF part IS NULL OR part NOT IN ('expired_sessions', 'throttle_counters', 'old_logs', 'expired_activities', 'old_logins') THEN
+    PERFORM response.raise(422, 'VALIDATION', 'unknown maintenance part',
+                           '{"part": "must be one of expired_sessions, throttle_counters, old_logs, expired_activities, old_logins"}');
+  END IF;
   IF v_batch NOT BETWEEN 1 AND 100000 THEN
     PERFORM response.raise(422, 'VALIDATION', 'invalid batch size', '{"batch_size": "must be between 1 and 100000"}');
   END IF;
   IF NOT pg_try_advisory_xact_lock(hashtext('homebase maintenance')) THEN
-    RETURN json_build_object('skipped', true, 'more', false);
+    RETURN json_build_object('skipped', true, 'part', part, 'deleted', 0, 'more', false);
   END IF;
 
-  DELETE FROM auth.account_sessions s
-   WHERE s.id IN (SELECT x.id FROM auth.account_sessions x WHERE x.expiry_time <= now()
-                   ORDER BY x.expiry_time LIMIT v_batch FOR UPDATE SKIP LOCKED);
-  GET DIAGNOSTICS v_sessions = ROW_COUNT;
+  CASE part
+  WHEN 'expired_sessions' THEN
+    DELETE FROM auth.account_sessions s
+     WHERE s.id IN (SELECT x.id FROM auth.account_sessions x WHERE x.expiry_time <= now()
+                     ORDER BY x.expiry_time LIMIT v_batch FOR UPDATE SKIP LOCKED);
+  WHEN 'throttle_counters' THEN
+    DELETE FROM auth.login_failures f
+     WHERE f.key IN (SELECT x.key FROM auth.login_failures x WHERE x.window_start + auth.throttle_window() <= now()
+                      LIMIT v_batch FOR UPDATE SKIP LOCKED);
+  WHEN 'old_logs' THEN
+    DELETE FROM audit.logs l
+     WHERE l.id IN (SELECT x.id FROM audit.logs x WHERE x.logged_at < now() - v_retention
+                     ORDER BY x.logged_at LIMIT v_batch);
+  WHEN 'expired_activities' THEN
+    DELETE FROM publishing.activities a
+     WHERE a.uuid IN (SELECT x.uuid FROM publishing.activities x WHERE x.expires_at <= now()
+                       ORDER BY x.expires_at, x.created_at DESC LIMIT v_batch FOR UPDATE SKIP LOCKED);
+  WHEN 'old_logins' THEN
+    DELETE FROM auth.logins x
+     WHERE x.id IN (SELECT y.id FROM auth.logins y WHERE y.logged_in_at < now() - interval '13 months'
+                     ORDER BY y.logged_in_at LIMIT v_batch);
+  END CASE;
+  GET DIAGNOSTICS v_deleted = ROW_COUNT;
 
-  DELETE FROM auth.login_failures f
-   WHERE f.key IN (SELECT x.key FROM auth.login_failures x WHERE x.window_start + auth.throttle_window() <= now()
-                    LIMIT v_batch FOR UPDATE SKIP LOCKED);
-  GET DIAGNOSTICS v_counters = ROW_COUNT;
-
-  DELETE FROM audit.logs l
-   WHERE l.id IN (SELECT x.id FROM audit.logs x WHERE x.logged_at < now() - v_retention
-                   ORDER BY x.logged_at LIMIT v_batch);
-  GET DIAGNOSTICS v_logs = ROW_COUNT;
-
-  DELETE FROM publishing.activities a
-   WHERE a.uuid IN (SELECT x.uuid FROM publishing.activities x WHERE x.expires_at <= now()
-                     ORDER BY x.expires_at LIMIT v_batch FOR UPDATE SKIP LOCKED);
-  GET DIAGNOSTICS v_activities = ROW_COUNT;
-
-  DELETE FROM auth.logins x
-   WHERE x.id IN (SELECT y.id FROM auth.logins y WHERE y.logged_in_at < now() - interval '13 months'
-                   ORDER BY y.logged_in_at LIMIT v_batch);
-  GET DIAGNOSTICS v_logins = ROW_COUNT;
-
-  IF v_sessions + v_counters + v_logs + v_activities + v_logins > 0 THEN
-    PERFORM audit.write('INFO', 'db', 'maintenance', NULL,
-                        jsonb_build_object('expired_sessions', v_sessions, 'throttle_counters', v_counters,
-                                           'old_logs', v_logs, 'expired_activities', v_activities,
-                                           'old_logins', v_logins, 'log_retention', v_retention::text));
+  IF v_deleted > 0 THEN
+    v_details := jsonb_build_object(part, v_deleted);
+    IF part = 'old_logs' THEN
+      v_details := v_details || jsonb_build_object('log_retention', v_retention::text);
+    END IF;
+    PERFORM audit.write('INFO', 'db', 'maintenance', NULL, v_details);
   END IF;
-  RETURN json_build_object('skipped', false, 'expired_sessions', v_sessions, 'throttle_counters', v_counters,
-                           'old_logs', v_logs, 'expired_activities', v_activities, 'old_logins', v_logins,
-                           'more', greatest(v_sessions, v_counters, v_logs, v_activities, v_logins) >= v_batch);
+  RETURN json_build_object('skipped', false, 'part', part, 'deleted', v_deleted, 'more', v_deleted >= v_batch);
 END
 $$;
 
