@@ -355,9 +355,9 @@ SELECT is((SELECT (details ->> 'expired_activities')::int FROM audit.logs WHERE 
 INSERT INTO publishing.activities (author_id, message, expires_at, created_at)
 VALUES (:cy, 'thread root', now() - interval '1 minute', now() - interval '3 hours') RETURNING uuid AS root \gset
 INSERT INTO publishing.activities (author_id, message, reply_to_activity_uuid, expires_at, created_at)
-SELECT :cy, 'reply ' || i, :'root', now() - interval '1 minute', now() - interval '2 hours' + i * interval '1 ms'
+SELECT :cy, 'thread reply ' || i, :'root', now() - interval '1 minute', now() - interval '2 hours' + i * interval '1 ms'
   FROM generate_series(1, 2500) i;
-SELECT uuid AS r7 FROM publishing.activities WHERE message = 'reply 7' \gset
+SELECT uuid AS r7 FROM publishing.activities WHERE message = 'thread reply 7' \gset
 INSERT INTO publishing.activities (author_id, message, reply_to_activity_uuid, expires_at, created_at)
 VALUES (:cy, 'reply to reply 7', :'r7', now() - interval '1 minute', now() - interval '1 hour') RETURNING uuid AS r7a \gset
 INSERT INTO publishing.activities (author_id, message, reply_to_activity_uuid, expires_at, created_at)
