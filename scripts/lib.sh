@@ -590,7 +590,8 @@ migrate_only() { # db [destination]
     sed -n 's/^[0-9-]* [0-9:]* executing /migrated /p' >&2
 }
 
-# The code package (sql/code): drops and recreates every function in one
+# The code package (sql/code): CREATE OR REPLACE of every function (oids
+# kept), then the drop of those it no longer defines, in one
 # transaction, under tern's advisory lock.
 install_code() { # db
   # "|| return": a caller in an && list (scripts/test) runs without errexit,

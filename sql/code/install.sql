@@ -48,10 +48,6 @@ COMMENT ON SCHEMA api IS 'One function per HTTP route; the only schema the gatew
 {{ template "tracking/reports.sql" . }}
 {{ template "api/reports.sql" . }}
 
--- The gateway reaches the api schema and nothing else: no table, no helper.
-GRANT USAGE ON SCHEMA api TO gateway;
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA api TO gateway;
-
 -- Functions of the package's schemas that this install did not (re)define
 -- are gone from the package: a function removed from its file, or the old
 -- signature of one whose arguments changed. Every statement above ran in
@@ -96,6 +92,13 @@ BEGIN
   END LOOP;
 END
 $$;
+
+-- The gateway reaches the api schema and nothing else: no table, no helper.
+-- After the clean-up above: a GRANT rewrites the catalog row of every
+-- function it names, which would give a function this install did not
+-- define this transaction's xmin, and keep it.
+GRANT USAGE ON SCHEMA api TO gateway;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA api TO gateway;
 
 -- What is installed now: the SHA-256 of this whole statement string, which
 -- is exactly the evaluated package (current_query() is the text tern sent).

@@ -116,6 +116,15 @@ CREATE OR REPLACE FUNCTION audit.code_package_probe() RETURNS text
 LANGUAGE sql IMMUTABLE
 RETURN 'probe';
 SQL
+# An api function too: the gateway's EXECUTE on the schema's functions must
+# not keep one the package no longer defines.
+cat >>"$file" <<'SQL'
+
+-- Defined by tests/scripts/code_package.sh in its copy only.
+CREATE OR REPLACE FUNCTION api.code_package_probe(ctx request.context) RETURNS json
+LANGUAGE sql IMMUTABLE SECURITY DEFINER
+RETURN '"probe"'::json;
+SQL
 check "nothing but these two files differs from the checkout" \
   equal "$(diff -rq "$ROOT/sql" "$COPY/sql" | sed "s|$COPY/||g; s|$ROOT/||g" | sort)" \
   "$(printf '%s\n' "Files sql/code/api/accounts.sql and sql/code/api/accounts.sql differ" \
@@ -131,6 +140,8 @@ check "public.code_package records another digest (${edited_digest:0:12})" \
   differ "$edited_digest" "$original_digest"
 check "the copy's new function is installed" \
   equal "$(scratch_sql "SELECT audit.code_package_probe()")" probe
+check "  ... and its new api function" \
+  equal "$(scratch_sql "SELECT to_regprocedure('api.code_package_probe(request.context)') IS NOT NULL")" t
 
 # 3. The checkout's gateway over the edited package.
 say "starting the checkout's gateway on 127.0.0.1:$PORT"
@@ -160,6 +171,8 @@ check "api.availability raises the checkout's message again" \
   equal "$(availability_error)" "PT422: $ORIGINAL_MESSAGE"
 check "the function the checkout's package does not define is dropped" \
   equal "$(scratch_sql "SELECT to_regprocedure('audit.code_package_probe()') IS NULL")" t
+check "  ... and so is the api function" \
+  equal "$(scratch_sql "SELECT to_regprocedure('api.code_package_probe(request.context)') IS NULL")" t
 readyz=$(http /readyz)
 check "/readyz answers 200" contains "$readyz" '200 '
 check "/readyz reports the checkout's package" contains "$readyz" "\"code\":\"$original_digest\""

@@ -24,7 +24,8 @@
 #     not limited), PUT /api/v1/account/password, DELETE /api/v1/account
 #     (PATCH is not limited), GET /api/v1/availability, and any request to
 #     the proxy-auth server;
-#   - requests reach both gateways over kept-alive connections, and the rest
+#   - requests reach both gateways over kept-alive connections, those with
+#     one session cookie (__Host-session) the same one, and the rest
 #     are served when one stops;
 #   - the gateways reach PostgreSQL only through PgBouncer (its own instance
 #     here, in the temporary folder): each of their backends is one of
@@ -264,6 +265,16 @@ check_headers "the proxy-auth server's 429" api
 # Both gateways, and one of them gone.
 check "nginx sent requests to the first gateway" grep -qF "upstream=127.0.0.1:$GW1 " "$STACK_DIR/nginx/logs/access.log"
 check "  ... and to the second" grep -qF "upstream=127.0.0.1:$GW2 " "$STACK_DIR/nginx/logs/access.log"
+# One session cookie, one gateway (the one that knows the client's last
+# write): twelve requests with the same __Host-session all go to one
+# upstream, where requests without a token spread over both.
+for i in $(seq 1 12); do
+  curl -s --max-time 10 --cacert "$CA" -o /dev/null -H "X-Request-Id: affinity-$$-$i" \
+    -H "Cookie: theme=dark; __Host-session=stack-affinity-$$" "$BASE/api/v1/session" || true
+done
+upstreams=$(grep -E "rid=affinity-$$-[0-9]+ " "$STACK_DIR/nginx/logs/access.log" | grep -o 'upstream=[^ ]*' | sort -u | xargs)
+check "requests with one session cookie go to one gateway ($upstreams)" \
+  test "$(wc -w <<<"$upstreams")" -eq 1 -a "$(grep -cE "rid=affinity-$$-[0-9]+ " "$STACK_DIR/nginx/logs/access.log")" -eq 12
 
 # PgBouncer between the gateways and PostgreSQL.
 PGB_PID=$(pgbouncer_pid || true)
