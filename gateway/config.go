@@ -14,7 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Config is read from the environment; README.md documents each variable.
+// Config is read from the environment; docs/configuration.md documents each variable.
 type Config struct {
 	Host        string // HOST: interface to listen on
 	Port        int    // PORT: listen port

@@ -13,7 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// apiError is the error body of API.md.
+// apiError is the error body of docs/api.md.
 type apiError struct {
 	Code    string          `json:"code"`
 	Message string          `json:"message"`
@@ -45,7 +45,7 @@ func newError(status int, message string, details any) *apiError {
 	return e
 }
 
-// statusForSQLState is the one SQLSTATE → HTTP table (ARCHITECTURE.md, "Errors").
+// statusForSQLState is the one SQLSTATE → HTTP table (docs/architecture.md, "Errors").
 // PT<nnn> is raised by response.raise with the status in its last three digits.
 func statusForSQLState(state string) int {
 	switch {

@@ -573,7 +573,7 @@ func (s *Server) trusted(a netip.Addr) bool {
 	return false
 }
 
-// sameOrigin implements the CSRF rule of API.md: the Origin (or, without it,
+// sameOrigin implements the CSRF rule of docs/api.md: the Origin (or, without it,
 // the Referer) must be this gateway's own origin or an allowed one.
 func (s *Server) sameOrigin(r *http.Request) bool {
 	origin := r.Header.Get("Origin")

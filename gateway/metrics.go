@@ -24,7 +24,7 @@ const metricsPath = "/metrics"
 const unmatchedRoute = "unmatched"
 
 // durationBuckets (seconds) are dense around the 1–5 ms a session check takes
-// (README, "Benchmark") and sparse up to the default 5 s statement timeout;
+// (docs/benchmarks.md) and sparse up to the default 5 s statement timeout;
 // signups and logins spend roughly 100 ms in bcrypt.
 var durationBuckets = []float64{.0005, .001, .002, .003, .004, .005, .0075, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 

@@ -17,9 +17,11 @@ import (
 type object = map[string]any
 
 // OpenAPIDocument is the OpenAPI 3.1 document of routes, as JSON, with paths
-// relative to the server URL APIPrefix. Its version is the schema version the
-// build expects: every change to an api function is a migration.
-func OpenAPIDocument(routes []Route, schemaVersion int32) []byte {
+// relative to the server URL APIPrefix. Its version names what the build
+// serves: the schema version it expects and, as build metadata, the start
+// of the code package's digest ("12+cb38cb59b614"), since an api function
+// changes in sql/code without a migration.
+func OpenAPIDocument(routes []Route, schemaVersion int32, codeDigest string) []byte {
 	paths := object{}
 	for _, rt := range routes {
 		item, ok := paths[rt.Path].(object)
@@ -33,7 +35,7 @@ func OpenAPIDocument(routes []Route, schemaVersion int32) []byte {
 		"openapi": "3.1.0",
 		"info": object{
 			"title":   "homebase",
-			"version": strconv.Itoa(int(schemaVersion)),
+			"version": apiVersion(schemaVersion, codeDigest),
 			"description": "Generated from the gateway's route table. A request may send X-Request-Id " +
 				"(1-128 characters of A-Z a-z 0-9 . _ : -); every response carries it, the client's or a new one.",
 		},
@@ -235,9 +237,19 @@ func success(rt Route) object {
 
 // openAPI serves the document of s.Routes, built once when the handler is.
 func (s *Server) openAPI() http.HandlerFunc {
-	doc := OpenAPIDocument(s.Routes, s.ExpectedVersion)
+	doc := OpenAPIDocument(s.Routes, s.ExpectedVersion, s.ExpectedCode)
 	return func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(doc)
 	}
+}
+
+// apiVersion is the document's info.version: the schema version, then "+"
+// and the code package's digest as git shortens a commit id (none without one).
+func apiVersion(schemaVersion int32, codeDigest string) string {
+	v := strconv.Itoa(int(schemaVersion))
+	if codeDigest != "" {
+		v += "+" + short(codeDigest)
+	}
+	return v
 }

@@ -45,7 +45,7 @@ func validateOpenAPI(raw []byte) (*v3.Document, error) {
 
 // The validator is not a formality: a document that breaks the 3.1 schema fails.
 func TestOpenAPIValidatorRefusesInvalid(t *testing.T) {
-	raw := OpenAPIDocument(Routes, 1)
+	raw := OpenAPIDocument(Routes, 1, "")
 	broken := bytes.Replace(raw, []byte(`"type":"http"`), []byte(`"type":"htp"`), 1)
 	if bytes.Equal(raw, broken) {
 		t.Fatal("the bearer scheme is not in the document")
@@ -62,12 +62,12 @@ func TestOpenAPIDocument(t *testing.T) {
 }
 
 func checkOpenAPI(t *testing.T, routes []Route) {
-	doc, err := validateOpenAPI(OpenAPIDocument(routes, 42))
+	doc, err := validateOpenAPI(OpenAPIDocument(routes, 42, "0123456789abcdef"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if doc.Version != "3.1.0" || doc.Info.Title != "homebase" || doc.Info.Version != "42" {
-		t.Errorf("openapi %q, info %q version %q; want 3.1.0, homebase, 42", doc.Version, doc.Info.Title, doc.Info.Version)
+	if doc.Version != "3.1.0" || doc.Info.Title != "homebase" || doc.Info.Version != "42+0123456789ab" {
+		t.Errorf("openapi %q, info %q version %q; want 3.1.0, homebase, 42+0123456789ab", doc.Version, doc.Info.Title, doc.Info.Version)
 	}
 	if len(doc.Servers) != 1 || doc.Servers[0].URL != APIPrefix {
 		t.Errorf("servers %v, want one, %s", doc.Servers, APIPrefix)
@@ -238,7 +238,7 @@ func checkBodySchema(t *testing.T, where string, rt Route, schema *base.Schema) 
 // The error responses follow from what each route takes; spelled out here
 // for the table as it is.
 func TestOpenAPIErrorResponses(t *testing.T) {
-	doc, err := validateOpenAPI(OpenAPIDocument(Routes, 1))
+	doc, err := validateOpenAPI(OpenAPIDocument(Routes, 1, ""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +293,7 @@ func TestOpenAPIErrorResponses(t *testing.T) {
 
 // components.schemas.Error describes what writeError writes, and nothing looser.
 func TestOpenAPIErrorSchema(t *testing.T) {
-	doc, err := validateOpenAPI(OpenAPIDocument(Routes, 1))
+	doc, err := validateOpenAPI(OpenAPIDocument(Routes, 1, ""))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -211,7 +211,7 @@ func bodyNumber(name string) Arg { return Arg{Name: name, From: FromBody, Kind: 
 // APIPrefix is where every route of Routes lives.
 const APIPrefix = "/api/v1"
 
-// Routes is the gateway: every route of API.md and the function it calls.
+// Routes is the gateway: every route of docs/api.md and the function it calls.
 var Routes = []Route{
 	// Accounts and sessions
 	{Method: http.MethodGet, Path: "/availability", Func: "api.availability", Status: 200, Limited: true,

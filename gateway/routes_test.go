@@ -172,7 +172,7 @@ func TestOpenAPIMaxLength(t *testing.T) {
 			} `json:"requestBody"`
 		} `json:"paths"`
 	}
-	if err := json.Unmarshal(OpenAPIDocument(Routes, 1), &doc); err != nil {
+	if err := json.Unmarshal(OpenAPIDocument(Routes, 1, ""), &doc); err != nil {
 		t.Fatal(err)
 	}
 	body := func(path, method, field string) map[string]any {

@@ -512,7 +512,7 @@ SELECT format('warning: not a superuser; a superuser must run: ALTER ROLE %I SET
 \endif
 SQL
   # The local cluster's own databases: nobody but a superuser connects to
-  # postgres or template1 (a real server's DBA decides that: README).
+  # postgres or template1 (a real server's DBA decides that: docs/operations/deploying.md).
   if using_local_cluster; then
     psql_admin postgres -c "REVOKE CONNECT, TEMPORARY ON DATABASE postgres, template1 FROM PUBLIC"
   fi
@@ -541,7 +541,7 @@ gateway_connection_limit() { # instances
 # (lo_create, lo_from_bytea, lowrite…: disk filled through a table nobody
 # reads; the project uses none). Only a superuser may change pg_catalog's
 # grants: with a non-superuser ADMIN_DATABASE_URL this warns and a DBA runs
-# the same statements (README).
+# the same statements (docs/operations/deploying.md).
 harden_database() { # db
   psql_admin "$1" -At -v owner="$OWNER_ROLE" <<'SQL'
 SELECT rolsuper AS su FROM pg_roles WHERE rolname = current_user \gset
@@ -556,7 +556,7 @@ SELECT format('GRANT EXECUTE ON FUNCTION %s TO %I', p.oid::regprocedure, :'owner
  WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.proname ~ '^pg_(try_)?advisory_'
    AND NOT has_function_privilege(:'owner', p.oid, 'EXECUTE') \gexec
 \else
-SELECT 'warning: not a superuser; advisory-lock and large-object functions stay executable by PUBLIC (README: the database roles)';
+SELECT 'warning: not a superuser; advisory-lock and large-object functions stay executable by PUBLIC (docs/operations/deploying.md, "Deploying to a server")';
 \endif
 SQL
 }
@@ -868,7 +868,7 @@ port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # run as the postgres OS user when we are root (pgbouncer refuses root), on
 # 127.0.0.1:$PGBOUNCER_PORT. pool_mode = transaction: a server connection is
 # lent for one transaction, so nothing session-level may cross transactions
-# (README "Behind PgBouncer: what is safe"). Local cluster only.
+# (docs/operations/pgbouncer.md, "Behind PgBouncer: what is safe"). Local cluster only.
 PGBOUNCER_BIN=${PGBOUNCER_BIN:-/usr/sbin/pgbouncer}
 PGBOUNCER_DIR=${PGBOUNCER_DIR:-$LOCAL_DIR/pgbouncer}
 PGBOUNCER_PORT=${PGBOUNCER_PORT:-6432}
@@ -901,8 +901,8 @@ pgbouncer_url() { # [db] [role]
 # connect_query instead, PGBOUNCER_STATEMENT_TIMEOUT (ms, default 5000).
 # The admin console (database "pgbouncer") takes only the postgres OS user
 # over the Unix socket in .local/pgbouncer/run (peer); TCP only the gateway role.
-# While PostgreSQL is down or restarting (README "What clients see when
-# something fails"), a query waits in PgBouncer's queue for a server
+# While PostgreSQL is down or restarting (docs/operations/failures.md), a
+# query waits in PgBouncer's queue for a server
 # connection at most PGBOUNCER_QUERY_WAIT_TIMEOUT (seconds, default 4: less
 # than the statement timeout, more than reserve_pool_timeout), then its client gets SQLSTATE 08P01
 # "query_wait_timeout", which the gateway answers 503; and after a failed
@@ -1041,7 +1041,7 @@ psql_pgbouncer_admin() { # psql args...
 }
 
 # --- rotating the gateway role's password (scripts/db rotate-password) ------------
-# Without downtime (README "Rotating the gateway's database password"): a new
+# Without downtime (docs/operations/password-rotation.md): a new
 # random password, set with ALTER ROLE as the admin (it reaches psql through
 # its environment, never a command line or a log), then written atomically to
 # .local/gateway.password, which the gateways read for each new connection
@@ -1054,7 +1054,7 @@ psql_pgbouncer_admin() { # psql args...
 # new connection is refused for its password tries once more 250 ms later.
 rotate_gateway_password() {
   [[ -z ${GATEWAY_DB_PASSWORD:-} ]] ||
-    die "GATEWAY_DB_PASSWORD is set: the password is kept where that comes from; rotate it there (README)"
+    die "GATEWAY_DB_PASSWORD is set: the password is kept where that comes from; rotate it there (docs/operations/password-rotation.md)"
   local f="$LOCAL_DIR/gateway.password" new
   gateway_password >/dev/null # creates the file if there is none
   new=$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')

@@ -275,7 +275,7 @@ BEGIN ATOMIC
     'display_name', CASE WHEN length(display_name) > 64 THEN 'must be at most 64 characters' END));
 END;
 
--- The account JSON of API.md.
+-- The account JSON of docs/api.md.
 CREATE OR REPLACE FUNCTION auth.account_json(a auth.accounts) RETURNS json
 LANGUAGE sql STABLE
 BEGIN ATOMIC

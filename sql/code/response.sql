@@ -1,7 +1,7 @@
 -- ============================================================================
 -- response: how an api function reports an error or a status
 -- ============================================================================
--- Two ways to fail, both ending in the error body of API.md
+-- Two ways to fail, both ending in the error body of docs/api.md
 -- {"code", "message", "details", "hint"}:
 --   * response.raise(): raises SQLSTATE 'PT<status>' (PostgREST's convention);
 --     the transaction rolls back. The usual way.
@@ -78,7 +78,7 @@ $$;
 -- rotations) cursor is refused alike. Nothing in a cursor is secret (a
 -- client may decode the position); the signature only makes it ours.
 
--- One-release drops (README, "Evolving the SQL"): the readers took (cursor,
+-- One-release drops (docs/development.md, "Evolving the SQL"): the readers took (cursor,
 -- param) before they took the list's name first, and a two-argument call
 -- would match both signatures. Take these lines out once every database
 -- runs this package.

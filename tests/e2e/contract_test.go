@@ -76,7 +76,7 @@ func undocumentedAnswers() ([]string, error) {
 			} `json:"responses"`
 		} `json:"paths"`
 	}
-	if err := json.Unmarshal(gateway.OpenAPIDocument(gateway.Routes, 0), &doc); err != nil {
+	if err := json.Unmarshal(gateway.OpenAPIDocument(gateway.Routes, 0, ""), &doc); err != nil {
 		return nil, err
 	}
 	answersMu.Lock()

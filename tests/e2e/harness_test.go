@@ -525,7 +525,7 @@ func near(t *testing.T, what string, got, want time.Time, slack time.Duration) {
 	}
 }
 
-// expectAccount checks the account JSON of API.md against the user.
+// expectAccount checks the account JSON of docs/api.md against the user.
 func expectAccount(t *testing.T, a map[string]any, u user) {
 	t.Helper()
 	expectKeys(t, "account", a, "id", "username", "display_name", "email", "role", "created_at")
@@ -547,7 +547,7 @@ func expectAccount(t *testing.T, a map[string]any, u user) {
 	timestamp(t, a["created_at"])
 }
 
-// expectErrorBody checks the error shape of API.md.
+// expectErrorBody checks the error shape of docs/api.md.
 func expectErrorBody(t *testing.T, r resp) map[string]any {
 	t.Helper()
 	e := r.JSON(t)

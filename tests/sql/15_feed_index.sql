@@ -22,7 +22,7 @@ VACUUM (ANALYZE) publishing.activities;
 BEGIN;
 SELECT plan(6);
 -- A table this small is cheaper to read whole; the feed's tables are not
--- (README, "The home feed"), so take the planner's other choices away.
+-- (docs/benchmarks.md, "The home feed"), so take the planner's other choices away.
 SET LOCAL enable_seqscan = off;
 SET LOCAL enable_bitmapscan = off;
 

@@ -93,7 +93,7 @@ $$;
 -- call that finds another one running skips ("skipped": true) and its caller
 -- stops its run.
 -- Called by the gateway on a timer (MAINTENANCE_INTERVAL) and by `scripts/db maintain`.
--- The one-release drop of the signature before the parts (README, "Evolving
+-- The one-release drop of the signature before the parts (docs/development.md, "Evolving
 -- the SQL"): take this line out once every database has had this install.
 DROP FUNCTION IF EXISTS api.maintenance(integer);
 CREATE OR REPLACE FUNCTION api.maintenance(part text, batch_size integer DEFAULT NULL)
