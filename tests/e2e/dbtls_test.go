@@ -58,7 +58,7 @@ func otherCA(t *testing.T) string {
 	return f
 }
 
-// The local cluster speaks TLS (scripts/lib.sh, cluster_tls). A gateway whose
+// The local cluster speaks TLS (scripts/lib/cluster.sh, cluster_tls). A gateway whose
 // DATABASE_URL says sslmode=verify-full with the local CA connects over TLS
 // and serves; with a CA that did not sign the server's certificate it refuses
 // the server, and answers 503 UNAVAILABLE rather than talk to it.

@@ -59,7 +59,7 @@ func TestCommittedFailureStaysWithItsRequest(t *testing.T) {
 // Behind PgBouncer the gateway's StatementTimeout does not reach PostgreSQL
 // (PgBouncer 1.18 forwards no statement_timeout startup parameter): the
 // timeout of every server connection is PgBouncer's connect_query
-// (PGBOUNCER_STATEMENT_TIMEOUT in scripts/lib.sh). A connection lent to the
+// (PGBOUNCER_STATEMENT_TIMEOUT in scripts/lib/pgbouncer.sh). A connection lent to the
 // gateway must still have one.
 func TestPgBouncerStatementTimeout(t *testing.T) {
 	if !behindPgBouncer {

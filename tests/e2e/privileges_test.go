@@ -15,7 +15,7 @@ import (
 // allows, its bind parameters: a login refused with 429 carries the typed
 // password, any error of an authenticated route the bearer token. The test
 // plays a DBA who turns parameter logging on for the database (a setting
-// the owner may make); the gateway roles' own settings (scripts/lib.sh
+// the owner may make); the gateway roles' own settings (scripts/lib/roles.sh
 // harden_roles) must win, since a role's setting overrides the database's.
 // TEST_PG_LOG is the local cluster's server log (scripts/test sets it);
 // without it (ADMIN_DATABASE_URL) there is no log to read.

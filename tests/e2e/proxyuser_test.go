@@ -13,7 +13,7 @@ import (
 )
 
 // proxyGatewayURL is the database URL of the proxy-trusting login
-// (gateway_proxy, a member of gateway_proxy; scripts/lib.sh bootstrap_roles),
+// (gateway_proxy, a member of gateway_proxy; scripts/lib/roles.sh bootstrap_roles),
 // TEST_GATEWAY_PROXY_DATABASE_URL.
 func proxyGatewayURL(t *testing.T) string {
 	t.Helper()

@@ -12,7 +12,7 @@ SELECT ok(NOT rolcanlogin, 'the owner role cannot log in') FROM pg_roles WHERE r
 SELECT ok(rolcanlogin AND NOT rolsuper AND NOT rolcreaterole AND NOT rolcreatedb,
           'the gateway role logs in and holds no special attribute')
   FROM pg_roles WHERE rolname = 'gateway';
--- The proxy-trusting login (scripts/lib.sh bootstrap_roles): the gateway's
+-- The proxy-trusting login (scripts/lib/roles.sh bootstrap_roles): the gateway's
 -- privileges through membership, nothing more; and the ordinary gateway is
 -- not one of it (auth.check_session believes a proxy_user only from its members).
 SELECT ok(rolcanlogin AND NOT rolsuper AND NOT rolcreaterole AND NOT rolcreatedb AND rolinherit
@@ -70,7 +70,7 @@ SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY p.proname) FROM p
           'only api.maintenance and api.readiness take no request context');
 
 -- What a stolen gateway password could still do with PostgreSQL itself
--- (scripts/lib.sh harden_roles and harden_database; issue 15, items 9 and 11).
+-- (scripts/lib/roles.sh harden_roles and harden_database; issue 15, items 9 and 11).
 SELECT is_empty($$
   SELECT p.oid::regprocedure FROM pg_proc p
    WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.proname ~ '^pg_(try_)?advisory_'
