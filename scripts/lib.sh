@@ -82,13 +82,9 @@ owner_url() { # [db]
 }
 
 # The gateway's URL: its own login role over TCP, password from .local.
-# GATEWAY_DB_SOCKET=1: over the local cluster's Unix socket instead of TCP
-# (the socket directory admits root and the postgres user only).
 gateway_url() { # [db]
   local db=${1:-$DB_NAME} base
-  if using_local_cluster && [[ ${GATEWAY_DB_SOCKET:-0} == 1 ]]; then
-    base="postgres://localhost:$PGPORT_LOCAL/$db?host=$PG_SOCK"
-  elif using_local_cluster; then
+  if using_local_cluster; then
     base="postgres://127.0.0.1:$PGPORT_LOCAL/$db?sslmode=disable"
   else
     base=$(url_with_db "$ADMIN_DATABASE_URL" "$db")
