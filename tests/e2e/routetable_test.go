@@ -10,13 +10,16 @@ import (
 
 // The route table and the api schema must describe the same functions: each
 // route's function exists with the argument types the route sends (the
-// context, then the route's arguments), and every
+// context, then the route's arguments) and their names (so that two
+// arguments of one type swapped in a route row, a title and an excerpt say,
+// cannot reach each other's parameter), and every
 // api function is reachable (api.readiness through /readyz, api.maintenance
 // through the gateway's timer).
 func TestRouteTableMatchesAPISchema(t *testing.T) {
 	ctx := context.Background()
 	rows, err := owner.Query(ctx, `
-		SELECT p.oid::regproc::text, coalesce(string_agg(format_type(t.type, NULL), ',' ORDER BY t.ord), '')
+		SELECT p.oid::regproc::text, coalesce(string_agg(format_type(t.type, NULL), ',' ORDER BY t.ord), ''),
+		       coalesce(array_to_string(p.proargnames[2:], ','), '')
 		  FROM pg_proc p
 		  JOIN pg_namespace n ON n.oid = p.pronamespace
 		  LEFT JOIN LATERAL unnest(p.proargtypes) WITH ORDINALITY AS t(type, ord) ON true
@@ -26,15 +29,17 @@ func TestRouteTableMatchesAPISchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	functions := map[string]string{}
+	params := map[string]string{} // the parameters' names after the context
 	for rows.Next() {
-		var name, types string
-		if err := rows.Scan(&name, &types); err != nil {
+		var name, types, names string
+		if err := rows.Scan(&name, &types, &names); err != nil {
 			t.Fatal(err)
 		}
 		if !strings.HasPrefix(name, "api.") {
 			name = "api." + name
 		}
 		functions[name] = types
+		params[name] = names
 	}
 	if rows.Err() != nil {
 		t.Fatal(rows.Err())
@@ -51,6 +56,9 @@ func TestRouteTableMatchesAPISchema(t *testing.T) {
 		}
 		return "text"
 	}
+	// A route argument is the parameter of its name, but for the names SQL
+	// reserves or that say more in SQL.
+	sqlName := map[string]string{"limit": "row_limit", "uuid": "activity_uuid", "from": "from_at", "to": "to_at"}
 	used := map[string]bool{"api.readiness": true, "api.maintenance": true}
 	for _, rt := range gateway.Routes {
 		// Every route's function takes the request's context first.
@@ -65,6 +73,18 @@ func TestRouteTableMatchesAPISchema(t *testing.T) {
 		}
 		if got != strings.Join(want, ",") {
 			t.Errorf("%s %s: %s(%s), but the route sends (%s)", rt.Method, rt.Path, rt.Func, got, strings.Join(want, ","))
+		}
+		var names []string
+		for _, a := range rt.Args {
+			n := a.Name
+			if m, ok := sqlName[n]; ok {
+				n = m
+			}
+			names = append(names, n)
+		}
+		if params[rt.Func] != strings.Join(names, ",") {
+			t.Errorf("%s %s: %s's parameters are (ctx, %s), but the route sends (ctx, %s)",
+				rt.Method, rt.Path, rt.Func, params[rt.Func], strings.Join(names, ","))
 		}
 		used[rt.Func] = true
 	}
