@@ -117,20 +117,6 @@ COMMENT ON SCHEMA tracking IS 'Personal tracking: trackers and their logs, goals
 
 
 --
--- Name: btree_gist; Type: EXTENSION; Schema: -; Owner: -
---
-
-CREATE EXTENSION IF NOT EXISTS btree_gist WITH SCHEMA ext;
-
-
---
--- Name: EXTENSION btree_gist; Type: COMMENT; Schema: -; Owner: 
---
-
-COMMENT ON EXTENSION btree_gist IS 'support for indexing common datatypes in GiST';
-
-
---
 -- Name: citext; Type: EXTENSION; Schema: -; Owner: -
 --
 
@@ -1357,10 +1343,10 @@ CREATE INDEX activities_expires_idx ON publishing.activities USING btree (expire
 
 
 --
--- Name: activities_feed_gist_idx; Type: INDEX; Schema: publishing; Owner: app_owner
+-- Name: activities_feed_visible_idx; Type: INDEX; Schema: publishing; Owner: app_owner
 --
 
-CREATE INDEX activities_feed_gist_idx ON publishing.activities USING gist (created_at, COALESCE(expires_at, 'infinity'::timestamp with time zone)) INCLUDE (uuid, expires_at) WHERE (reply_to_activity_uuid IS NULL);
+CREATE INDEX activities_feed_visible_idx ON publishing.activities USING btree (created_at DESC, uuid DESC) INCLUDE (expires_at) WHERE (reply_to_activity_uuid IS NULL);
 
 
 --
