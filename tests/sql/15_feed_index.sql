@@ -17,10 +17,15 @@ SELECT a.id, 'tap15 expired ' || i, now() - interval '1 minute', now() + interva
 INSERT INTO publishing.activities (author_id, message, created_at)
 SELECT a.id, 'tap15 visible ' || i, now() + interval '1 hour' + i * interval '1 second'
   FROM auth.accounts a, generate_series(1, 30) i WHERE a.username = 'tap15_ann';
+-- 30 more visible ones with one created_at, behind those: a tie that the
+-- pages of 20 cut.
+INSERT INTO publishing.activities (author_id, message, created_at)
+SELECT a.id, 'tap15 tied ' || i, now() - interval '1 hour'
+  FROM auth.accounts a, generate_series(1, 30) i WHERE a.username = 'tap15_ann';
 VACUUM (ANALYZE) publishing.activities;
 
 BEGIN;
-SELECT plan(6);
+SELECT plan(8);
 -- A table this small is cheaper to read whole; the feed's tables are not
 -- (docs/benchmarks.md, "The home feed"), so take the planner's other choices away.
 SET LOCAL enable_seqscan = off;
@@ -58,6 +63,20 @@ SELECT is((:'scan'::jsonb ->> 'Actual Rows')::integer, 21, '... and finds limit 
 SELECT is((SELECT array_agg(x ->> 'message') FROM json_array_elements(api.home_feed(request.context(), NULL, 20) -> 'activities') x),
           (SELECT array_agg('tap15 visible ' || i ORDER BY i DESC) FROM generate_series(11, 30) i),
           'the first page holds the 20 newest visible activities, none of the expired ones before them');
+
+-- The pages after the first: the 10 oldest visible activities, then the 30
+-- tied ones, cut by the page boundary: each once, by uuid, newest first.
+CREATE TEMP TABLE pages AS
+WITH RECURSIVE p(n, answer) AS (
+  SELECT 1, api.home_feed(request.context(), NULL, 20)
+  UNION ALL
+  SELECT n + 1, api.home_feed(request.context(), answer ->> 'next', 20) FROM p WHERE answer ->> 'next' IS NOT NULL AND n < 10)
+SELECT n, x.ord, x.item FROM p, json_array_elements(p.answer -> 'activities') WITH ORDINALITY x(item, ord);
+SELECT is((SELECT array_agg(item ->> 'uuid' ORDER BY n, ord) FROM pages WHERE item ->> 'message' LIKE 'tap15 tied %'),
+          (SELECT array_agg(uuid::text ORDER BY uuid DESC) FROM publishing.activities WHERE message LIKE 'tap15 tied %'),
+          'the 30 activities of one created_at come once each, by uuid, newest first, across the page boundary');
+SELECT is((SELECT count(DISTINCT n)::integer FROM pages WHERE item ->> 'message' LIKE 'tap15 tied %'), 2,
+          '... split over two pages');
 
 SELECT * FROM finish();
 ROLLBACK;
