@@ -7,9 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"net/netip"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -57,7 +55,7 @@ const contextItems = 5
 // IP, the request id and the user a trusted proxy asserts (NULL when none).
 // A new context item is an attribute of request.context, one line here and
 // contextItems + 1; no route changes.
-func (s *Server) contextArgs(info *reqInfo, r *http.Request, tok string, args []any) {
+func (s *Server) contextArgs(info *requestWriter, r *http.Request, tok string, args []any) {
 	if tok != "" {
 		args[0] = tok
 	}
@@ -118,7 +116,7 @@ func committedFailure(out []byte) *apiError {
 func (s *Server) handle(rt Route) http.HandlerFunc {
 	sql := callSQL(rt)
 	return func(w http.ResponseWriter, r *http.Request) {
-		info := requestInfo(w)
+		info := writerOf(w)
 		tok, fromCookie := sessionToken(r, cookieName(s.cfg.CookieSecure))
 		if info.proxyUser = s.proxyUser(r); info.proxyUser != "" {
 			// The proxy's identity wins: a token or cookie beside it is not sent.
@@ -207,7 +205,7 @@ func (s *Server) handle(rt Route) http.HandlerFunc {
 // then the route's own. Every problem with the request's shape is a 400, 413
 // or 415 here, and text longer than its Max is refused here too (a 422, or
 // OverMax's answer); whether the values make sense is for SQL to decide (422).
-func (s *Server) readArgs(info *reqInfo, r *http.Request, rt Route, tok string) ([]any, *apiError) {
+func (s *Server) readArgs(info *requestWriter, r *http.Request, rt Route, tok string) ([]any, *apiError) {
 	var bodyFields map[string]json.RawMessage
 	if takes(rt, FromBody) {
 		var e *apiError
@@ -492,127 +490,6 @@ func browserInfo(r *http.Request) string {
 	return ua
 }
 
-// usernamePattern is an account's username (auth.account_problems): a
-// proxy's user header that does not match is ignored, never sent to SQL.
-var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{3,32}$`)
-
-// proxyUser is the user a trusted proxy asserts for this request, or "" when
-// there is none to believe: PROXY_USER_HEADER is off; the peer itself (not
-// an X-Forwarded-For entry) is not in TRUSTED_PROXIES; the header is absent,
-// sent more than once, empty, or not a valid username (too long, not ASCII
-// letters, digits, "_", "." or "-", so never invalid UTF-8 either). An
-// ignored header is as if not sent: the request needs a token as any other.
-func (s *Server) proxyUser(r *http.Request) string {
-	if s.cfg.ProxyUserHeader == "" {
-		return ""
-	}
-	vals := r.Header.Values(s.cfg.ProxyUserHeader)
-	if len(vals) != 1 || !usernamePattern.MatchString(vals[0]) {
-		return ""
-	}
-	peer, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil || !s.trusted(peer.Addr().Unmap()) {
-		return ""
-	}
-	return vals[0]
-}
-
-// clientIP is the peer's address, or, when the peer is a trusted proxy, the
-// right-most X-Forwarded-For entry that is not itself a trusted proxy.
-func (s *Server) clientIP(r *http.Request) netip.Addr {
-	peer, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return netip.IPv4Unspecified()
-	}
-	addr := peer.Addr().Unmap()
-	xff := r.Header.Values("X-Forwarded-For")
-	if len(xff) == 0 {
-		return addr
-	}
-	if !s.trusted(addr) {
-		s.warnUntrustedForwarding(addr)
-		return addr
-	}
-	hops := strings.Split(strings.Join(xff, ","), ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil {
-			break
-		}
-		a = a.Unmap()
-		if !s.trusted(a) {
-			return a
-		}
-		addr = a
-	}
-	return addr
-}
-
-// warnUntrustedForwarding logs, once per Server (one per process), that a
-// peer outside TRUSTED_PROXIES sent X-Forwarded-For. Behind a proxy that
-// TRUSTED_PROXIES does not name, every client has the proxy's address: one
-// client's failed logins throttle everyone's (the per-IP key), and the
-// audit log and the sessions list show the proxy. A client sending the
-// header itself also logs it, which is why once: never a line per request.
-func (s *Server) warnUntrustedForwarding(peer netip.Addr) {
-	if s.xffWarned.Swap(true) {
-		return
-	}
-	s.log.Warn().Str("peer", peer.String()).Msg("a request came with X-Forwarded-For from a peer not in TRUSTED_PROXIES, " +
-		"so the header is ignored: if the gateway runs behind a proxy, every client shares the proxy's address " +
-		"for throttling (one client's failed logins refuse everyone's) and in the audit log; set TRUSTED_PROXIES " +
-		"to the proxy's address. Logged once per process")
-}
-
-func (s *Server) trusted(a netip.Addr) bool {
-	for _, p := range s.cfg.TrustedProxies {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
-
-// sameOrigin implements the CSRF rule of docs/api.md: the Origin (or, without it,
-// the Referer) must be this gateway's own origin or an allowed one.
-func (s *Server) sameOrigin(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" || origin == "null" {
-		ref := r.Header.Get("Referer")
-		if ref == "" {
-			return false
-		}
-		origin = originOf(ref)
-	}
-	if s.allowedOrigin(origin) {
-		return true
-	}
-	host := strings.TrimPrefix(strings.TrimPrefix(origin, "https://"), "http://")
-	return host != origin && host == r.Host
-}
-
-func (s *Server) allowedOrigin(origin string) bool {
-	for _, o := range s.cfg.AllowedOrigins {
-		if strings.EqualFold(o, origin) {
-			return true
-		}
-	}
-	return false
-}
-
-// originOf is scheme://host of a URL.
-func originOf(u string) string {
-	i := strings.Index(u, "://")
-	if i < 0 {
-		return ""
-	}
-	rest := u[i+3:]
-	if j := strings.IndexAny(rest, "/?#"); j >= 0 {
-		rest = rest[:j]
-	}
-	return u[:i+3] + rest
-}
-
 // sessionLogin is what a login's body (api.login) says of the new session.
 type sessionLogin struct {
 	Token     string    `json:"token"`
@@ -657,11 +534,11 @@ func clearCookie(w http.ResponseWriter, secure bool) {
 	})
 }
 
-// reqInfo is what the handlers, the access log and the metrics share about
-// one request. It is also the ResponseWriter every handler writes to (it
-// records the status written), so it reaches them without a copy of the
-// *http.Request that a context value would cost.
-type reqInfo struct {
+// requestWriter is the ResponseWriter every handler writes to (it records
+// the status written) and what the handlers, the access log and the metrics
+// share about one request: as the writer, it reaches them without a copy of
+// the *http.Request that a context value would cost.
+type requestWriter struct {
 	http.ResponseWriter
 	id       string
 	route    string // the matched route's path template; "" when none matched
@@ -679,32 +556,23 @@ type reqInfo struct {
 
 const statusClientClosed = 499
 
-// requestInfo is the request's reqInfo: the writer withRequestContext hands
+// writerOf is the request's requestWriter: the writer withRequestContext hands
 // down, or a fresh one for a handler called without it (unit tests).
-func requestInfo(w http.ResponseWriter) *reqInfo {
-	if ri, ok := w.(*reqInfo); ok {
+func writerOf(w http.ResponseWriter) *requestWriter {
+	if ri, ok := w.(*requestWriter); ok {
 		return ri
 	}
-	return &reqInfo{ResponseWriter: w, written: http.StatusOK}
+	return &requestWriter{ResponseWriter: w, written: http.StatusOK}
 }
 
-func (ri *reqInfo) WriteHeader(code int) {
+func (ri *requestWriter) WriteHeader(code int) {
 	if !ri.wrote {
 		ri.written, ri.wrote = code, true
 	}
 	ri.ResponseWriter.WriteHeader(code)
 }
 
-func (ri *reqInfo) Write(b []byte) (int, error) {
+func (ri *requestWriter) Write(b []byte) (int, error) {
 	ri.wrote = true
 	return ri.ResponseWriter.Write(b)
-}
-
-// clientString is clientIP as text, worked out once per request (the
-// context argument and the access log both want it).
-func (s *Server) clientString(ri *reqInfo, r *http.Request) string {
-	if ri.client == "" {
-		ri.client = s.clientIP(r).String()
-	}
-	return ri.client
 }

@@ -86,7 +86,7 @@ func TestReadArgsMax(t *testing.T) {
 		if vars != nil {
 			r = mux.SetURLVars(r, vars)
 		}
-		return s.readArgs(&reqInfo{}, r, rt, "")
+		return s.readArgs(&requestWriter{}, r, rt, "")
 	}
 	for _, c := range []struct {
 		rt      Route

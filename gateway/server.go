@@ -242,7 +242,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		err = json.Unmarshal(raw, &ready)
 	}
 	if err != nil {
-		requestInfo(w).err = err
+		writerOf(w).err = err
 		msg := "the database is not reachable"
 		if _, state := errorFromDB(ctx, err); state == "3F000" || state == "42883" {
 			// No schema api, or no api.readiness: the package is not installed.
@@ -335,7 +335,7 @@ func (s *Server) withRequestContext(next http.Handler) http.Handler {
 			rand.Read(b[:])
 			id = hex.EncodeToString(b[:])
 		}
-		info := &reqInfo{ResponseWriter: w, id: id, written: http.StatusOK}
+		info := &requestWriter{ResponseWriter: w, id: id, written: http.StatusOK}
 		w.Header().Set("X-Request-Id", id)
 		serve := next
 		if e := headerProblem(r); e != nil {

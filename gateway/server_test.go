@@ -62,7 +62,7 @@ func TestBodyDuplicatesAndLoneSurrogates(t *testing.T) {
 	rt := route(t, "PATCH", "/account")
 	r := httptest.NewRequest("PATCH", "/", strings.NewReader(`{"display_name": "first", "display_name": "last \ud800 one"}`))
 	r.Header.Set("Content-Type", "application/json")
-	args, e := (&Server{}).readArgs(&reqInfo{}, r, rt, "")
+	args, e := (&Server{}).readArgs(&requestWriter{}, r, rt, "")
 	if e != nil {
 		t.Fatal(e)
 	}

@@ -19,8 +19,6 @@ import (
 // account, progress and percent computed in SQL, completed_at kept by the
 // database.
 
-const goalUA = "goals-test/1.0"
-
 // numbers decodes a JSON body keeping numbers as their exact text (json.Number).
 func numbers(t *testing.T, r resp) map[string]any {
 	t.Helper()
@@ -47,25 +45,8 @@ func num(t *testing.T, m map[string]any, key string) string {
 	}
 }
 
-// goalOwner is a signed-up account with a session.
-type goalOwner struct {
-	user
-	tok string
-}
-
-func (g *testGateway) goalOwner(t *testing.T) goalOwner {
-	t.Helper()
-	u := g.signup(t)
-	return goalOwner{user: u, tok: g.login(t, u, goalUA)}
-}
-
-// call sends a request as the owner.
-func (o goalOwner) call(g *testGateway, method, path string, body any) resp {
-	return g.do(req{Method: method, Path: path, Body: body, Token: o.tok, UA: goalUA})
-}
-
 // createGoal posts a goal and answers its JSON.
-func (o goalOwner) createGoal(t *testing.T, g *testGateway, body map[string]any) map[string]any {
+func (o sessionUser) createGoal(t *testing.T, g *testGateway, body map[string]any) map[string]any {
 	t.Helper()
 	r := o.call(g, "POST", "/goals", body)
 	expect(t, r, 201, "")
@@ -73,7 +54,7 @@ func (o goalOwner) createGoal(t *testing.T, g *testGateway, body map[string]any)
 }
 
 // addEntry posts an entry to the goal and answers its JSON.
-func (o goalOwner) addEntry(t *testing.T, g *testGateway, goalID string, body map[string]any) map[string]any {
+func (o sessionUser) addEntry(t *testing.T, g *testGateway, goalID string, body map[string]any) map[string]any {
 	t.Helper()
 	r := o.call(g, "POST", "/goals/"+goalID+"/entries", body)
 	expect(t, r, 201, "")
@@ -81,7 +62,7 @@ func (o goalOwner) addEntry(t *testing.T, g *testGateway, goalID string, body ma
 }
 
 // getGoal reads the goal as its owner.
-func (o goalOwner) getGoal(t *testing.T, g *testGateway, goalID string) map[string]any {
+func (o sessionUser) getGoal(t *testing.T, g *testGateway, goalID string) map[string]any {
 	t.Helper()
 	r := o.call(g, "GET", "/goals/"+goalID, nil)
 	expect(t, r, 200, "")
@@ -130,7 +111,7 @@ func expectEntry(t *testing.T, entry map[string]any, goalID string) {
 func TestGoalsCreateReadUpdateDelete(t *testing.T) {
 	t.Parallel()
 	g := startGateway(t, nil)
-	o := g.goalOwner(t)
+	o := g.sessionUser(t)
 	before := time.Now()
 
 	r := o.call(g, "GET", "/goals", nil)
@@ -222,7 +203,7 @@ func TestGoalsCreateReadUpdateDelete(t *testing.T) {
 func TestGoalEntriesAndProgress(t *testing.T) {
 	t.Parallel()
 	g := startGateway(t, nil)
-	o := g.goalOwner(t)
+	o := g.sessionUser(t)
 	goal := o.createGoal(t, g, map[string]any{"title": "Save", "target_amount": 1, "unit": "EUR"})
 	id := num(t, goal, "id")
 
@@ -318,7 +299,7 @@ func TestGoalEntriesAndProgress(t *testing.T) {
 func TestGoalEntriesPages(t *testing.T) {
 	t.Parallel()
 	g := startGateway(t, nil)
-	o := g.goalOwner(t)
+	o := g.sessionUser(t)
 	id := num(t, o.createGoal(t, g, map[string]any{"title": "Pages"}), "id")
 	same := "2026-05-01T08:00:00Z"
 	var want []string
@@ -393,7 +374,7 @@ func TestGoalEntriesPages(t *testing.T) {
 func TestGoalsValidation(t *testing.T) {
 	t.Parallel()
 	g := startGateway(t, nil)
-	o := g.goalOwner(t)
+	o := g.sessionUser(t)
 	id := num(t, o.createGoal(t, g, map[string]any{"title": "Valid", "target_amount": 5}), "id")
 	entry := num(t, o.addEntry(t, g, id, map[string]any{"amount": 1}), "id")
 	goalPath, entriesPath, entryPath := "/goals/"+id, "/goals/"+id+"/entries", "/goals/"+id+"/entries/"+entry
@@ -480,8 +461,8 @@ func ownerOnlyRoutes() []gateway.Route {
 func TestGoalsOwnerOnlyRoutes(t *testing.T) {
 	t.Parallel()
 	g := startGateway(t, nil)
-	o := g.goalOwner(t)
-	stranger := g.goalOwner(t)
+	o := g.sessionUser(t)
+	stranger := g.sessionUser(t)
 	goal := o.createGoal(t, g, map[string]any{"title": "Private", "target_amount": 10})
 	entry := o.addEntry(t, g, num(t, goal, "id"), map[string]any{"amount": 3, "note": "mine"})
 	// A note tracker (so that an empty log is a valid one) with a log.
@@ -584,7 +565,7 @@ func TestGoalsOwnerOnlyRoutes(t *testing.T) {
 func TestGoalEntriesConcurrent(t *testing.T) {
 	t.Parallel()
 	g := startGateway(t, nil)
-	o := g.goalOwner(t)
+	o := g.sessionUser(t)
 	const goals, perGoal = 6, 4
 	ids := make([]string, goals)
 	for i := range ids {
@@ -598,7 +579,7 @@ func TestGoalEntriesConcurrent(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				r, err := g.try(req{Method: "POST", Path: "/goals/" + id + "/entries", Body: map[string]any{"amount": 1},
-					Token: o.tok, UA: goalUA})
+					Token: o.tok, UA: sessionUA})
 				if err != nil || r.Status != 201 {
 					errs <- fmt.Sprintf("POST entries of %s: %v %d %s", id, err, r.Status, r.Body)
 				}
@@ -622,7 +603,7 @@ func TestGoalEntriesConcurrent(t *testing.T) {
 func TestGoalsDeletedWithAccount(t *testing.T) {
 	t.Parallel()
 	g := startGateway(t, nil)
-	o := g.goalOwner(t)
+	o := g.sessionUser(t)
 	goal := o.createGoal(t, g, map[string]any{"title": "Gone soon"})
 	id, _ := goal["id"].(json.Number).Int64()
 	o.addEntry(t, g, num(t, goal, "id"), map[string]any{"amount": 1})
@@ -644,10 +625,10 @@ func TestGoalsDeletedWithAccount(t *testing.T) {
 func TestGoalsCSRF(t *testing.T) {
 	t.Parallel()
 	g := startGateway(t, nil)
-	o := g.goalOwner(t)
-	r := g.do(req{Method: "POST", Path: "/goals", UA: goalUA, Body: map[string]any{"title": "x"}, Headers: withCookie(o.tok)})
+	o := g.sessionUser(t)
+	r := g.do(req{Method: "POST", Path: "/goals", UA: sessionUA, Body: map[string]any{"title": "x"}, Headers: withCookie(o.tok)})
 	expect(t, r, 403, "CSRF")
-	r = g.do(req{Method: "POST", Path: "/goals", UA: goalUA, Body: map[string]any{"title": "x"},
+	r = g.do(req{Method: "POST", Path: "/goals", UA: sessionUA, Body: map[string]any{"title": "x"},
 		Headers: withCookie(o.tok, "Origin", "https://app.example")})
 	expect(t, r, 201, "")
 }

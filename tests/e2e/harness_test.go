@@ -411,6 +411,27 @@ func (g *testGateway) login(t *testing.T, u user, ua string) string {
 	return tok
 }
 
+// sessionUA is the browser of sessionUser's session.
+const sessionUA = "e2e-session/1.0"
+
+// sessionUser is a signed-up account with a session (sessionUA's), the
+// owner of what the goals', trackers' and reports' tests create.
+type sessionUser struct {
+	user
+	tok string
+}
+
+func (g *testGateway) sessionUser(t *testing.T) sessionUser {
+	t.Helper()
+	u := g.signup(t)
+	return sessionUser{user: u, tok: g.login(t, u, sessionUA)}
+}
+
+// call sends a request as the account, with its token.
+func (o sessionUser) call(g *testGateway, method, path string, body any) resp {
+	return g.do(req{Method: method, Path: path, Body: body, Token: o.tok, UA: sessionUA})
+}
+
 // sessionRows counts the sessions of an account, read as the owner.
 func sessionRows(t *testing.T, accountID float64) int {
 	t.Helper()

@@ -33,7 +33,7 @@ func expectFields(t *testing.T, what string, r resp, status int, fields ...strin
 func TestPreferences(t *testing.T) {
 	t.Parallel()
 	g := startGateway(t, nil)
-	o := g.goalOwner(t)
+	o := g.sessionUser(t)
 	prefs := func(r resp) map[string]any {
 		t.Helper()
 		expect(t, r, 200, "")
@@ -69,7 +69,7 @@ func TestPreferences(t *testing.T) {
 	if p := prefs(o.call(g, "GET", "/account/preferences", nil)); p["notification"] != "daily" || p["report_format"] != "pdf" {
 		t.Fatalf("refused PUTs changed the preferences: %v", p)
 	}
-	other := g.goalOwner(t)
+	other := g.sessionUser(t)
 	if p := prefs(other.call(g, "GET", "/account/preferences", nil)); p["notification"] != "weekly" {
 		t.Fatalf("another account's preferences: %v", p)
 	}
@@ -88,7 +88,7 @@ func TestPreferences(t *testing.T) {
 func TestReminders(t *testing.T) {
 	t.Parallel()
 	g := startGateway(t, nil)
-	o := g.goalOwner(t)
+	o := g.sessionUser(t)
 	tr := o.createTracker(t, g, map[string]any{"name": "Chores", "type": "note"})
 	id := num(t, tr, "id")
 	day := func(d int) string { return time.Now().UTC().AddDate(0, 0, d).Format("2006-01-02") }
@@ -96,7 +96,7 @@ func TestReminders(t *testing.T) {
 	o.addLog(t, g, id, map[string]any{"note": "soon", "event_reminder_msg": "Call mum", "event_date": day(3)})
 	o.addLog(t, g, id, map[string]any{"note": "overdue", "event_reminder_msg": "Pay rent", "event_date": day(-2)})
 	o.addLog(t, g, id, map[string]any{"note": "no reminder"})
-	g.goalOwner(t).createTracker(t, g, map[string]any{"name": "Chores", "type": "note"})
+	g.sessionUser(t).createTracker(t, g, map[string]any{"name": "Chores", "type": "note"})
 
 	reminders := func(q string) []string {
 		t.Helper()
@@ -136,8 +136,8 @@ func TestReminders(t *testing.T) {
 func TestMonthlyReport(t *testing.T) {
 	t.Parallel()
 	g := startGateway(t, nil)
-	o := g.goalOwner(t) // one login so far
-	report := func(who goalOwner, q string) map[string]any {
+	o := g.sessionUser(t) // one login so far
+	report := func(who sessionUser, q string) map[string]any {
 		t.Helper()
 		r := who.call(g, "GET", "/reports/monthly"+q, nil)
 		expect(t, r, 200, "")
@@ -153,7 +153,7 @@ func TestMonthlyReport(t *testing.T) {
 		r["most_used_tracker"] != nil || r["frequent_emotional_state"] != nil {
 		t.Fatalf("this month before anything: %v", r)
 	}
-	o.tok = g.login(t, o.user, goalUA) // a login from the same browser replaces its session
+	o.tok = g.login(t, o.user, sessionUA) // a login from the same browser replaces its session
 	if r := report(o, "?month="+thisMonth+"&tz=UTC"); num(t, r, "logged_in") != "2" {
 		t.Fatalf("after a second login: %v", r)
 	}
@@ -195,7 +195,7 @@ func TestMonthlyReport(t *testing.T) {
 		r["frequent_emotional_state"] != "sad" {
 		t.Fatalf("March 2026 in UTC: %v", r)
 	}
-	if r := report(g.goalOwner(t), "?month=2026-03"); num(t, r, "total_logs") != "0" || r["most_used_tracker"] != nil {
+	if r := report(g.sessionUser(t), "?month=2026-03"); num(t, r, "total_logs") != "0" || r["most_used_tracker"] != nil {
 		t.Fatalf("another account's March: %v", r)
 	}
 

@@ -17,7 +17,7 @@ import (
 // routes is TestGoalsOwnerOnlyRoutes (goals_test.go).
 
 // createTracker posts a tracker and answers its JSON.
-func (o goalOwner) createTracker(t *testing.T, g *testGateway, body map[string]any) map[string]any {
+func (o sessionUser) createTracker(t *testing.T, g *testGateway, body map[string]any) map[string]any {
 	t.Helper()
 	r := o.call(g, "POST", "/trackers", body)
 	expect(t, r, 201, "")
@@ -27,7 +27,7 @@ func (o goalOwner) createTracker(t *testing.T, g *testGateway, body map[string]a
 }
 
 // addLog posts a log to the tracker and answers its JSON.
-func (o goalOwner) addLog(t *testing.T, g *testGateway, trackerID string, body map[string]any) map[string]any {
+func (o sessionUser) addLog(t *testing.T, g *testGateway, trackerID string, body map[string]any) map[string]any {
 	t.Helper()
 	r := o.call(g, "POST", "/trackers/"+trackerID+"/logs", body)
 	expect(t, r, 201, "")
@@ -37,7 +37,7 @@ func (o goalOwner) addLog(t *testing.T, g *testGateway, trackerID string, body m
 }
 
 // getTracker reads the tracker as its owner.
-func (o goalOwner) getTracker(t *testing.T, g *testGateway, trackerID string) map[string]any {
+func (o sessionUser) getTracker(t *testing.T, g *testGateway, trackerID string) map[string]any {
 	t.Helper()
 	r := o.call(g, "GET", "/trackers/"+trackerID, nil)
 	expect(t, r, 200, "")
@@ -49,7 +49,7 @@ func (o goalOwner) getTracker(t *testing.T, g *testGateway, trackerID string) ma
 }
 
 // listTrackers answers the names of the caller's trackers, in order.
-func (o goalOwner) listTrackers(t *testing.T, g *testGateway) []string {
+func (o sessionUser) listTrackers(t *testing.T, g *testGateway) []string {
 	t.Helper()
 	r := o.call(g, "GET", "/trackers", nil)
 	expect(t, r, 200, "")
@@ -64,7 +64,7 @@ func (o goalOwner) listTrackers(t *testing.T, g *testGateway) []string {
 }
 
 // logIDs lists the tracker's logs with the query and answers their ids and next.
-func (o goalOwner) logIDs(t *testing.T, g *testGateway, trackerID string, q url.Values) ([]string, string) {
+func (o sessionUser) logIDs(t *testing.T, g *testGateway, trackerID string, q url.Values) ([]string, string) {
 	t.Helper()
 	r := o.call(g, "GET", "/trackers/"+trackerID+"/logs?"+q.Encode(), nil)
 	expect(t, r, 200, "")
@@ -123,7 +123,7 @@ func expectLog(t *testing.T, l map[string]any, trackerID string) {
 func TestTrackersCreateReadUpdateDelete(t *testing.T) {
 	t.Parallel()
 	g := startGateway(t, nil)
-	o := g.goalOwner(t)
+	o := g.sessionUser(t)
 	before := time.Now()
 
 	if names := o.listTrackers(t, g); len(names) != 0 {
@@ -164,7 +164,7 @@ func TestTrackersCreateReadUpdateDelete(t *testing.T) {
 	expect(t, r, 409, "CONFLICT")
 	expectErrorBody(t, r)
 	expect(t, o.call(g, "PATCH", "/trackers/"+num(t, diary, "id"), map[string]any{"name": "WEIGHT"}), 409, "CONFLICT")
-	other := g.goalOwner(t)
+	other := g.sessionUser(t)
 	other.createTracker(t, g, map[string]any{"name": "Weight", "type": "note"}) // another account may
 
 	// PATCH: the given members change, the others stay; "" clears unit and what_to_track.
@@ -212,7 +212,7 @@ func TestTrackersCreateReadUpdateDelete(t *testing.T) {
 func TestTrackerLogs(t *testing.T) {
 	t.Parallel()
 	g := startGateway(t, nil)
-	o := g.goalOwner(t)
+	o := g.sessionUser(t)
 	water := o.createTracker(t, g, map[string]any{"name": "Water", "type": "numerical", "unit": "l"})
 	mood := o.createTracker(t, g, map[string]any{"name": "Mood", "type": "note"})
 	id, moodID := num(t, water, "id"), num(t, mood, "id")
@@ -299,7 +299,7 @@ func TestTrackerLogs(t *testing.T) {
 func TestTrackerLogsRangeAndPages(t *testing.T) {
 	t.Parallel()
 	g := startGateway(t, nil)
-	o := g.goalOwner(t)
+	o := g.sessionUser(t)
 	id := num(t, o.createTracker(t, g, map[string]any{"name": "Pages", "type": "numerical"}), "id")
 	same := "2026-05-01T08:00:00Z"
 	var want []string
@@ -375,7 +375,7 @@ func TestTrackerLogsRangeAndPages(t *testing.T) {
 func TestTrackerSeries(t *testing.T) {
 	t.Parallel()
 	g := startGateway(t, nil)
-	o := g.goalOwner(t)
+	o := g.sessionUser(t)
 	id := num(t, o.createTracker(t, g, map[string]any{"name": "Steps", "type": "numerical"}), "id")
 	note := num(t, o.createTracker(t, g, map[string]any{"name": "Notes", "type": "note"}), "id")
 	for v, at := range map[int]string{1: "2026-03-28T22:59:59Z", 2: "2026-03-28T23:00:00Z", 4: "2026-03-29T21:59:59Z",
@@ -462,7 +462,7 @@ func TestTrackerSeries(t *testing.T) {
 func TestTrackersValidation(t *testing.T) {
 	t.Parallel()
 	g := startGateway(t, nil)
-	o := g.goalOwner(t)
+	o := g.sessionUser(t)
 	id := num(t, o.createTracker(t, g, map[string]any{"name": "Valid", "type": "numerical", "unit": "km"}), "id")
 	noteID := num(t, o.createTracker(t, g, map[string]any{"name": "Notes", "type": "note"}), "id")
 	logID := num(t, o.addLog(t, g, id, map[string]any{"value": 5}), "id")
@@ -538,7 +538,7 @@ func TestTrackersValidation(t *testing.T) {
 func TestTrackersDeletedWithAccount(t *testing.T) {
 	t.Parallel()
 	g := startGateway(t, nil)
-	o := g.goalOwner(t)
+	o := g.sessionUser(t)
 	tr := o.createTracker(t, g, map[string]any{"name": "Gone soon", "type": "note"})
 	id, _ := tr["id"].(json.Number).Int64()
 	o.addLog(t, g, num(t, tr, "id"), map[string]any{"note": "bye"})
@@ -558,10 +558,10 @@ func TestTrackersDeletedWithAccount(t *testing.T) {
 func TestTrackersCSRF(t *testing.T) {
 	t.Parallel()
 	g := startGateway(t, nil)
-	o := g.goalOwner(t)
+	o := g.sessionUser(t)
 	body := map[string]any{"name": "x", "type": "note"}
-	expect(t, g.do(req{Method: "POST", Path: "/trackers", UA: goalUA, Body: body, Headers: withCookie(o.tok)}), 403, "CSRF")
-	expect(t, g.do(req{Method: "POST", Path: "/trackers", UA: goalUA, Body: body,
+	expect(t, g.do(req{Method: "POST", Path: "/trackers", UA: sessionUA, Body: body, Headers: withCookie(o.tok)}), 403, "CSRF")
+	expect(t, g.do(req{Method: "POST", Path: "/trackers", UA: sessionUA, Body: body,
 		Headers: withCookie(o.tok, "Origin", "https://app.example")}), 201, "")
 }
 
@@ -572,7 +572,7 @@ func TestTrackersCSRF(t *testing.T) {
 func TestTrackerLogsConcurrent(t *testing.T) {
 	t.Parallel()
 	g := startGateway(t, nil)
-	o := g.goalOwner(t)
+	o := g.sessionUser(t)
 	id := num(t, o.createTracker(t, g, map[string]any{"name": "Race", "type": "numerical"}), "id")
 	first := o.addLog(t, g, id, map[string]any{"value": 1})
 	const writers = 12
@@ -580,7 +580,7 @@ func TestTrackerLogsConcurrent(t *testing.T) {
 	errs := make(chan string, writers+2)
 	call := func(method, path string, body any, status int) {
 		defer wg.Done()
-		r, err := g.try(req{Method: method, Path: path, Body: body, Token: o.tok, UA: goalUA})
+		r, err := g.try(req{Method: method, Path: path, Body: body, Token: o.tok, UA: sessionUA})
 		if err != nil || r.Status != status {
 			errs <- fmt.Sprintf("%s %s: %v %d %s", method, path, err, r.Status, r.Body)
 		}
