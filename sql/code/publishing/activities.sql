@@ -114,7 +114,7 @@ $$;
 -- activity that expired since maintenance last ran costs an index tuple,
 -- not a heap fetch (sql/migrations/012). api.home_feed reads the page's rows
 -- by primary key afterwards. An SQL function the planner inlines into its
--- caller, so that the test (tests/sql/14_feed_index.sql) explains the very
+-- caller, so that the test (tests/sql/15_feed_index.sql) explains the very
 -- query the feed runs.
 CREATE OR REPLACE FUNCTION publishing.feed_keys(at timestamptz, key uuid, n integer)
 RETURNS TABLE (created_at timestamptz, uuid uuid)

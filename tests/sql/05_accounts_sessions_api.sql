@@ -391,7 +391,7 @@ SELECT is((SELECT failures FROM auth.login_failures WHERE key = 'password_accoun
 SET LOCAL ROLE gateway;
 
 -- api.readiness: the applied migration version, the installed code package's
--- digest, and whether the login may assert identities (13_proxy_identity.sql).
+-- digest, and whether the login may assert identities (13_sessions_proxy_identity.sql).
 SELECT api.readiness() AS readiness \gset
 SELECT is((SELECT array_agg(k ORDER BY k) FROM json_object_keys(:'readiness'::json) k), ARRAY['code', 'proxy_trusted', 'version'],
           'readiness answers {"version", "code", "proxy_trusted"}');

@@ -2,7 +2,7 @@
 -- item 1): a password change to the current password, the holder of a
 -- session against a flood of failed logins, a login that cannot be one, a
 -- login racing a password change, GET /availability, sign-up, and the
--- activity write rate. The counting itself: 04_throttle.sql.
+-- activity write rate. The counting itself: 04_rate_limits.sql.
 -- Calls run as the gateway role (pg_temp.ctx, helpers.psql); fixtures and
 -- inspections as the superuser (RESET ROLE).
 -- (Statements run for their effect end in \gset, which swallows their output.)

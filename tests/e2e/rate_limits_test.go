@@ -256,7 +256,7 @@ func TestChangeToSamePassword(t *testing.T) {
 }
 
 // A login longer than any username or e-mail address is the 401 of an
-// unknown login, at once (pgTAP 14_rate_limits.sql shows it reads no table).
+// unknown login, at once (pgTAP 14_rate_limits_routes.sql shows it reads no table).
 func TestLongLogin(t *testing.T) {
 	t.Parallel()
 	g := startGateway(t, nil)
