@@ -4,7 +4,7 @@
 -- read and written behind the API's back as the superuser (RESET ROLE).
 -- (Statements run for their effect end in \gset, which swallows their output.)
 BEGIN;
-SELECT plan(182);
+SELECT plan(172);
 
 \ir helpers.psql
 
@@ -63,21 +63,7 @@ SELECT ok(p.prosecdef, format('%s is SECURITY DEFINER', p.oid::regprocedure))
 SET LOCAL ROLE gateway;
 SELECT throws_ok($$SELECT count(*) FROM tracking.logs$$, '42501', NULL, 'as the gateway, reading tracking.logs is refused');
 
--- ----------------------------------------------------------------------------
--- Sessions: every route checks the token first (a committed 401)
--- ----------------------------------------------------------------------------
-SELECT is(pg_temp.failure(q), '401 INVALID', format('%s without a token is a committed 401 INVALID', split_part(q, '(', 1)))
-  FROM unnest(ARRAY[
-    'SELECT api.list_trackers(pg_temp.ctx())',
-    'SELECT api.create_tracker(pg_temp.ctx(), ''x'', NULL, ''note'', NULL, NULL)',
-    'SELECT api.get_tracker(pg_temp.ctx(), 1)',
-    'SELECT api.update_tracker(pg_temp.ctx(), 1, NULL, NULL, NULL, NULL)',
-    'SELECT api.delete_tracker(pg_temp.ctx(), 1)',
-    'SELECT api.list_tracker_logs(pg_temp.ctx(), 1, NULL, NULL, NULL, NULL)',
-    'SELECT api.create_tracker_log(pg_temp.ctx(), 1, NULL, NULL, NULL, NULL, NULL, NULL)',
-    'SELECT api.update_tracker_log(pg_temp.ctx(), 1, 1, NULL, NULL, NULL, NULL, NULL, NULL)',
-    'SELECT api.delete_tracker_log(pg_temp.ctx(), 1, 1)',
-    'SELECT api.tracker_series(pg_temp.ctx(), 1, NULL, NULL, NULL, NULL)']) q;
+-- (Every route checks the token first: 17_session_checks.sql.)
 
 -- ----------------------------------------------------------------------------
 -- api.create_tracker: 201 {"tracker"}; 422 VALIDATION per field; 409 CONFLICT
