@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"regexp"
 	"strings"
 	"sync"
@@ -291,81 +290,6 @@ func TestGoalEntriesAndProgress(t *testing.T) {
 	}
 	if body["next"] != nil {
 		t.Fatalf("one page, next %v", body["next"])
-	}
-}
-
-// Pages of entries: ?limit= and ?before=<next>, none repeated or skipped,
-// also for entries of the same occurred_at and entries added between pages.
-func TestGoalEntriesPages(t *testing.T) {
-	t.Parallel()
-	g := startGateway(t, nil)
-	o := g.sessionUser(t)
-	id := num(t, o.createGoal(t, g, map[string]any{"title": "Pages"}), "id")
-	same := "2026-05-01T08:00:00Z"
-	var want []string
-	for i := 0; i < 7; i++ {
-		e := o.addEntry(t, g, id, map[string]any{"amount": i, "occurred_at": same})
-		want = append([]string{num(t, e, "id")}, want...)
-	}
-	old := o.addEntry(t, g, id, map[string]any{"amount": 100, "occurred_at": "2020-01-01T00:00:00Z"})
-	want = append(want, num(t, old, "id"))
-
-	var got []string
-	before := ""
-	for page := 0; ; page++ {
-		if page > 10 {
-			t.Fatal("more pages than entries")
-		}
-		q := url.Values{"limit": {"3"}}
-		if before != "" {
-			q.Set("before", before)
-		}
-		r := o.call(g, "GET", "/goals/"+id+"/entries?"+q.Encode(), nil)
-		expect(t, r, 200, "")
-		body := numbers(t, r)
-		entries := body["entries"].([]any)
-		if len(entries) > 3 {
-			t.Fatalf("page of %d entries, limit 3", len(entries))
-		}
-		for _, x := range entries {
-			got = append(got, num(t, x.(map[string]any), "id"))
-		}
-		if page == 0 {
-			// Added after the first page: newer than all, so on no later page.
-			o.addEntry(t, g, id, map[string]any{"amount": 1})
-		}
-		next, _ := body["next"].(string)
-		if next == "" {
-			break
-		}
-		before = next
-	}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("pages gave %v, want %v", got, want)
-	}
-
-	r := o.call(g, "GET", "/goals/"+id+"/entries?limit=100", nil)
-	expect(t, r, 200, "")
-	if n := len(r.JSON(t)["entries"].([]any)); n != 9 {
-		t.Fatalf("limit 100: %d entries, want 9", n)
-	}
-	for _, c := range []struct {
-		q      string
-		status int
-		field  string
-	}{
-		{"limit=0", 422, "limit"},
-		{"limit=101", 422, "limit"},
-		{"limit=ten", 400, "limit"},
-		{"before=not-a-cursor", 400, "before"},
-		{"before=" + url.QueryEscape(strings.TrimRight(before, "=")+"x"), 400, "before"},
-	} {
-		r := o.call(g, "GET", "/goals/"+id+"/entries?"+c.q, nil)
-		expect(t, r, c.status, map[int]string{400: "BAD_REQUEST", 422: "VALIDATION"}[c.status])
-		expectErrorBody(t, r)
-		if details(t, r)[c.field] == "" {
-			t.Fatalf("?%s: details %s, want %s", c.q, r.Body, c.field)
-		}
 	}
 }
 
