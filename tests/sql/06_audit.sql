@@ -2,12 +2,13 @@
 -- audit.write: sql/code/audit.sql; the routes: sql/code/api/*.sql): which
 -- calls write which rows, with the client IP and request id of the request's
 -- context; that failures which must stick log through response.fail (not a
--- raise); that no secret reaches a row; api.admin_logs; api.maintenance.
+-- raise); that no secret reaches a row; api.admin_logs; api.maintenance;
+-- api.readiness (the admin routes, sql/code/api/admin.sql).
 -- Calls run as the gateway role, their context built by pg_temp.ctx
 -- (helpers.psql); inspections as the superuser (RESET ROLE).
 -- (Statements run for their effect end in \gset, which swallows their output.)
 BEGIN;
-SELECT plan(73);
+SELECT plan(78);
 
 \ir helpers.psql
 
@@ -296,6 +297,23 @@ SELECT is((SELECT details FROM audit.logs WHERE source = 'audit' ORDER BY id DES
           jsonb_build_object('from', '90 days', 'to', '80 days', 'by', session_user),
           'a retention change is logged, with who made it');
 SELECT is(api.maintenance('old_logs')::jsonb ->> 'deleted', '1', 'a shorter retention is honoured');
+
+-- api.readiness (sql/code/api/admin.sql): the applied migration version, the
+-- installed code package's digest, and whether the login may assert
+-- identities (13_sessions_proxy_identity.sql).
+SELECT version AS schema_version FROM public.schema_version \gset
+SELECT digest AS code_digest FROM public.code_package WHERE name = 'sql/code' \gset
+SET LOCAL ROLE gateway;
+SELECT api.readiness() AS readiness \gset
+SELECT is((SELECT array_agg(k ORDER BY k) FROM json_object_keys(:'readiness'::json) k), ARRAY['code', 'proxy_trusted', 'version'],
+          'readiness answers {"version", "code", "proxy_trusted"}');
+SELECT is((:'readiness'::jsonb ->> 'version')::int, :schema_version, 'readiness returns the version tern recorded');
+SELECT cmp_ok((:'readiness'::jsonb ->> 'version')::int, '>=', 3,
+              '... which includes the migrations these tests need (up to 003_audit)');
+SELECT matches(:'readiness'::jsonb ->> 'code', '^[0-9a-f]{64}$', 'readiness returns the code package''s SHA-256 in hex');
+SELECT is(:'readiness'::jsonb ->> 'code', :'code_digest', '... the digest public.code_package records for sql/code');
+
+RESET ROLE;
 
 SELECT * FROM finish();
 ROLLBACK;

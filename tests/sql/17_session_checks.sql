@@ -9,7 +9,7 @@
 -- something else (a body, another failure, or a raised error: each call
 -- runs in a savepoint of its own, a PL/pgSQL exception block). The other
 -- answers of a session (EXPIRED, BROWSER, an idle or disabled account):
--- 05_accounts_sessions_api.sql, 10_sessions_posture.sql.
+-- 03_sessions.sql, 10_sessions_posture.sql.
 BEGIN;
 
 \ir helpers.psql
