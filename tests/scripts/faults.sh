@@ -28,9 +28,9 @@
 #
 # On a scratch database (${TEST_DB_NAME}_faults, dropped before and after), on
 # free loopback ports (free_ports, scripts/lib/ports.sh), with the stack's
-# files in a temporary folder. It restarts
-# the local cluster: run it when nothing else needs the cluster (scripts/test
-# runs its steps one after the other). Local cluster only.
+# files in a temporary folder. It restarts the local cluster: run it when
+# nothing else needs the cluster (scripts/test runs its steps one after the
+# other). Local cluster only.
 #
 # Run by scripts/test; by itself once the cluster runs (scripts/db start):
 #   bash tests/scripts/faults.sh
