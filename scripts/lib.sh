@@ -1,6 +1,6 @@
 # Shared by scripts/run, scripts/db, scripts/test and scripts/bench (sourced, not run):
 # the settings and URLs here, the rest in scripts/lib/, one file per topic
-# (install, cluster, replica, roles, stack, pgbouncer), sourced at the end.
+# (install, cluster, replica, roles, ports, stack, pgbouncer), sourced at the end.
 #
 # Two ways to reach PostgreSQL:
 #   - ADMIN_DATABASE_URL set: a real server; its user must be able to create roles
@@ -123,8 +123,45 @@ psql_admin() { # db, psql args...
   psql "$(admin_url "$db")" -X -q -v ON_ERROR_STOP=1 "$@"
 }
 
+# --- templates ------------------------------------------------------------------
+# render_template TEMPLATE NOTES NAME=value...: the template on standard
+# output with every @NAME@ replaced by its value, taken as it is (no escape,
+# no & of awk's gsub: values pass through the environment). A line that is
+# only @NAME@ (and its indent) becomes one line per line of the value, each
+# with that indent. Lines that start with NOTES (";;", "##": the template's
+# notes for whoever copies it) are left out. A placeholder left unfilled
+# stops the script. The templates of deploy/pgbouncer and deploy/replica
+# (deploy/nginx has render_nginx_template, which keeps its comments).
+render_template() { # template notes NAME=value...
+  local tpl=$1 notes=$2 kv names=() envs=() out
+  shift 2
+  for kv in "$@"; do names+=("${kv%%=*}"); envs+=("TEMPLATE_${kv%%=*}=${kv#*=}"); done
+  out=$(env "${envs[@]}" awk -v notes="$notes" -v names="${names[*]}" '
+    BEGIN { n = split(names, name, " ") }
+    notes != "" && index($0, notes) == 1 { next }
+    {
+      line = $0
+      for (i = 1; i <= n; i++) {
+        ph = "@" name[i] "@"; val = ENVIRON["TEMPLATE_" name[i]]
+        if (line ~ ("^[ \t]*" ph "[ \t]*$")) {
+          indent = line; sub(/@.*/, "", indent)
+          m = split(val, v, "\n"); line = ""
+          for (j = 1; j <= m; j++) line = line (j > 1 ? "\n" : "") indent v[j]
+          break
+        }
+        rest = line; line = ""
+        while ((k = index(rest, ph)) > 0) { line = line substr(rest, 1, k - 1) val; rest = substr(rest, k + length(ph)) }
+        line = line rest
+      }
+      print line
+    }' "$tpl"; printf x) || die "render_template: could not render $tpl"
+  out=${out%x}
+  grep -n '@[A-Z_]*@' <<<"$out" >&2 && die "render_template: a placeholder of ${tpl#"$ROOT"/} is not filled"
+  printf '%s' "$out"
+}
+
 # --- the rest, by topic ---------------------------------------------------------
-for _part in install cluster replica roles stack pgbouncer; do
+for _part in install cluster replica roles ports stack pgbouncer; do
   source "$ROOT/scripts/lib/$_part.sh"
 done
 unset _part

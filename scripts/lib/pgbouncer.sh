@@ -10,6 +10,8 @@
 PGBOUNCER_BIN=${PGBOUNCER_BIN:-/usr/sbin/pgbouncer}
 PGBOUNCER_DIR=${PGBOUNCER_DIR:-$LOCAL_DIR/pgbouncer}
 PGBOUNCER_PORT=${PGBOUNCER_PORT:-6432}
+# What operators copy, and what render_pgbouncer fills in for this machine.
+PGBOUNCER_TEMPLATES="$ROOT/deploy/pgbouncer"
 
 ensure_pgbouncer() {
   [[ -x $PGBOUNCER_BIN ]] || ensure_packages pgbouncer
@@ -31,7 +33,9 @@ pgbouncer_url() { # [db] [role]
   url_with_user "postgres://127.0.0.1:$PGBOUNCER_PORT/${1:-$DB_NAME}?sslmode=disable" "$role" "$pw"
 }
 
-# Renders the configuration: the dev and test databases (and any given) on
+# Renders the configuration from the templates of deploy/pgbouncer
+# (pgbouncer.ini, hba.conf, userlist.txt; their ";;"/"##" notes left out):
+# the dev and test databases (and any given) on
 # the local cluster, and the gateway role's SCRAM secret as the admin reads it
 # from pg_authid (PgBouncer's documented way of filling auth_file).
 # statement_timeout is not a startup parameter PgBouncer 1.18 forwards: it is
@@ -61,72 +65,46 @@ render_pgbouncer() { # [extra databases...]
   [[ $(id -u) -eq 0 ]] && chown postgres: "$dir" "$dir/run"
   chmod 700 "$dir/run"
   render_pgbouncer_userlist
-  as_pg_user tee "$dir/hba.conf" >/dev/null <<EOF2
-# Rendered by scripts/lib.sh (render_pgbouncer).
-local  pgbouncer  postgres                 peer
-host   all        $GATEWAY_ROLE  127.0.0.1/32  scram-sha-256
-host   all        $GATEWAY_PROXY_ROLE  127.0.0.1/32  scram-sha-256
-EOF2
+  {
+    printf '# Rendered by scripts/lib.sh (render_pgbouncer).\n'
+    render_template "$PGBOUNCER_TEMPLATES/hba.conf" '##' \
+      GATEWAY_ROLE="$GATEWAY_ROLE" GATEWAY_PROXY_ROLE="$GATEWAY_PROXY_ROLE"
+  } | as_pg_user tee "$dir/hba.conf" >/dev/null
   local dbs="" d
   for d in "$DB_NAME" "$TEST_DB_NAME" "$@"; do
     [[ $dbs == *"[$d]"* ]] && continue
     dbs+="[$d]"
   done
+  local databases=""
+  for d in $(tr '[]' '  ' <<<"$dbs"); do
+    databases+=$(printf "%s = host=127.0.0.1 port=%s dbname=%s connect_query='SET statement_timeout = %s'" \
+      "$d" "$PGPORT_LOCAL" "$d" "$timeout")$'\n'
+  done
   {
-    printf '; Rendered by scripts/lib.sh (render_pgbouncer); do not edit.\n[databases]\n'
-    for d in $(tr '[]' '  ' <<<"$dbs"); do
-      printf "%s = host=127.0.0.1 port=%s dbname=%s connect_query='SET statement_timeout = %s'\n" \
-        "$d" "$PGPORT_LOCAL" "$d" "$timeout"
-    done
-    cat <<EOF2
-
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $PGBOUNCER_PORT
-unix_socket_dir = $dir/run
-unix_socket_mode = 0700
-auth_type = hba
-auth_hba_file = $dir/hba.conf
-auth_file = $dir/userlist.txt
-admin_users = postgres
-pool_mode = transaction
-; Server connections per database and user: what 2 cores serve best.
-default_pool_size = $pool
-reserve_pool_size = 2
-reserve_pool_timeout = 3
-query_wait_timeout = $wait
-server_login_retry = $retry
-max_client_conn = ${PGBOUNCER_MAX_CLIENT_CONN:-1000}
-server_tls_sslmode = disable
-client_tls_sslmode = disable
-ignore_startup_parameters = statement_timeout
-server_reset_query =
-logfile = $dir/pgbouncer.log
-pidfile = $dir/pgbouncer.pid
-log_connections = 0
-log_disconnections = 0
-EOF2
+    printf '; Rendered by scripts/lib.sh (render_pgbouncer); do not edit.\n'
+    render_template "$PGBOUNCER_TEMPLATES/pgbouncer.ini" ';;' DATABASES="${databases%$'\n'}" \
+      LISTEN_PORT="$PGBOUNCER_PORT" UNIX_SOCKET_DIR="$dir/run" AUTH_HBA_FILE="$dir/hba.conf" \
+      AUTH_FILE="$dir/userlist.txt" DEFAULT_POOL_SIZE="$pool" QUERY_WAIT_TIMEOUT="$wait" \
+      SERVER_LOGIN_RETRY="$retry" MAX_CLIENT_CONN="${PGBOUNCER_MAX_CLIENT_CONN:-1000}" \
+      LOGFILE="$dir/pgbouncer.log" PIDFILE="$dir/pgbouncer.pid"
   } | as_pg_user tee "$dir/pgbouncer.ini" >/dev/null
 }
 
-# userlist.txt: the gateway role's SCRAM secret as PostgreSQL holds it now,
-# written atomically. PgBouncer checks the gateway's password against it and
-# keeps the keys of the last client login it accepted, with which it logs in
-# to PostgreSQL (SCRAM pass-through).
+# userlist.txt (deploy/pgbouncer/userlist.txt's format): the gateway roles'
+# SCRAM secrets as PostgreSQL holds them now, written atomically. PgBouncer
+# checks the gateway's password against it and keeps the keys of the last
+# client login it accepted, with which it logs in to PostgreSQL (SCRAM
+# pass-through).
 render_pgbouncer_userlist() {
   local dir=$PGBOUNCER_DIR secret proxy_secret
   secret=$(psql_admin postgres -At -c "SELECT rolpassword FROM pg_authid WHERE rolname = '$GATEWAY_ROLE'")
   [[ $secret == SCRAM-SHA-256\$* ]] || die "the $GATEWAY_ROLE role has no SCRAM secret (bootstrap_roles first)"
   proxy_secret=$(psql_admin postgres -At -c "SELECT rolpassword FROM pg_authid WHERE rolname = '$GATEWAY_PROXY_ROLE'")
   [[ $proxy_secret == SCRAM-SHA-256\$* ]] || die "the $GATEWAY_PROXY_ROLE role has no SCRAM secret (bootstrap_roles first)"
-  {
-    printf '"%s" "%s"\n' "$GATEWAY_ROLE" "$secret"
-    # The proxy-trusting gateway's login: a pool of its own (PgBouncer pools
-    # per user), so its connections are never lent to the ordinary gateway.
-    printf '"%s" "%s"\n' "$GATEWAY_PROXY_ROLE" "$proxy_secret"
-    # The admin console's user, let in by peer only (hba.conf): no password.
-    printf '"postgres" ""\n'
-  } | as_pg_user tee "$dir/userlist.txt.new" >/dev/null
+  render_template "$PGBOUNCER_TEMPLATES/userlist.txt" ';;' \
+    GATEWAY_ROLE="$GATEWAY_ROLE" GATEWAY_SECRET="$secret" \
+    GATEWAY_PROXY_ROLE="$GATEWAY_PROXY_ROLE" GATEWAY_PROXY_SECRET="$proxy_secret" |
+    as_pg_user tee "$dir/userlist.txt.new" >/dev/null
   as_pg_user chmod 600 "$dir/userlist.txt.new"
   as_pg_user mv "$dir/userlist.txt.new" "$dir/userlist.txt"
 }

@@ -17,6 +17,8 @@ REPLICA_DATA="$REPLICA_DIR/data"
 REPLICA_SOCK="$REPLICA_DIR/run"
 REPLICA_LOG="$REPLICA_DIR/server.log"
 REPLICA_SLOT=homebase_replica
+# The replica's own settings, what operators copy (replica_conf renders it).
+REPLICA_TEMPLATE="$ROOT/deploy/replica/replica.conf"
 
 replica_running() {
   [[ -f $REPLICA_DATA/postmaster.pid ]] && as_pg_user "$PG_BIN/pg_ctl" -D "$REPLICA_DATA" status >/dev/null 2>&1
@@ -39,9 +41,17 @@ replica_url() { # [db]
   url_with_user "postgres://127.0.0.1:$REPLICA_PORT_LOCAL/${1:-$DB_NAME}?sslmode=disable" "$GATEWAY_ROLE" "$(gateway_password)"
 }
 
+# deploy/replica/replica.conf with this replica's port, socket directory and
+# apply delay (its "##" notes left out): hot_standby_feedback makes the
+# primary keep the rows a replica query still reads, so that replay does not
+# cancel it.
+replica_conf() { # apply delay
+  render_template "$REPLICA_TEMPLATE" '##' PORT="$REPLICA_PORT_LOCAL" SOCKET_DIR="$REPLICA_SOCK" APPLY_DELAY="$1"
+}
+
 # Starts the replica, built first when there is none or when it was copied
 # from another cluster than today's (a deleted .local/pg). Its own socket
-# directory, port and apply delay are in replica.conf, which its
+# directory, port and apply delay are in replica.conf (replica_conf), which its
 # postgresql.conf (the primary's copy) includes last; a running replica
 # reloads it, so REPLICA_APPLY_DELAY changes without a restart.
 replica_start() {
@@ -78,15 +88,7 @@ replica_start() {
 include_if_exists = 'replica.conf'
 EOF2
   fi
-  # hot_standby_feedback: the primary keeps the rows a replica query still
-  # reads, so that replay does not cancel it.
-  as_pg_user tee "$REPLICA_DATA/replica.conf" >/dev/null <<EOF2
-port = $REPLICA_PORT_LOCAL
-unix_socket_directories = '$REPLICA_SOCK'
-hot_standby = on
-hot_standby_feedback = on
-recovery_min_apply_delay = '$delay'
-EOF2
+  replica_conf "$delay" | as_pg_user tee "$REPLICA_DATA/replica.conf" >/dev/null
   if replica_running; then
     as_pg_user "$PG_BIN/pg_ctl" -D "$REPLICA_DATA" reload >/dev/null
     say "the replica runs on 127.0.0.1:$REPLICA_PORT_LOCAL (apply delay $delay)"

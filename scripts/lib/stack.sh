@@ -167,23 +167,6 @@ start_gateway() { # bin port logfile [VAR=value...]
   STARTED_PID=$!
 }
 
-# True while the process runs (an exited child waiting to be reaped does not).
-pid_alive() { # pid
-  [[ -n $1 ]] && kill -0 "$1" 2>/dev/null && [[ $(ps -o stat= -p "$1" 2>/dev/null) != Z* ]]
-}
-
-# Stops a process we started (SIGTERM, then SIGKILL after the grace) and reaps it.
-stop_pid() { # pid [grace seconds, default 10]
-  local pid=$1 grace=${2:-10} i
-  # wait reaps an exited child (and answers its status, or 127 for a pid
-  # that is not this shell's child): never a failure of stop_pid under set -e.
-  pid_alive "$pid" || { [[ -n $pid ]] && { wait "$pid" 2>/dev/null || true; }; return 0; }
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < grace * 10; i++)); do pid_alive "$pid" || break; sleep 0.1; done
-  if pid_alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi # it may exit meanwhile
-  wait "$pid" 2>/dev/null || true
-}
-
 # Waits until a URL answers 200 (curl args after the URL), at most the given seconds.
 wait_for_200() { # seconds url [curl args...]
   local seconds=$1 url=$2 i
@@ -194,6 +177,3 @@ wait_for_200() { # seconds url [curl args...]
   done
   return 1
 }
-
-# True when something accepts connections on 127.0.0.1:port.
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

@@ -18,8 +18,8 @@
 #
 # Run by scripts/test; by itself once the cluster runs (scripts/db start):
 #   bash tests/scripts/code_package.sh
-# TEST_DB_NAME names the scratch database (${TEST_DB_NAME}_code); CODE_TEST_PORT
-# the first port tried for the gateway (18099).
+# TEST_DB_NAME names the scratch database (${TEST_DB_NAME}_code); the gateway's
+# port is free_ports' (scripts/lib/ports.sh).
 set -euo pipefail
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/scripts/lib.sh"
 source "$ROOT/tests/scripts/checks.sh"
@@ -35,10 +35,7 @@ GW_PID=""
 
 cleanup() {
   local rc=$?
-  if [[ -n $GW_PID ]]; then
-    kill "$GW_PID" 2>/dev/null || true
-    wait "$GW_PID" 2>/dev/null || true
-  fi
+  stop_pid "$GW_PID"
   if [[ $rc -ne 0 && -s $GW_LOG ]]; then
     say "the gateway's log (last lines):"
     tail -20 "$GW_LOG" >&2
@@ -84,12 +81,7 @@ if using_local_cluster && ! cluster_running; then
 fi
 
 # A port nothing listens on, for the gateway.
-PORT=${CODE_TEST_PORT:-18099}
-for ((i = 0; i < 20; i++)); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || break
-  PORT=$((PORT + 1))
-done
-(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && die "no free port from ${CODE_TEST_PORT:-18099} on"
+PORT=$(free_ports 1)
 
 run "building the checkout's gateway ($GATEWAY_BIN)" \
   bash -c "cd '$ROOT' && go build -o '$GATEWAY_BIN' ./gateway/cmd/gateway"

@@ -27,10 +27,10 @@
 #      Every activity whose POST was answered 201 is in the database.
 #
 # On a scratch database (${TEST_DB_NAME}_faults, dropped before and after), on
-# free loopback ports from FAULTS_TEST_PORT (default STACK_TEST_PORT + 20,
-# that is 18460), with the stack's files in a temporary folder. It restarts
-# the local cluster: run it when nothing else needs the cluster (scripts/test
-# runs its steps one after the other). Local cluster only.
+# free loopback ports (free_ports, scripts/lib/ports.sh), with the stack's
+# files in a temporary folder. It restarts the local cluster: run it when
+# nothing else needs the cluster (scripts/test runs its steps one after the
+# other). Local cluster only.
 #
 # Run by scripts/test; by itself once the cluster runs (scripts/db start):
 #   bash tests/scripts/faults.sh
@@ -89,14 +89,9 @@ listener_pid() { ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\
 
 # Six free ports: plain HTTP, HTTPS, two gateways, PgBouncer, and a third
 # gateway connected to PostgreSQL directly (C).
-ports=()
-port=${FAULTS_TEST_PORT:-$((${STACK_TEST_PORT:-18440} + 20))}
-for ((i = 0; i < 60 && ${#ports[@]} < 6; i++, port++)); do
-  port_in_use "$port" || ports+=("$port")
-done
-[[ ${#ports[@]} -eq 6 ]] || die "no six free ports from ${FAULTS_TEST_PORT:-$((${STACK_TEST_PORT:-18440} + 20))} on"
-HTTP_PORT=${ports[0]} HTTPS_PORT=${ports[1]} GW1=${ports[2]} GW2=${ports[3]} GW3=${ports[5]}
-export PGBOUNCER_PORT=${ports[4]}
+ports=$(free_ports 6)
+read -r HTTP_PORT HTTPS_PORT GW1 GW2 PGBOUNCER_PORT GW3 <<<"$ports"
+export PGBOUNCER_PORT
 BASE="https://127.0.0.1:$HTTPS_PORT"
 
 say "building tests/scripts/faultload"

@@ -17,7 +17,7 @@
 #     ignored, where the same request from 127.0.0.1 is believed.
 #
 # On a scratch database (${TEST_DB_NAME}_proxy, dropped before and after), on
-# free loopback ports from PROXY_AUTH_TEST_PORT (18450) on, with every file in
+# free loopback ports (free_ports, scripts/lib/ports.sh), with every file in
 # a temporary folder. Run by scripts/test; by itself once the cluster runs:
 #   bash tests/scripts/proxy_auth.sh
 set -euo pipefail
@@ -53,14 +53,9 @@ ensure_nginx
 ensure_tls_cert
 
 # Four free ports: plain HTTP, HTTPS (tokens), HTTPS (proxy auth), the gateway.
-ports=()
-port=${PROXY_AUTH_TEST_PORT:-18450}
-for ((i = 0; i < 60 && ${#ports[@]} < 4; i++, port++)); do
-  port_in_use "$port" || ports+=("$port")
-done
-[[ ${#ports[@]} -eq 4 ]] || die "no four free ports from ${PROXY_AUTH_TEST_PORT:-18450} on"
-HTTP_PORT=${ports[0]} HTTPS_PORT=${ports[1]} GW=${ports[3]}
-export PROXY_AUTH_PORT=${ports[2]}
+ports=$(free_ports 4)
+read -r HTTP_PORT HTTPS_PORT PROXY_AUTH_PORT GW <<<"$ports"
+export PROXY_AUTH_PORT
 TOKEN_BASE="https://127.0.0.1:$HTTPS_PORT/api/v1"
 PROXY_BASE="https://127.0.0.1:$PROXY_AUTH_PORT/api/v1"
 GW_BASE="http://127.0.0.1:$GW/api/v1"

@@ -40,7 +40,7 @@
 #
 # Run by scripts/test; by itself once the cluster runs (scripts/db start):
 #   bash tests/scripts/stack.sh
-# TEST_DB_NAME names the scratch database; STACK_TEST_PORT the first port tried (18440).
+# TEST_DB_NAME names the scratch database; the ports are free_ports' (scripts/lib/ports.sh).
 set -euo pipefail
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/scripts/lib.sh"
 source "$ROOT/tests/scripts/checks.sh"
@@ -73,16 +73,11 @@ if using_local_cluster && ! cluster_running; then
   die "the local cluster is not running: scripts/db start (or scripts/test) first"
 fi
 
-# Seven free ports from STACK_TEST_PORT on: plain HTTP, HTTPS, two gateways,
-# PgBouncer, proxy auth and its gateway.
-ports=()
-port=${STACK_TEST_PORT:-18440}
-for ((i = 0; i < 60 && ${#ports[@]} < 7; i++, port++)); do
-  port_in_use "$port" || ports+=("$port")
-done
-[[ ${#ports[@]} -eq 7 ]] || die "no seven free ports from ${STACK_TEST_PORT:-18440} on"
-HTTP_PORT=${ports[0]} HTTPS_PORT=${ports[1]} GW1=${ports[2]} GW2=${ports[3]} GWP=${ports[6]}
-export PGBOUNCER_PORT=${ports[4]} PROXY_AUTH_PORT=${ports[5]}
+# Seven free ports: plain HTTP, HTTPS, two gateways, PgBouncer, proxy auth
+# and its gateway.
+ports=$(free_ports 7)
+read -r HTTP_PORT HTTPS_PORT GW1 GW2 PGBOUNCER_PORT PROXY_AUTH_PORT GWP <<<"$ports"
+export PGBOUNCER_PORT PROXY_AUTH_PORT
 BASE="https://127.0.0.1:$HTTPS_PORT"
 
 # https method path [curl args...]: "STATUS" of a request through nginx;
