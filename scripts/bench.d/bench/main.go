@@ -131,17 +131,17 @@ func noArgs(args []string, settings func() (benchmark, error)) (benchmark, error
 	return settings()
 }
 
-// env is what scripts/bench hands over, and the paths under the repository.
+// env is what scripts/bench hands over, and the paths under the repository
+// (the working directory).
 type env struct {
-	root     string // the repository (the working directory)
-	dir      string // .local/bench: the temporary files
-	bin      string // .local/bin: the gateway and the floor
-	scripts  string // scripts/bench.d: pgbench scripts, wrk's Lua, the SQL
-	admin    string // BENCH_ADMIN_URL, and so on: DB_NAME's URLs
-	owner    string
-	gateway  string
-	pgbouncr string
-	ports    []int
+	dir       string // .local/bench: the temporary files
+	bin       string // .local/bin: the gateway and the floor
+	scripts   string // scripts/bench.d: pgbench scripts, wrk's Lua, the SQL
+	admin     string // BENCH_ADMIN_URL, and so on: DB_NAME's URLs
+	owner     string
+	gateway   string
+	pgbouncer string
+	ports     []int
 }
 
 func handover(nports int) (*env, error) {
@@ -150,14 +150,13 @@ func handover(nports int) (*env, error) {
 		return nil, err
 	}
 	h := &env{
-		root:     root,
-		dir:      filepath.Join(root, ".local", "bench"),
-		bin:      filepath.Join(root, ".local", "bin"),
-		scripts:  filepath.Join(root, "scripts", "bench.d"),
-		admin:    os.Getenv("BENCH_ADMIN_URL"),
-		owner:    os.Getenv("BENCH_OWNER_URL"),
-		gateway:  os.Getenv("BENCH_GATEWAY_URL"),
-		pgbouncr: os.Getenv("BENCH_PGBOUNCER_URL"),
+		dir:       filepath.Join(root, ".local", "bench"),
+		bin:       filepath.Join(root, ".local", "bin"),
+		scripts:   filepath.Join(root, "scripts", "bench.d"),
+		admin:     os.Getenv("BENCH_ADMIN_URL"),
+		owner:     os.Getenv("BENCH_OWNER_URL"),
+		gateway:   os.Getenv("BENCH_GATEWAY_URL"),
+		pgbouncer: os.Getenv("BENCH_PGBOUNCER_URL"),
 	}
 	if h.admin == "" || h.owner == "" || h.gateway == "" {
 		return nil, errors.New("BENCH_ADMIN_URL, BENCH_OWNER_URL and BENCH_GATEWAY_URL are not set: run scripts/bench, not this program")

@@ -223,7 +223,7 @@ func (s *session) run(ctx context.Context, h *env) error {
 		say("starting a gateway through PgBouncer on 127.0.0.1:%d (DB_EXEC_MODE=%s)", p.port(h, "pgbouncer"), s.pgbMode)
 		pgbGateway, err := startServer("gateway through PgBouncer", filepath.Join(h.bin, "gateway"), p.port(h, "pgbouncer"),
 			filepath.Join(h.dir, "gateway-pgbouncer.log"),
-			"DATABASE_URL="+h.pgbouncr, "DB_EXEC_MODE="+s.pgbMode, "LOG_LEVEL=warn", "COOKIE_SECURE=false",
+			"DATABASE_URL="+h.pgbouncer, "DB_EXEC_MODE="+s.pgbMode, "LOG_LEVEL=warn", "COOKIE_SECURE=false",
 			"SHUTDOWN_TIMEOUT=5s", "MAINTENANCE_INTERVAL=0")
 		if err != nil {
 			return err
