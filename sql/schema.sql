@@ -302,6 +302,17 @@ $$;
 ALTER FUNCTION auth.settings_changed() OWNER TO app_owner;
 
 --
+-- Name: feed_point(timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: publishing; Owner: app_owner
+--
+
+CREATE FUNCTION publishing.feed_point(created_at timestamp with time zone, expires_at timestamp with time zone) RETURNS point
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN point((GREATEST(LEAST(EXTRACT(epoch FROM created_at), '1000000000000'::numeric), '-1000000000000'::numeric))::double precision, (COALESCE(GREATEST(LEAST(EXTRACT(epoch FROM expires_at), '1000000000000'::numeric), '-1000000000000'::numeric), '1000000000000'::numeric))::double precision);
+
+
+ALTER FUNCTION publishing.feed_point(created_at timestamp with time zone, expires_at timestamp with time zone) OWNER TO app_owner;
+
+--
 -- Name: likes_count_trigger(); Type: FUNCTION; Schema: publishing; Owner: app_owner
 --
 
@@ -1399,6 +1410,13 @@ CREATE INDEX activities_expires_idx ON publishing.activities USING btree (expire
 
 
 --
+-- Name: activities_feed_live_idx; Type: INDEX; Schema: publishing; Owner: app_owner
+--
+
+CREATE INDEX activities_feed_live_idx ON publishing.activities USING gist (publishing.feed_point(created_at, expires_at)) INCLUDE (created_at, uuid, expires_at) WHERE (reply_to_activity_uuid IS NULL);
+
+
+--
 -- Name: activities_feed_visible_idx; Type: INDEX; Schema: publishing; Owner: app_owner
 --
 
@@ -1802,6 +1820,13 @@ REVOKE ALL ON FUNCTION auth.rate_limits_changed() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION auth.settings_changed() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION feed_point(created_at timestamp with time zone, expires_at timestamp with time zone); Type: ACL; Schema: publishing; Owner: app_owner
+--
+
+REVOKE ALL ON FUNCTION publishing.feed_point(created_at timestamp with time zone, expires_at timestamp with time zone) FROM PUBLIC;
 
 
 --

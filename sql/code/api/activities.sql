@@ -16,11 +16,10 @@
 
 -- GET /activities?limit=&before= : 200 {"activities": [...], "next"}
 -- The home feed: visible top-level activities, newest first (cursor list
--- 'activities'). The page's keys come from publishing.feed_keys, an
--- index-only range scan of activities_feed_visible_idx (created_at DESC,
--- uuid DESC) INCLUDE (expires_at) WHERE reply_to_activity_uuid IS NULL:
--- limit + 1 entries plus the expired ones it passes, tested on the index
--- entries alone; then limit + 1 rows by primary key, however deep the page.
+-- 'activities'). The page's keys come from publishing.feed_keys: index-only
+-- scans of the feed's B-tree and, behind a run of expired activities that
+-- maintenance has not deleted yet, of its GiST index (sql/migrations/012 and
+-- 013); then limit + 1 rows by primary key, however deep the page.
 CREATE OR REPLACE FUNCTION api.home_feed(ctx request.context, before text, row_limit bigint)
 RETURNS json
 LANGUAGE plpgsql SECURITY DEFINER

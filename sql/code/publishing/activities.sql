@@ -107,27 +107,97 @@ END
 $$;
 
 -- The keys of one home feed page: the visible top-level activities below
--- (at, key), newest first, at most n. Only the index's own columns are
--- named, so the index activities_feed_visible_idx (created_at DESC, uuid
--- DESC) INCLUDE (expires_at) WHERE reply_to_activity_uuid IS NULL serves it
--- by an index-only scan: the expiry test runs on the index entries, and an
--- activity that expired since maintenance last ran costs an index tuple,
--- not a heap fetch (sql/migrations/012). api.home_feed reads the page's rows
--- by primary key afterwards. An SQL function the planner inlines into its
--- caller, so that the test (tests/sql/15_feed_index.sql) explains the very
--- query the feed runs.
+-- (at, key), newest first, at most n. Two steps (sql/migrations/013):
+--
+-- 1. The first 2n entries of the B-tree activities_feed_visible_idx
+--    (created_at DESC, uuid DESC) INCLUDE (expires_at) below the cursor, an
+--    index-only scan that tests expiry on the index entries. The usual page
+--    ends here: n visible among 2n entries, or the end of the index.
+-- 2. Otherwise a run of expired entries that maintenance has not deleted
+--    yet lies across the page, and the B-tree would cost one entry each to
+--    pass it (50k just-expired posts: 50k entries on every first page). The
+--    rest of the page comes from the GiST index activities_feed_live_idx
+--    over the points (created_at, expires_at): windows of created_at below
+--    the entries of step 1, 1 s wide and four times wider each time, each
+--    asking for the points with expires_at after now, until the page is
+--    full or the windows reach the beginning of time. A window skips a page
+--    of expired points by its bounding box, so the run costs a few pages,
+--    not its length. The box is a float test widened by a millisecond; the
+--    exact tests on the included columns decide.
+--
+-- Generic plans (plan_cache_mode): the statements below are planned once
+-- per session, not at every call; their plans do not depend on the values.
+-- A MATERIALIZED window keeps the planner from answering it with the B-tree
+-- (the created_at range would allow it, and would pass the run again).
 CREATE OR REPLACE FUNCTION publishing.feed_keys(at timestamptz, key uuid, n integer)
 RETURNS TABLE (created_at timestamptz, uuid uuid)
-LANGUAGE sql STABLE
-BEGIN ATOMIC
-  SELECT x.created_at, x.uuid
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
+AS $$
+DECLARE
+  v_scan constant integer := 2 * n;
+  v_now constant float8 := extract(epoch FROM now())::float8;
+  v_need integer := n;
+  v_got integer;
+  v_hi_at timestamptz;
+  v_hi_key uuid;
+  v_lo timestamptz;
+  v_width interval := interval '1 second';
+BEGIN
+  RETURN QUERY
+    SELECT s.created_at, s.uuid
+      FROM (SELECT x.created_at, x.uuid, x.expires_at
+              FROM publishing.activities x
+             WHERE x.reply_to_activity_uuid IS NULL
+               AND (x.created_at, x.uuid) < (feed_keys.at, feed_keys.key)
+             ORDER BY x.created_at DESC, x.uuid DESC
+             LIMIT v_scan) s
+     WHERE s.expires_at IS NULL OR s.expires_at > now()
+     ORDER BY s.created_at DESC, s.uuid DESC
+     LIMIT n;
+  GET DIAGNOSTICS v_got = ROW_COUNT;
+  v_need := n - v_got;
+  IF v_need <= 0 THEN
+    RETURN;
+  END IF;
+  -- The last of the 2n entries step 1 read, if there were 2n.
+  SELECT x.created_at, x.uuid INTO v_hi_at, v_hi_key
     FROM publishing.activities x
    WHERE x.reply_to_activity_uuid IS NULL
-     AND (x.expires_at IS NULL OR x.expires_at > now())
      AND (x.created_at, x.uuid) < (feed_keys.at, feed_keys.key)
    ORDER BY x.created_at DESC, x.uuid DESC
-   LIMIT feed_keys.n;
-END;
+  OFFSET v_scan - 1 LIMIT 1;
+  IF NOT FOUND THEN
+    RETURN;
+  END IF;
+  LOOP
+    v_lo := CASE WHEN v_width > interval '200 years' THEN '-infinity' ELSE v_hi_at - v_width END;
+    RETURN QUERY
+      WITH w AS MATERIALIZED (
+        SELECT x.created_at, x.uuid, x.expires_at
+          FROM publishing.activities x
+         WHERE x.reply_to_activity_uuid IS NULL
+           AND publishing.feed_point(x.created_at, x.expires_at)
+               <@ box(point(extract(epoch FROM v_lo)::float8 - 0.001, v_now - 0.001),
+                      point(extract(epoch FROM v_hi_at)::float8 + 0.001, 1e13)))
+      SELECT w.created_at, w.uuid
+        FROM w
+       WHERE w.created_at >= v_lo
+         AND (w.created_at, w.uuid) < (v_hi_at, v_hi_key)
+         AND (w.expires_at IS NULL OR w.expires_at > now())
+       ORDER BY w.created_at DESC, w.uuid DESC
+       LIMIT v_need;
+    GET DIAGNOSTICS v_got = ROW_COUNT;
+    v_need := v_need - v_got;
+    EXIT WHEN v_need <= 0 OR NOT isfinite(v_lo);
+    -- The next window: everything older than this one.
+    v_hi_at := v_lo;
+    v_hi_key := '00000000-0000-0000-0000-000000000000';
+    v_width := v_width * 4;
+  END LOOP;
+END
+$$;
 
 -- The visible activity with this key, locked FOR KEY SHARE (it cannot be
 -- deleted until the caller's transaction ends, while likes and counters may
