@@ -84,11 +84,15 @@ $$, 'the gateway roles cannot create, write or read large objects');
 SELECT ok(has_function_privilege('app_owner', 'pg_try_advisory_xact_lock(bigint)', 'EXECUTE')
           AND has_function_privilege('app_owner', 'pg_advisory_lock(bigint)', 'EXECUTE'),
           'the owner keeps the advisory locks (api.maintenance, tern)');
+-- The project's own databases on the same cluster (the development
+-- database, the benchmarks', the upgrade test's) are app_owner's and let the
+-- gateway in on purpose; every other one must not.
 SELECT is_empty($$
   SELECT d.datname FROM pg_database d
    WHERE d.datname <> current_database() AND d.datallowconn
+     AND d.datdba <> 'app_owner'::regrole
      AND (has_database_privilege('gateway', d.oid, 'CONNECT') OR has_database_privilege('gateway_proxy', d.oid, 'CONNECT'))
-$$, 'the gateway roles connect to no other database (postgres, template1)');
+$$, 'the gateway roles connect to no database but the project''s (not postgres, not template1)');
 SELECT ok(NOT has_database_privilege('gateway', current_database(), 'TEMPORARY'), 'the gateway cannot create temporary tables');
 SELECT ok(rolconnlimit > 0, format('the gateway role has a connection limit (%s)', rolconnlimit)) FROM pg_roles WHERE rolname = 'gateway';
 SELECT ok(rolconnlimit > 0, format('gateway_proxy has a connection limit (%s)', rolconnlimit)) FROM pg_roles WHERE rolname = 'gateway_proxy';
