@@ -187,6 +187,11 @@ func responses(rt Route) object {
 	if len(rt.Conflicts) > 0 {
 		codes[409] = rt.Conflicts
 	}
+	for _, a := range rt.Args {
+		if a.From == FromBody && a.Name == "token" { // a mailed token (auth.invalid_token)
+			codes[400] = append(codes[400], "INVALID_TOKEN")
+		}
+	}
 
 	out := object{strconv.Itoa(rt.Status): success(rt)}
 	for status, cs := range codes {

@@ -96,3 +96,13 @@ func (s *Server) acquire(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Conn
 	}
 	return pool.Acquire(ctx)
 }
+
+// PasswordFileHook is the pool's BeforeConnect for a password kept in a
+// file (read for each new connection, the last good one kept), for the
+// programs beside the gateway (the mail sender's MAILER_DATABASE_PASSWORD_FILE).
+func PasswordFileHook(path string) func(context.Context, *pgx.ConnConfig) error {
+	return (&passwordFile{path: path}).beforeConnect
+}
+
+// ReadPasswordFile is a password file's first line (readPasswordFile).
+func ReadPasswordFile(path string) (string, error) { return readPasswordFile(path) }

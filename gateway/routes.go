@@ -126,6 +126,9 @@ const (
 	maxWord = 32
 	// maxSource: an audit source (the CHECK logs_source_format: 1-32).
 	maxSource = 32
+	// maxToken: a mailed token is 43 characters (auth.new_token); SQL does
+	// not hash one over 64 (auth.take_token).
+	maxToken = 64
 )
 
 // usernameRule is auth.account_problems' reason for a bad username.
@@ -145,6 +148,15 @@ func notACursor(name string) func() *apiError {
 	return func() *apiError {
 		return newError(400, "not a cursor from this route", map[string]string{name: "is not a cursor from this route"})
 	}
+}
+
+// invalidToken is auth.invalid_token's answer: a value that long is no
+// mailed token (they are 43 characters).
+func invalidToken() *apiError {
+	e := newError(400, "the link is not valid: it is unknown, used, replaced or expired", nil)
+	hint := "ask for a new one"
+	e.Code, e.Hint = "INVALID_TOKEN", &hint
+	return e
 }
 
 // noSuchUser is api.user_activities' answer to a handle no account has.
@@ -241,8 +253,10 @@ var Routes = []Route{
 	{Method: http.MethodDelete, Path: "/sessions", Func: "api.revoke_other_sessions", Auth: true, Status: 204,
 		Summary: "Delete every session of the caller but the current one"},
 	{Method: http.MethodPatch, Path: "/account", Func: "api.update_account", Auth: true, Status: 200,
-		Summary:   "Change the display name or e-mail address",
-		Args:      []Arg{body("display_name").atMost(64), body("email").atMost(254)},
+		Bcrypt: true, Limited: true,
+		Summary: "Change the display name, or ask to change the e-mail address (with the password; confirmed by a mailed link)",
+		Args: []Arg{body("display_name").atMost(64), body("email").atMost(254),
+			body("password").upTo(maxPassword, "").inBytes().over(wrongPassword("the password is wrong"))},
 		Conflicts: []string{"EMAIL_TAKEN"}},
 	{Method: http.MethodPut, Path: "/account/password", Func: "api.change_password", Auth: true, Status: 204,
 		Bcrypt: true, Limited: true,
@@ -253,6 +267,23 @@ var Routes = []Route{
 		Bcrypt: true, Limited: true,
 		Summary: "Delete the account and everything it owns",
 		Args:    []Arg{body("password").upTo(maxPassword, "").inBytes().over(wrongPassword("the password is wrong"))}},
+
+	// Mail: confirmations and password resets (sql/code/api/mail.sql)
+	{Method: http.MethodPost, Path: "/email-confirmations", Func: "api.confirm_email", Status: 200,
+		Summary:   "Confirm an address with the token of a mailed link (the account's, or its pending new one)",
+		Args:      []Arg{body("token").upTo(maxToken, "").over(invalidToken)},
+		Conflicts: []string{"EMAIL_TAKEN"}},
+	{Method: http.MethodPost, Path: "/account/email-confirmation", Func: "api.resend_email_confirmation", Auth: true,
+		Status: 202, Limited: true,
+		Summary:   "Mail a fresh confirmation link (older links spent)",
+		Conflicts: []string{"CONFLICT"}},
+	{Method: http.MethodPost, Path: "/password-resets", Func: "api.request_password_reset", Status: 202, Limited: true,
+		Summary: "Mail a password reset link, if an account has the address (the same answer either way)",
+		Args:    []Arg{body("email").atMost(254)}},
+	{Method: http.MethodPut, Path: "/password-resets", Func: "api.reset_password", Status: 204, Bcrypt: true, Limited: true,
+		Summary: "Set a new password with the token of a reset link; every session of the account is deleted",
+		Args: []Arg{body("token").upTo(maxToken, "").over(invalidToken),
+			body("new_password").upTo(maxPassword, "must be at most 72 bytes").inBytes()}},
 
 	// Admin
 	{Method: http.MethodGet, Path: "/admin/logs", Func: "api.admin_logs", Auth: true, Status: 200,

@@ -1,6 +1,6 @@
 # Shared by scripts/run, scripts/db, scripts/test and scripts/bench (sourced, not run):
 # the settings and URLs here, the rest in scripts/lib/, one file per topic
-# (install, cluster, replica, roles, ports, stack, pgbouncer), sourced at the end.
+# (install, cluster, replica, roles, ports, stack, pgbouncer, mail), sourced at the end.
 #
 # Two ways to reach PostgreSQL:
 #   - ADMIN_DATABASE_URL set: a real server; its user must be able to create roles
@@ -26,6 +26,9 @@ GATEWAY_ROLE=gateway
 # of gateway (its privileges) and, being itself, of gateway_proxy, the role
 # auth.check_session asks about (sql/migrations/010_proxy_identity.sql).
 GATEWAY_PROXY_ROLE=gateway_proxy
+# The mail sender's login (gateway/cmd/mailer): it may execute the functions
+# of schema sender and nothing else (sql/code/install.sql).
+MAILER_ROLE=mailer
 export PATH="$PG_BIN:$PATH"
 
 say() { printf '\033[36m==\033[0m %s\n' "$*" >&2; }
@@ -118,6 +121,17 @@ gateway_proxy_password() {
   local_password "$LOCAL_DIR/gateway_proxy.password"
 }
 
+# The mail sender's URL (gateway_url's, as mailer), password from .local or
+# MAILER_DB_PASSWORD. Always straight to PostgreSQL: it LISTENs.
+mailer_url() { # [db]
+  url_with_user "$(gateway_url "${1:-$DB_NAME}")" "$MAILER_ROLE" "$(mailer_password)"
+}
+
+mailer_password() {
+  if [[ -n ${MAILER_DB_PASSWORD:-} ]]; then printf '%s' "$MAILER_DB_PASSWORD"; return; fi
+  local_password "$LOCAL_DIR/mailer.password"
+}
+
 psql_admin() { # db, psql args...
   local db=$1; shift
   psql "$(admin_url "$db")" -X -q -v ON_ERROR_STOP=1 "$@"
@@ -161,7 +175,7 @@ render_template() { # template notes NAME=value...
 }
 
 # --- the rest, by topic ---------------------------------------------------------
-for _part in install cluster replica roles ports stack pgbouncer; do
+for _part in install cluster replica roles ports stack pgbouncer mail; do
   source "$ROOT/scripts/lib/$_part.sh"
 done
 unset _part

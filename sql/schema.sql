@@ -69,6 +69,22 @@ COMMENT ON SCHEMA ext IS 'Extensions (pgcrypto, citext); not reachable by the ga
 
 
 --
+-- Name: mail; Type: SCHEMA; Schema: -; Owner: app_owner
+--
+
+CREATE SCHEMA mail;
+
+
+ALTER SCHEMA mail OWNER TO app_owner;
+
+--
+-- Name: SCHEMA mail; Type: COMMENT; Schema: -; Owner: app_owner
+--
+
+COMMENT ON SCHEMA mail IS 'The outbox of mail to send; reached only through the functions of sender (the sender) and the api functions that queue mail.';
+
+
+--
 -- Name: publishing; Type: SCHEMA; Schema: -; Owner: app_owner
 --
 
@@ -645,6 +661,8 @@ CREATE TABLE auth.accounts (
     current_login_at timestamp with time zone,
     current_login_ip inet,
     disabled_at timestamp with time zone,
+    email_confirmed_at timestamp with time zone,
+    pending_email ext.citext,
     CONSTRAINT accounts_display_name_length CHECK (((length(display_name) >= 1) AND (length(display_name) <= 64))),
     CONSTRAINT accounts_email_format CHECK (((length((email)::text) <= 254) AND ((email)::text ~ '^[^@[:space:]]+@[^@[:space:]]+$'::text))),
     CONSTRAINT accounts_password_hash_bcrypt CHECK ((password_hash ~ '^\$2[abxy]?\$[0-9]{2}\$'::text)),
@@ -773,6 +791,47 @@ ALTER TABLE auth.logins ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 
 
 --
+-- Name: one_time_tokens; Type: TABLE; Schema: auth; Owner: app_owner
+--
+
+CREATE TABLE auth.one_time_tokens (
+    id bigint NOT NULL,
+    purpose text NOT NULL,
+    token_digest bytea NOT NULL,
+    account_id bigint NOT NULL,
+    email ext.citext NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    used_at timestamp with time zone,
+    CONSTRAINT one_time_tokens_purpose_check CHECK ((purpose = ANY (ARRAY['confirm'::text, 'reset'::text, 'unsubscribe'::text]))),
+    CONSTRAINT one_time_tokens_token_digest_sha256 CHECK ((octet_length(token_digest) = 32))
+);
+
+
+ALTER TABLE auth.one_time_tokens OWNER TO app_owner;
+
+--
+-- Name: TABLE one_time_tokens; Type: COMMENT; Schema: auth; Owner: app_owner
+--
+
+COMMENT ON TABLE auth.one_time_tokens IS 'Mailed one-time tokens (confirm an address, reset a password, unsubscribe), as SHA-256 digests; single use, with an expiry.';
+
+
+--
+-- Name: one_time_tokens_id_seq; Type: SEQUENCE; Schema: auth; Owner: app_owner
+--
+
+ALTER TABLE auth.one_time_tokens ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME auth.one_time_tokens_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
 -- Name: rate_limits; Type: TABLE; Schema: auth; Owner: app_owner
 --
 
@@ -817,6 +876,54 @@ ALTER TABLE auth.settings OWNER TO app_owner;
 --
 
 COMMENT ON TABLE auth.settings IS 'Session settings (one row): UPDATE auth.settings SET session_idle_timeout = ''7 days'';';
+
+
+--
+-- Name: outbox; Type: TABLE; Schema: mail; Owner: app_owner
+--
+
+CREATE TABLE mail.outbox (
+    id bigint NOT NULL,
+    kind text NOT NULL,
+    account_id bigint,
+    recipient ext.citext NOT NULL,
+    data jsonb DEFAULT '{}'::jsonb NOT NULL,
+    dedupe_key text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    available_at timestamp with time zone DEFAULT now() NOT NULL,
+    sent_at timestamp with time zone,
+    failed_at timestamp with time zone,
+    attempts integer DEFAULT 0 NOT NULL,
+    last_error text,
+    CONSTRAINT outbox_attempts_check CHECK ((attempts >= 0)),
+    CONSTRAINT outbox_done_once CHECK (((sent_at IS NULL) OR (failed_at IS NULL))),
+    CONSTRAINT outbox_kind_format CHECK ((kind ~ '^[a-z][a-z_]{0,31}$'::text)),
+    CONSTRAINT outbox_last_error_length CHECK ((length(last_error) <= 1000)),
+    CONSTRAINT outbox_recipient_format CHECK (((length((recipient)::text) <= 254) AND ((recipient)::text ~ '^[^@[:space:]]+@[^@[:space:]]+$'::text)))
+);
+
+
+ALTER TABLE mail.outbox OWNER TO app_owner;
+
+--
+-- Name: TABLE outbox; Type: COMMENT; Schema: mail; Owner: app_owner
+--
+
+COMMENT ON TABLE mail.outbox IS 'One row per mail to send, inserted with the change that causes it; claimed, sent and marked by the sender (schema sender).';
+
+
+--
+-- Name: outbox_id_seq; Type: SEQUENCE; Schema: mail; Owner: app_owner
+--
+
+ALTER TABLE mail.outbox ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME mail.outbox_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
 
 
 --
@@ -1218,6 +1325,14 @@ ALTER TABLE ONLY auth.accounts
 
 
 --
+-- Name: accounts accounts_pending_email_format; Type: CHECK CONSTRAINT; Schema: auth; Owner: app_owner
+--
+
+ALTER TABLE auth.accounts
+    ADD CONSTRAINT accounts_pending_email_format CHECK (((length((pending_email)::text) <= 254) AND ((pending_email)::text ~ '^[^@[:space:]]+@[^@[:space:]]+$'::text))) NOT VALID;
+
+
+--
 -- Name: accounts accounts_pkey; Type: CONSTRAINT; Schema: auth; Owner: app_owner
 --
 
@@ -1258,6 +1373,22 @@ ALTER TABLE ONLY auth.logins
 
 
 --
+-- Name: one_time_tokens one_time_tokens_pkey; Type: CONSTRAINT; Schema: auth; Owner: app_owner
+--
+
+ALTER TABLE ONLY auth.one_time_tokens
+    ADD CONSTRAINT one_time_tokens_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: one_time_tokens one_time_tokens_token_digest_key; Type: CONSTRAINT; Schema: auth; Owner: app_owner
+--
+
+ALTER TABLE ONLY auth.one_time_tokens
+    ADD CONSTRAINT one_time_tokens_token_digest_key UNIQUE (token_digest);
+
+
+--
 -- Name: rate_limits rate_limits_pkey; Type: CONSTRAINT; Schema: auth; Owner: app_owner
 --
 
@@ -1271,6 +1402,22 @@ ALTER TABLE ONLY auth.rate_limits
 
 ALTER TABLE ONLY auth.settings
     ADD CONSTRAINT settings_pkey PRIMARY KEY (only_one);
+
+
+--
+-- Name: outbox outbox_dedupe_key_key; Type: CONSTRAINT; Schema: mail; Owner: app_owner
+--
+
+ALTER TABLE ONLY mail.outbox
+    ADD CONSTRAINT outbox_dedupe_key_key UNIQUE (dedupe_key);
+
+
+--
+-- Name: outbox outbox_pkey; Type: CONSTRAINT; Schema: mail; Owner: app_owner
+--
+
+ALTER TABLE ONLY mail.outbox
+    ADD CONSTRAINT outbox_pkey PRIMARY KEY (id);
 
 
 --
@@ -1393,6 +1540,34 @@ CREATE INDEX logins_account_id_logged_in_at_idx ON auth.logins USING btree (acco
 --
 
 CREATE INDEX logins_logged_in_at_idx ON auth.logins USING btree (logged_in_at);
+
+
+--
+-- Name: one_time_tokens_account_purpose_idx; Type: INDEX; Schema: auth; Owner: app_owner
+--
+
+CREATE INDEX one_time_tokens_account_purpose_idx ON auth.one_time_tokens USING btree (account_id, purpose) WHERE (used_at IS NULL);
+
+
+--
+-- Name: one_time_tokens_expires_at_idx; Type: INDEX; Schema: auth; Owner: app_owner
+--
+
+CREATE INDEX one_time_tokens_expires_at_idx ON auth.one_time_tokens USING btree (expires_at);
+
+
+--
+-- Name: outbox_account_id_idx; Type: INDEX; Schema: mail; Owner: app_owner
+--
+
+CREATE INDEX outbox_account_id_idx ON mail.outbox USING btree (account_id);
+
+
+--
+-- Name: outbox_due_idx; Type: INDEX; Schema: mail; Owner: app_owner
+--
+
+CREATE INDEX outbox_due_idx ON mail.outbox USING btree (available_at, id) WHERE ((sent_at IS NULL) AND (failed_at IS NULL));
 
 
 --
@@ -1682,6 +1857,22 @@ ALTER TABLE ONLY auth.account_sessions
 
 ALTER TABLE ONLY auth.logins
     ADD CONSTRAINT logins_account_id_fkey FOREIGN KEY (account_id) REFERENCES auth.accounts(id) ON DELETE CASCADE;
+
+
+--
+-- Name: one_time_tokens one_time_tokens_account_id_fkey; Type: FK CONSTRAINT; Schema: auth; Owner: app_owner
+--
+
+ALTER TABLE ONLY auth.one_time_tokens
+    ADD CONSTRAINT one_time_tokens_account_id_fkey FOREIGN KEY (account_id) REFERENCES auth.accounts(id) ON DELETE CASCADE;
+
+
+--
+-- Name: outbox outbox_account_id_fkey; Type: FK CONSTRAINT; Schema: mail; Owner: app_owner
+--
+
+ALTER TABLE ONLY mail.outbox
+    ADD CONSTRAINT outbox_account_id_fkey FOREIGN KEY (account_id) REFERENCES auth.accounts(id) ON DELETE CASCADE;
 
 
 --

@@ -3,11 +3,13 @@
 # --- roles and databases --------------------------------------------------------
 
 # Idempotent: the owner (no login), the gateway (login, password from
-# .local or GATEWAY_DB_PASSWORD) and gateway_proxy (login, password from
+# .local or GATEWAY_DB_PASSWORD), gateway_proxy (login, password from
 # .local or GATEWAY_PROXY_DB_PASSWORD; a member of gateway, so it has the
 # gateway's privileges and no other, and the one role whose sessions may
-# assert a user's identity). Roles are cluster-wide; databases share them,
-# and no migration creates or drops them.
+# assert a user's identity) and mailer (login, password from .local or
+# MAILER_DB_PASSWORD; the mail sender: schema sender's functions only).
+# Roles are cluster-wide; databases share them, and no migration creates
+# or drops them.
 # True when ROLE logs in to the local cluster over TCP with PASSWORD (which
 # reaches psql through its environment).
 local_login_works() { # role password
@@ -22,18 +24,25 @@ bootstrap_roles() {
   # setting the same password again gives its SCRAM secret a new salt, and
   # a running PgBouncer, whose userlist holds the old secret, would then
   # fail its next logins to PostgreSQL.
-  local set_gw=1 set_gwp=1 gw_pw gwp_pw
+  local set_gw=1 set_gwp=1 set_ml=1 gw_pw gwp_pw ml_pw
   gw_pw=$(gateway_password)
   gwp_pw=$(gateway_proxy_password)
+  ml_pw=$(mailer_password)
   if using_local_cluster; then
     local_login_works "$GATEWAY_ROLE" "$gw_pw" && set_gw=0
     local_login_works "$GATEWAY_PROXY_ROLE" "$gwp_pw" && set_gwp=0
+    local_login_works "$MAILER_ROLE" "$ml_pw" && set_ml=0
   fi
-  GATEWAY_PW=$gw_pw GATEWAY_PROXY_PW=$gwp_pw \
-    psql_admin postgres -v owner="$OWNER_ROLE" -v gw="$GATEWAY_ROLE" -v gwp="$GATEWAY_PROXY_ROLE" \
-    -v set_gw="$set_gw" -v set_gwp="$set_gwp" <<'SQL'
+  GATEWAY_PW=$gw_pw GATEWAY_PROXY_PW=$gwp_pw MAILER_PW=$ml_pw \
+    psql_admin postgres -v owner="$OWNER_ROLE" -v gw="$GATEWAY_ROLE" -v gwp="$GATEWAY_PROXY_ROLE" -v ml="$MAILER_ROLE" \
+    -v set_gw="$set_gw" -v set_gwp="$set_gwp" -v set_ml="$set_ml" <<'SQL'
 \getenv pw GATEWAY_PW
 \getenv pwp GATEWAY_PROXY_PW
+\getenv pwm MAILER_PW
+SELECT format('CREATE ROLE %I LOGIN', :'ml')
+ WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'ml') \gexec
+SELECT format('ALTER ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT CONNECTION LIMIT 10', :'ml') \gexec
+SELECT format('ALTER ROLE %I PASSWORD %L', :'ml', :'pwm') WHERE :set_ml = 1 \gexec
 SELECT format('CREATE ROLE %I NOLOGIN', :'owner')
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'owner') \gexec
 SELECT format('CREATE ROLE %I LOGIN', :'gw')
@@ -72,19 +81,19 @@ harden_roles() {
   local gw_limit gwp_limit
   gw_limit=$(gateway_connection_limit "${GATEWAY_INSTANCES:-3}")
   gwp_limit=$(gateway_connection_limit 1)
-  psql_admin postgres -At -v gw="$GATEWAY_ROLE" -v gwp="$GATEWAY_PROXY_ROLE" \
+  psql_admin postgres -At -v gw="$GATEWAY_ROLE" -v gwp="$GATEWAY_PROXY_ROLE" -v ml="$MAILER_ROLE" \
     -v gw_limit="$gw_limit" -v gwp_limit="$gwp_limit" <<'SQL'
 SELECT format('ALTER ROLE %I CONNECTION LIMIT %s', r.name, r.lim)
   FROM (VALUES (:'gw', :gw_limit), (:'gwp', :gwp_limit)) r(name, lim)
  WHERE (SELECT rolconnlimit FROM pg_roles WHERE rolname = r.name) <> r.lim \gexec
-SELECT format('ALTER ROLE %I SET log_parameter_max_length_on_error = 0', r) FROM unnest(ARRAY[:'gw', :'gwp']) r \gexec
+SELECT format('ALTER ROLE %I SET log_parameter_max_length_on_error = 0', r) FROM unnest(ARRAY[:'gw', :'gwp', :'ml']) r \gexec
 SELECT rolsuper AS su FROM pg_roles WHERE rolname = current_user \gset
 \if :su
 SELECT format('ALTER ROLE %I SET %s', r, s)
-  FROM unnest(ARRAY[:'gw', :'gwp']) r, unnest(ARRAY['log_parameter_max_length = 0', 'log_min_error_statement = panic']) s \gexec
+  FROM unnest(ARRAY[:'gw', :'gwp', :'ml']) r, unnest(ARRAY['log_parameter_max_length = 0', 'log_min_error_statement = panic']) s \gexec
 \else
 SELECT format('warning: not a superuser; a superuser must run: ALTER ROLE %I SET log_parameter_max_length = 0; ALTER ROLE %I SET log_min_error_statement = panic;', r, r)
-  FROM unnest(ARRAY[:'gw', :'gwp']) r;
+  FROM unnest(ARRAY[:'gw', :'gwp', :'ml']) r;
 \endif
 SQL
   # The local cluster's own databases: nobody but a superuser connects to
@@ -147,6 +156,9 @@ create_database() { # db
     psql_admin postgres -c "REVOKE ALL ON DATABASE \"$1\" FROM PUBLIC" \
       -c "GRANT CONNECT ON DATABASE \"$1\" TO $GATEWAY_ROLE"
   fi
+  # The mail sender's login came later than the database may have: granted
+  # on every start (a no-op when held).
+  psql_admin postgres -c "GRANT CONNECT ON DATABASE \"$1\" TO $MAILER_ROLE"
   harden_database "$1"
 }
 

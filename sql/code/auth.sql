@@ -280,7 +280,8 @@ CREATE OR REPLACE FUNCTION auth.account_json(a auth.accounts) RETURNS json
 LANGUAGE sql STABLE
 BEGIN ATOMIC
   SELECT json_build_object('id', a.id, 'username', a.username, 'display_name', a.display_name,
-                           'email', a.email, 'role', a.role, 'created_at', response.ts(a.created_at));
+                           'email', a.email, 'role', a.role, 'created_at', response.ts(a.created_at),
+                           'email_confirmed_at', response.ts(a.email_confirmed_at), 'pending_email', a.pending_email);
 END;
 
 -- The 401 answer for a failed session check. Returned, not raised: an EXPIRED

@@ -28,11 +28,14 @@ CREATE SCHEMA IF NOT EXISTS response;
 COMMENT ON SCHEMA response IS 'Helpers that shape what api functions return: error bodies, statuses, timestamps.';
 CREATE SCHEMA IF NOT EXISTS api;
 COMMENT ON SCHEMA api IS 'One function per HTTP route; the only schema the gateway role can use.';
+CREATE SCHEMA IF NOT EXISTS sender;
+COMMENT ON SCHEMA sender IS 'The mail sender''s functions (claim, mark sent, mark failed, stats); the only schema the mailer role can use.';
 
 {{ template "request.sql" . }}
 {{ template "response.sql" . }}
 {{ template "audit.sql" . }}
 {{ template "auth.sql" . }}
+{{ template "mail.sql" . }}
 {{ template "api/accounts.sql" . }}
 {{ template "api/sessions.sql" . }}
 {{ template "publishing/posts.sql" . }}
@@ -47,6 +50,7 @@ COMMENT ON SCHEMA api IS 'One function per HTTP route; the only schema the gatew
 {{ template "api/trackers.sql" . }}
 {{ template "tracking/reports.sql" . }}
 {{ template "api/reports.sql" . }}
+{{ template "api/mail.sql" . }}
 
 -- Functions of the package's schemas that this install did not (re)define
 -- are gone from the package: a function removed from its file, or the old
@@ -67,8 +71,8 @@ BEGIN
     FOR v_fn IN
       SELECT p.oid::regprocedure
         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-       WHERE (n.nspname IN ('api', 'response')
-              OR (n.nspname IN ('auth', 'audit', 'request', 'publishing', 'tracking')
+       WHERE (n.nspname IN ('api', 'response', 'sender')
+              OR (n.nspname IN ('auth', 'audit', 'request', 'publishing', 'tracking', 'mail')
                   AND p.prorettype <> 'pg_catalog.trigger'::regtype))
          AND p.xmin <> pg_current_xact_id()::xid
          AND NOT EXISTS (SELECT 1 FROM pg_depend d
@@ -99,6 +103,9 @@ $$;
 -- define this transaction's xmin, and keep it.
 GRANT USAGE ON SCHEMA api TO gateway;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA api TO gateway;
+-- The mail sender (gateway/cmd/mailer) likewise: the sender schema's functions only.
+GRANT USAGE ON SCHEMA sender TO mailer;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA sender TO mailer;
 
 -- What is installed now: the SHA-256 of this whole statement string, which
 -- is exactly the evaluated package (current_query() is the text tern sent).

@@ -6,7 +6,7 @@
 -- the session's own pg_temp schema is one the gateway may use, so a function
 -- there would count as reachable below.)
 BEGIN;
-SELECT plan(29);
+SELECT plan(41);
 
 SELECT ok(NOT rolcanlogin, 'the owner role cannot log in') FROM pg_roles WHERE rolname = 'app_owner';
 SELECT ok(rolcanlogin AND NOT rolsuper AND NOT rolcreaterole AND NOT rolcreatedb,
@@ -24,6 +24,50 @@ SELECT is_empty($$
   SELECT m.roleid::regrole FROM pg_auth_members m
    WHERE m.member = 'gateway_proxy'::regrole AND m.roleid <> 'gateway'::regrole
 $$, 'gateway_proxy is a member of gateway and of no other role');
+
+-- The mail sender's login (scripts/lib/roles.sh bootstrap_roles): the
+-- functions of schema sender (sql/code/mail.sql) and nothing else.
+SELECT ok(rolcanlogin AND NOT rolsuper AND NOT rolcreaterole AND NOT rolcreatedb AND NOT rolinherit AND rolconnlimit > 0,
+          'mailer logs in, holds no special attribute, inherits nothing and has a connection limit')
+  FROM pg_roles WHERE rolname = 'mailer';
+SELECT is_empty($$SELECT m.roleid::regrole FROM pg_auth_members m WHERE m.member = 'mailer'::regrole$$,
+                'mailer is a member of no role');
+SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY p.oid::regprocedure::text)
+             FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+            WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'tap')
+              AND has_schema_privilege('mailer', n.oid, 'USAGE') AND has_function_privilege('mailer', p.oid, 'EXECUTE')),
+          ARRAY['sender.claim(integer,interval)', 'sender.mark_failed(bigint,integer,text,boolean)',
+                'sender.mark_sent(bigint,integer)', 'sender.stats()'],
+          'mailer may execute the sender''s four functions and no other');
+SELECT is_empty($$
+  SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+   WHERE n.nspname = 'sender'
+     AND NOT (p.prosecdef AND pg_get_userbyid(p.proowner) = 'app_owner'
+              AND EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%'))
+$$, 'every sender function is SECURITY DEFINER, owned by app_owner, with a fixed search_path');
+SELECT is_empty($$
+  SELECT c.oid::regclass FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE n.nspname NOT IN ('information_schema', 'tap') AND n.nspname NOT LIKE 'pg\_%' AND c.relkind IN ('r', 'v', 'm', 'p', 'S')
+     AND (has_table_privilege('mailer', c.oid, 'SELECT') OR has_table_privilege('mailer', c.oid, 'INSERT')
+          OR has_table_privilege('mailer', c.oid, 'UPDATE') OR has_table_privilege('mailer', c.oid, 'DELETE'))
+$$, 'mailer has no privilege on any table, view or sequence');
+SELECT ok(NOT has_schema_privilege('gateway', 'mail', 'USAGE') AND NOT has_schema_privilege('gateway', 'sender', 'USAGE')
+          AND NOT has_schema_privilege('mailer', 'mail', 'USAGE') AND NOT has_schema_privilege('mailer', 'api', 'USAGE'),
+          'the gateway cannot use schemas mail and sender; mailer cannot use mail nor api');
+SELECT ok(NOT has_table_privilege('gateway', 'mail.outbox', 'SELECT') AND NOT has_table_privilege('gateway', 'auth.one_time_tokens', 'SELECT'),
+          'the gateway may not read the outbox nor the one-time tokens');
+SELECT is((SELECT array_agg(c ORDER BY c) FROM pg_db_role_setting s, unnest(s.setconfig) c
+            WHERE s.setrole = 'mailer'::regrole AND s.setdatabase = 0 AND c LIKE 'log\_%'),
+          ARRAY['log_min_error_statement=panic', 'log_parameter_max_length=0', 'log_parameter_max_length_on_error=0'],
+          'PostgreSQL logs neither mailer''s parameters nor its failed statements');
+SELECT is_empty($$
+  SELECT p.oid::regprocedure FROM pg_proc p
+   WHERE p.pronamespace = 'pg_catalog'::regnamespace AND (p.proname ~ '^pg_(try_)?advisory_' OR p.proname ~ '^lo_')
+     AND has_function_privilege('mailer', p.oid, 'EXECUTE')
+$$, 'mailer cannot take advisory locks nor touch large objects');
+SELECT ok(has_database_privilege('mailer', current_database(), 'CONNECT')
+          AND NOT has_database_privilege('mailer', current_database(), 'TEMPORARY'),
+          'mailer connects to this database and cannot create temporary tables');
 
 -- Every function in api is executable by the gateway, and every executable
 -- function outside the system schemas is in api.
@@ -122,6 +166,14 @@ SELECT throws_ok($$SELECT request.context(token => 'x')$$, '42501', 'permission 
                  'the gateway cannot call the constructor request.context');
 SELECT is(api.current_session(ROW(:'tok', 'UA-Tap00', '192.0.2.1', 'tap00-req', NULL)) #>> '{account,username}', 'Tap00_Ann',
           'the gateway passes the context as an anonymous ROW(token, browser, ip, request_id, proxy_user)');
+RESET ROLE;
+
+-- As the sender: its functions, and not a table or a route (pgTAP's schema
+-- lent to it for these two assertions; rolled back with the rest).
+GRANT USAGE ON SCHEMA tap TO mailer;
+SET LOCAL ROLE mailer;
+SELECT lives_ok($$SELECT * FROM sender.stats()$$, 'mailer can call a sender function');
+SELECT throws_ok('SELECT count(*) FROM mail.outbox', '42501', NULL, 'mailer cannot read the outbox itself');
 RESET ROLE;
 
 SELECT * FROM finish();

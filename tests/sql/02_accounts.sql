@@ -186,10 +186,11 @@ SELECT (:'amy_signup'::jsonb #>> '{account,id}') AS amy \gset
 SELECT is((SELECT array_agg(k) FROM jsonb_object_keys(:'amy_signup'::jsonb) k), ARRAY['account'],
           'signup returns {"account": ...}');
 SELECT is((:'amy_signup'::jsonb -> 'account') - 'id' - 'created_at',
-          '{"username": "Tap02_Amy", "display_name": "Tap02_Amy", "email": "Tap02.Amy@Example.com", "role": "user"}'::jsonb,
-          'signup returns the account with username and e-mail as spelled, display_name = username, role user');
+          '{"username": "Tap02_Amy", "display_name": "Tap02_Amy", "email": "Tap02.Amy@Example.com", "role": "user",
+            "email_confirmed_at": null, "pending_email": null}'::jsonb,
+          'signup returns the account with username and e-mail as spelled, display_name = username, role user, unconfirmed');
 SELECT is((SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(:'amy_signup'::jsonb -> 'account') k),
-          ARRAY['created_at', 'display_name', 'email', 'id', 'role', 'username'],
+          ARRAY['created_at', 'display_name', 'email', 'email_confirmed_at', 'id', 'pending_email', 'role', 'username'],
           'the account JSON has exactly these keys (no password hash)');
 SELECT matches(:'amy_signup'::jsonb #>> '{account,created_at}', '^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$',
                'created_at is RFC 3339 in UTC');
@@ -264,33 +265,40 @@ SELECT is(api.availability(pg_temp.ctx(), 'tap02_racer_email', 'tap02.racer@exam
 SELECT throws_ok($$SELECT api.availability(pg_temp.ctx(), NULL, NULL)$$, 'PT422', 'give a username, an email or both',
                  'availability without arguments raises PT422');
 
--- api.update_account: display_name and e-mail; absent fields are left alone.
+-- api.update_account: display_name at once; a new e-mail only becomes
+-- pending_email (its confirmation and notice: tests/sql/18_mail.sql).
 SELECT api.login(pg_temp.ctx(browser => 'UA-Amy-8', ip => '203.0.113.5'), 'tap02_amy', 'amy password 1') ->> 'token' AS amy8 \gset
-SELECT is(api.update_account(pg_temp.ctx(:'amy8', 'UA-Amy-8'), 'Amy Z.', NULL)::jsonb #- '{account,created_at}',
+SELECT is(api.update_account(pg_temp.ctx(:'amy8', 'UA-Amy-8'), 'Amy Z.', NULL, NULL)::jsonb #- '{account,created_at}',
           jsonb_build_object('account', jsonb_build_object('id', :amy, 'username', 'Tap02_Amy', 'display_name', 'Amy Z.',
-                                                           'email', 'Tap02.Amy@Example.com', 'role', 'user')),
+                                                           'email', 'Tap02.Amy@Example.com', 'role', 'user',
+                                                           'email_confirmed_at', NULL, 'pending_email', NULL)),
           'update_account changes the display_name and keeps the e-mail');
-SELECT is((api.update_account(pg_temp.ctx(:'amy8', 'UA-Amy-8'), NULL, 'Tap02.Amy.New@Example.com')::jsonb -> 'account') - 'created_at' - 'id',
-          '{"username": "Tap02_Amy", "display_name": "Amy Z.", "email": "Tap02.Amy.New@Example.com", "role": "user"}'::jsonb,
-          'update_account changes the e-mail and keeps the display_name');
-SELECT is(api.update_account(pg_temp.ctx(:'amy8', 'UA-Amy-8'), '', NULL) #>> '{account,display_name}', 'Tap02_Amy',
+SELECT is((api.update_account(pg_temp.ctx(:'amy8', 'UA-Amy-8'), NULL, 'Tap02.Amy.New@Example.com', 'amy password 1')::jsonb -> 'account')
+            - 'created_at' - 'id',
+          '{"username": "Tap02_Amy", "display_name": "Amy Z.", "email": "Tap02.Amy@Example.com", "role": "user",
+            "email_confirmed_at": null, "pending_email": "Tap02.Amy.New@Example.com"}'::jsonb,
+          'a new e-mail (with the password) becomes pending_email; email and display_name stay');
+SELECT is(api.update_account(pg_temp.ctx(:'amy8', 'UA-Amy-8'), '', NULL, NULL) #>> '{account,display_name}', 'Tap02_Amy',
           'an empty display_name falls back to the username');
-SELECT is(api.update_account(pg_temp.ctx(:'amy8', 'UA-Amy-8'), NULL, 'TAP02.AMY.NEW@example.com') #>> '{account,email}',
-          'TAP02.AMY.NEW@example.com', 'changing one''s e-mail to another case of itself is allowed');
-SELECT is(api.availability(pg_temp.ctx(), NULL, 'tap02.amy@example.com')::jsonb, '{"status": "OK"}', 'the old e-mail is free again');
-SELECT throws_ok(format('SELECT api.update_account(pg_temp.ctx(%L, %L), NULL, %L)', :'amy8', 'UA-Amy-8', 'TAP02.BOB@example.com'),
-                 'PT409', 'that e-mail address is already registered', 'taking another account''s e-mail raises PT409');
-SELECT is(pg_temp.error_of(format('SELECT api.update_account(pg_temp.ctx(%L, %L), NULL, %L)', :'amy8', 'UA-Amy-8', 'TAP02.BOB@example.com'))
-            #>> '{detail,code}', 'EMAIL_TAKEN', '... with code EMAIL_TAKEN');
-SELECT throws_ok(format('SELECT api.update_account(pg_temp.ctx(%L, %L), NULL, %L)', :'amy8', 'UA-Amy-8', 'no-at-sign'),
+SELECT is(api.update_account(pg_temp.ctx(:'amy8', 'UA-Amy-8'), NULL, 'TAP02.AMY@example.com', NULL) #>> '{account,email}',
+          'TAP02.AMY@example.com', 'another case of one''s own e-mail is taken at once, without the password');
+SELECT is(api.availability(pg_temp.ctx(), NULL, 'tap02.amy.new@example.com')::jsonb, '{"status": "OK"}',
+          'a pending address is not taken');
+SELECT is(pg_temp.failure(format('SELECT api.update_account(pg_temp.ctx(%L, %L), NULL, %L, %L)', :'amy8', 'UA-Amy-8',
+                                 'TAP02.BOB@example.com', 'amy password 1')),
+          '409 EMAIL_TAKEN', 'another account''s e-mail: a committed 409 EMAIL_TAKEN (the password check counted)');
+SELECT is(pg_temp.error_of(format('SELECT api.update_account(pg_temp.ctx(%L, %L), NULL, %L, NULL)', :'amy8', 'UA-Amy-8', 'TAP02.BOB@example.com'))
+            #>> '{detail,details,password}', 'required to change the email', 'a new e-mail without the password: 422 naming password');
+SELECT throws_ok(format('SELECT api.update_account(pg_temp.ctx(%L, %L), NULL, %L, NULL)', :'amy8', 'UA-Amy-8', 'no-at-sign'),
                  'PT422', 'some fields are invalid', 'a malformed e-mail raises PT422');
-SELECT is(pg_temp.error_of(format('SELECT api.update_account(pg_temp.ctx(%L, %L), %L, %L)', :'amy8', 'UA-Amy-8', repeat('d', 65), 'no-at-sign'))
+SELECT is(pg_temp.error_of(format('SELECT api.update_account(pg_temp.ctx(%L, %L), %L, %L, NULL)', :'amy8', 'UA-Amy-8', repeat('d', 65), 'no-at-sign'))
             #> '{detail,details}',
           '{"email": "must be an e-mail address with one \"@\"", "display_name": "must be at most 64 characters"}'::jsonb,
           'a malformed e-mail and a too long display_name are both reported');
 SELECT is((api.current_session(pg_temp.ctx(:'amy8', 'UA-Amy-8'))::jsonb -> 'account') - 'created_at' - 'id',
-          '{"username": "Tap02_Amy", "display_name": "Tap02_Amy", "email": "TAP02.AMY.NEW@example.com", "role": "user"}'::jsonb,
-          'the failed updates changed nothing');
+          '{"username": "Tap02_Amy", "display_name": "Tap02_Amy", "email": "TAP02.AMY@example.com", "role": "user",
+            "email_confirmed_at": null, "pending_email": null}'::jsonb,
+          'the failed updates changed nothing (and the own address called the pending change off)');
 
 -- api.change_password: a wrong current password is a committed 401 that counts as a failure.
 SELECT api.login(pg_temp.ctx(browser => 'UA-Dan-1', ip => '203.0.113.20'), 'tap02_dan', 'dan password 1') ->> 'token' AS dan1 \gset

@@ -139,11 +139,11 @@ SELECT is(pg_temp.logged('tap06-revoke') ->> 'message', 'session revoked', 'revo
 SELECT api.revoke_other_sessions(pg_temp.ctx(:'ann4', 'UA-Ann-4', '198.51.100.8', 'tap06-revoke-others')) AS ignored \gset
 SELECT is(pg_temp.logged('tap06-revoke-others') -> 'details', '{"count": 1}'::jsonb,
           'revoking the other sessions logs "other sessions revoked" with their number');
-SELECT api.update_account(pg_temp.ctx(:'ann4', 'UA-Ann-4', '198.51.100.8', 'tap06-update'), 'Ann A.', NULL) AS ignored \gset
+SELECT api.update_account(pg_temp.ctx(:'ann4', 'UA-Ann-4', '198.51.100.8', 'tap06-update'), 'Ann A.', NULL, NULL) AS ignored \gset
 SELECT is(pg_temp.logged('tap06-update') -> 'details', '{"changed": ["display_name"]}'::jsonb,
           'an account change logs "account updated" with the names of the changed fields');
 SELECT api.update_account(pg_temp.ctx(:'ann4', 'UA-Ann-4', '198.51.100.8', 'tap06-update-same'),
-                          'Ann A.', 'tap06.ann@example.com') AS ignored \gset
+                          'Ann A.', 'tap06.ann@example.com', NULL) AS ignored \gset
 SELECT is(pg_temp.messages('tap06-update-same'), NULL, 'a change that changes nothing logs nothing');
 
 -- Password change, logout, account deletion.

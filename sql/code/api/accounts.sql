@@ -25,6 +25,9 @@ END
 $$;
 
 -- POST /accounts {username, email, password, display_name?} : 201 {"account": {...}}
+-- The account starts unconfirmed (email_confirmed_at null) and a
+-- confirmation link is queued to its address in the same transaction
+-- (mail.queue_confirmation); it may log in and use the site meanwhile.
 -- Logs INFO 'account created'. Once the fields are valid, the attempt is
 -- counted per client IP (auth.rate_limits 'bcrypt_ip', shared with every
 -- call that runs bcrypt; 429 past it) before the availability check and
@@ -69,16 +72,26 @@ BEGIN
     END IF;
     RETURN response.fail(409, 'USERNAME_TAKEN', 'that username is taken');
   END;
+  PERFORM mail.queue_confirmation(v_account, v_account.email::text);
   PERFORM audit.write('INFO', 'auth', 'account created', v_account.id,
                       jsonb_build_object('username', v_account.username::text), ctx);
   RETURN json_build_object('account', auth.account_json(v_account));
 END
 $$;
 
--- PATCH /account {display_name?, email?} : 200 {"account"}. An absent field
--- is left alone; an empty display_name falls back to the username. Logs INFO
--- 'account updated' with the names of the fields that changed, if any did.
-CREATE OR REPLACE FUNCTION api.update_account(ctx request.context, display_name text, email text)
+-- PATCH /account {display_name?, email?, password?} : 200 {"account"}. An
+-- absent field is left alone; an empty display_name falls back to the
+-- username, and changes at once. A new email does not: it needs the current
+-- password (missing: 422; wrong: a committed 401 INVALID_CREDENTIALS,
+-- counted as a password change is, auth.password_keys, before bcrypt), is
+-- refused with a committed 409 EMAIL_TAKEN when another account has it, and
+-- becomes pending_email: a confirmation link is queued to it and a notice
+-- (no link) to the current address, which stays until the link is followed
+-- (api.confirm_email). The account's own address again, in any case, is
+-- no new address: its spelling is taken at once, and a pending change is
+-- called off. Logs INFO 'account updated' with the names of
+-- the fields that changed (pending_email for a requested address change).
+CREATE OR REPLACE FUNCTION api.update_account(ctx request.context, display_name text, email text, password text)
 RETURNS json
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, ext, pg_temp
@@ -88,7 +101,10 @@ DECLARE
   v_problems jsonb;
   v_before auth.accounts;
   v_account auth.accounts;
+  v_failure json;
   v_changed text[];
+  v_new_email boolean;
+  v_confirmation bigint;
 BEGIN
   v_session := auth.check_session(ctx);
   IF v_session.message <> 'OK' THEN RETURN auth.session_failure(v_session.message); END IF;
@@ -99,19 +115,46 @@ BEGIN
   END IF;
 
   SELECT * INTO v_before FROM auth.accounts a WHERE a.id = v_session.account_id FOR UPDATE;
-  BEGIN
-    UPDATE auth.accounts a
-       SET display_name = coalesce(update_account.display_name, a.display_name),
-           email = coalesce(update_account.email::citext, a.email)
-     WHERE a.id = v_session.account_id
-    RETURNING * INTO v_account;
-  EXCEPTION WHEN unique_violation THEN
-    PERFORM response.raise(409, 'EMAIL_TAKEN', 'that e-mail address is already registered');
-  END;
+  v_new_email := update_account.email IS NOT NULL AND update_account.email::citext <> v_before.email;
+  IF v_new_email THEN
+    IF update_account.password IS NULL THEN
+      PERFORM response.raise(422, 'VALIDATION', 'changing the e-mail address needs the current password',
+                             '{"password": "required to change the email"}');
+    END IF;
+    v_failure := auth.verify_password(ctx, auth.password_keys(v_session.account_id, ctx.ip), update_account.password,
+                                      v_before.password_hash, 'the password is wrong', 'address change', v_session.account_id);
+    IF v_failure IS NOT NULL THEN RETURN v_failure; END IF;
+    IF EXISTS (SELECT 1 FROM auth.accounts a WHERE a.email = update_account.email::citext) THEN
+      RETURN response.fail(409, 'EMAIL_TAKEN', 'that e-mail address is already registered');
+    END IF;
+  END IF;
+
+  UPDATE auth.accounts a
+     SET display_name = coalesce(update_account.display_name, a.display_name),
+         -- Another spelling of the same address (citext): no new address.
+         email = CASE WHEN update_account.email IS NOT NULL AND NOT v_new_email THEN update_account.email::citext
+                      ELSE a.email END,
+         pending_email = CASE WHEN v_new_email THEN update_account.email::citext
+                              WHEN update_account.email IS NOT NULL THEN NULL
+                              ELSE a.pending_email END
+   WHERE a.id = v_session.account_id
+  RETURNING * INTO v_account;
+  IF v_new_email THEN
+    v_confirmation := mail.queue_confirmation(v_account, v_account.pending_email::text);
+    PERFORM mail.enqueue('email_change_notice', v_account.id, v_before.email::text,
+                         jsonb_build_object('username', v_account.username::text, 'display_name', v_account.display_name,
+                                            'new_email', v_account.pending_email::text),
+                         'notice:' || v_confirmation);
+  ELSIF update_account.email IS NOT NULL AND v_before.pending_email IS NOT NULL THEN
+    -- The change is called off: its link must not work any more.
+    UPDATE auth.one_time_tokens t SET used_at = now()
+     WHERE t.account_id = v_account.id AND t.purpose = 'confirm' AND t.used_at IS NULL AND t.email = v_before.pending_email;
+  END IF;
 
   v_changed := array_remove(ARRAY[
                  CASE WHEN v_account.display_name IS DISTINCT FROM v_before.display_name THEN 'display_name' END,
-                 CASE WHEN v_account.email::text IS DISTINCT FROM v_before.email::text THEN 'email' END], NULL);
+                 CASE WHEN v_account.email::text IS DISTINCT FROM v_before.email::text THEN 'email' END,
+                 CASE WHEN v_account.pending_email::text IS DISTINCT FROM v_before.pending_email::text THEN 'pending_email' END], NULL);
   IF cardinality(v_changed) > 0 THEN
     PERFORM audit.write('INFO', 'auth', 'account updated', v_account.id,
                         jsonb_build_object('changed', v_changed), ctx);
