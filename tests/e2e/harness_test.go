@@ -77,6 +77,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	stopMail() // Mailpit and the sender, if a mail test started them (mail_test.go)
 	restoreLimits()
 	owner.Close()
 	if code == 0 {
@@ -549,7 +550,7 @@ func near(t *testing.T, what string, got, want time.Time, slack time.Duration) {
 // expectAccount checks the account JSON of docs/api.md against the user.
 func expectAccount(t *testing.T, a map[string]any, u user) {
 	t.Helper()
-	expectKeys(t, "account", a, "id", "username", "display_name", "email", "role", "created_at")
+	expectKeys(t, "account", a, "id", "username", "display_name", "email", "role", "created_at", "email_confirmed_at", "pending_email")
 	if id, ok := a["id"].(float64); !ok || id < 1 || id != float64(int64(id)) {
 		t.Fatalf("account id %v is not a positive integer", a["id"])
 	}
