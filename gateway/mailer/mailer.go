@@ -43,9 +43,8 @@ type Mailer struct {
 	wake  chan struct{}
 	okAt  atomic.Int64 // unix nanoseconds of the last claim that reached the database
 	stats struct {
-		sent, failed, gaveUp     prometheus.Counter
-		queued, oldest, inTable  prometheus.Gauge
-		sentInTable, failedInTbl prometheus.Gauge
+		sent, failed, gaveUp                       prometheus.Counter // this process's
+		queued, sentInTable, failedInTable, oldest prometheus.Gauge   // the outbox's (sender.stats)
 	}
 	registry *prometheus.Registry
 }
@@ -85,7 +84,7 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Mailer, error) {
 	m.stats.gaveUp = counter("mailer_given_up_total", "Mails this sender gave up on (a permanent SMTP error, or the last attempt).")
 	m.stats.queued = gauge("mail_outbox_queued", "Mails waiting in the outbox (due or not).")
 	m.stats.sentInTable = gauge("mail_outbox_sent", "Sent mails still in the outbox.")
-	m.stats.failedInTbl = gauge("mail_outbox_failed", "Mails in the outbox that were given up.")
+	m.stats.failedInTable = gauge("mail_outbox_failed", "Mails in the outbox that were given up.")
 	m.stats.oldest = gauge("mail_outbox_oldest_queued_seconds", "Age of the oldest waiting mail (0 when none waits).")
 	return m, nil
 }
@@ -220,7 +219,7 @@ func (m *Mailer) Drain(ctx context.Context) {
 		Scan(&queued, &sent, &failed, &oldest); err == nil {
 		m.stats.queued.Set(float64(queued))
 		m.stats.sentInTable.Set(float64(sent))
-		m.stats.failedInTbl.Set(float64(failed))
+		m.stats.failedInTable.Set(float64(failed))
 		m.stats.oldest.Set(oldest)
 	}
 }

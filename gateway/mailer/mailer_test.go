@@ -1,0 +1,71 @@
+package mailer
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	gomail "github.com/wneessen/go-mail"
+)
+
+// Every kind renders both parts from a row's data; what the user typed is
+// text in the HTML part, and the subject is one line.
+func TestRenderEveryKind(t *testing.T) {
+	tmpl, err := LoadTemplates()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := json.RawMessage(`{"token": "tok-123", "username": "ann", "display_name": "<b>Ann</b>\r\nBcc: x@example.com",
+		"change": true, "new_email": "new@example.com"}`)
+	for _, kind := range Kinds {
+		v, err := ViewOf(kind, "ann@example.com", data, "Homebase", "https://example.test/")
+		if err != nil {
+			t.Fatalf("%s: %v", kind, err)
+		}
+		out, err := tmpl.Render(kind, v)
+		if err != nil {
+			t.Fatalf("%s: %v", kind, err)
+		}
+		if out.Subject == "" || strings.ContainsAny(out.Subject, "\r\n") {
+			t.Fatalf("%s: subject %q", kind, out.Subject)
+		}
+		if strings.Contains(out.HTML, "<b>Ann</b>") || !strings.Contains(out.HTML, "&lt;b&gt;Ann&lt;/b&gt;") {
+			t.Fatalf("%s: the display name is not escaped in the HTML part:\n%s", kind, out.HTML)
+		}
+		if link, ok := linkPaths[kind]; ok {
+			want := "https://example.test" + link + "?token=tok-123"
+			if !strings.Contains(out.Text, want) || !strings.Contains(out.HTML, want) {
+				t.Fatalf("%s: no link %s in both parts", kind, want)
+			}
+		}
+	}
+	if _, err := tmpl.Render("no_such_kind", View{}); err == nil {
+		t.Fatal("an unknown kind rendered")
+	}
+	if _, err := ViewOf("password_reset", "a@example.com", json.RawMessage(`{}`), "", "https://x.test"); err == nil {
+		t.Fatal("a reset mail without its token was accepted")
+	}
+}
+
+func TestParseSMTPURL(t *testing.T) {
+	for _, c := range []struct {
+		url  string
+		want SMTPConfig
+	}{
+		{"smtp://mail.example.com", SMTPConfig{Host: "mail.example.com", Port: 587, TLS: gomail.TLSMandatory}},
+		{"smtp://app@mail.example.com:2525?starttls=opportunistic", SMTPConfig{Host: "mail.example.com", Port: 2525, User: "app", TLS: gomail.TLSOpportunistic}},
+		{"smtps://mail.example.com", SMTPConfig{Host: "mail.example.com", Port: 465, SSL: true, TLS: gomail.TLSMandatory}},
+		{"smtp://127.0.0.1:1025?starttls=none", SMTPConfig{Host: "127.0.0.1", Port: 1025, TLS: gomail.NoTLS}},
+	} {
+		got, err := ParseSMTPURL(c.url)
+		if err != nil || got != c.want {
+			t.Fatalf("%s: %+v, %v; want %+v", c.url, got, err, c.want)
+		}
+	}
+	for _, bad := range []string{"smtp://user:secret@mail.example.com", "smtp://mail.example.com?starttls=none",
+		"http://mail.example.com", "smtp://:25", "smtp://mail.example.com?starttls=maybe", "smtp://mail.example.com:0"} {
+		if _, err := ParseSMTPURL(bad); err == nil {
+			t.Fatalf("%s was accepted", bad)
+		}
+	}
+}
