@@ -19,7 +19,8 @@ const maxMaintenanceRounds = 100
 // 100k replies, a lock it waits for) does not stop the others: the parts
 // after it still run. Expired activities, the one that can be slow, is in
 // the middle so that a failure there shows in the parts on either side.
-var MaintenanceParts = []string{"expired_sessions", "throttle_counters", "expired_activities", "old_logs", "old_logins"}
+var MaintenanceParts = []string{"expired_sessions", "throttle_counters", "expired_activities", "old_logs", "old_logins",
+	"old_tokens", "old_mail"}
 
 // MaintenanceResult adds up the rounds of one run of api.maintenance.
 type MaintenanceResult struct {
@@ -30,6 +31,8 @@ type MaintenanceResult struct {
 	OldLogs           int
 	ExpiredActivities int
 	OldLogins         int      // auth.logins older than 13 months
+	OldTokens         int      // mailed tokens a day past their expiry
+	OldMail           int      // outbox rows done more than 30 days ago
 	Failed            []string // the parts whose call failed (the error says why)
 }
 
@@ -45,6 +48,10 @@ func (r *MaintenanceResult) add(part string, n int) {
 		r.ExpiredActivities += n
 	case "old_logins":
 		r.OldLogins += n
+	case "old_tokens":
+		r.OldTokens += n
+	case "old_mail":
+		r.OldMail += n
 	}
 }
 
@@ -114,7 +121,7 @@ func (s *Server) maintainEvery(ctx context.Context) {
 		if err != nil && !stopping {
 			s.log.Warn().Err(err).Strs("failed_parts", r.Failed).Msg("maintenance failed")
 		}
-		deleted := r.ExpiredSessions + r.ThrottleCounters + r.OldLogs + r.ExpiredActivities + r.OldLogins
+		deleted := r.ExpiredSessions + r.ThrottleCounters + r.OldLogs + r.ExpiredActivities + r.OldLogins + r.OldTokens + r.OldMail
 		if !stopping || deleted > 0 {
 			ev := s.log.Debug()
 			if deleted > 0 {
@@ -123,6 +130,7 @@ func (s *Server) maintainEvery(ctx context.Context) {
 			ev.Int("rounds", r.Rounds).Bool("skipped", r.Skipped).Int("expired_sessions", r.ExpiredSessions).
 				Int("throttle_counters", r.ThrottleCounters).Int("old_logs", r.OldLogs).
 				Int("expired_activities", r.ExpiredActivities).Int("old_logins", r.OldLogins).
+				Int("old_tokens", r.OldTokens).Int("old_mail", r.OldMail).
 				Strs("failed_parts", r.Failed).Dur("duration_ms", time.Since(start)).Msg("maintenance")
 		}
 		if stopping {

@@ -8,7 +8,7 @@
 -- Calls run as the superuser with contexts built by pg_temp.ctx (helpers.psql).
 -- (Statements run for their effect end in \gset, which swallows their output.)
 BEGIN;
-SELECT plan(73);
+SELECT plan(78);
 \ir helpers.psql
 
 -- Rows already in the outbox (another test's) are parked for a year, so
@@ -221,6 +221,20 @@ SELECT is(sender.mark_failed(:c2, 1, '550 5.1.1 no such mailbox', true), 'gave u
 SELECT is((SELECT count(*) FROM sender.claim(100) WHERE id IN (:c1, :c2, :c3)), 0::bigint, 'sent and failed rows are never claimed again');
 SELECT is((SELECT failed >= 2 AND queued >= 1 AND oldest_queued_seconds >= 0 FROM sender.stats()), true,
           'stats counts the failed and the waiting mails');
+
+-- ---------------------------------------------------------------------------
+-- Maintenance: old tokens and old mail go
+-- ---------------------------------------------------------------------------
+UPDATE auth.one_time_tokens SET expires_at = now() - interval '25 hours' WHERE account_id = :bea;
+SELECT count(*) AS bea_tokens FROM auth.one_time_tokens WHERE account_id = :bea \gset
+SELECT is((api.maintenance('old_tokens')::jsonb ->> 'deleted')::bigint >= :bea_tokens::bigint, true,
+          'old_tokens deletes the tokens a day past their expiry');
+SELECT is((SELECT count(*) FROM auth.one_time_tokens WHERE account_id = :bea), 0::bigint, '... Bea''s are gone');
+SELECT ok(EXISTS (SELECT 1 FROM auth.one_time_tokens WHERE account_id = :ann AND expires_at > now()), '... fresher ones stay');
+UPDATE mail.outbox SET sent_at = now() - interval '31 days' WHERE id = :c1;
+SELECT is((api.maintenance('old_mail', 1)::jsonb ->> 'deleted')::int, 1, 'old_mail deletes mail sent more than 30 days ago');
+SELECT ok(NOT EXISTS (SELECT 1 FROM mail.outbox WHERE id = :c1) AND EXISTS (SELECT 1 FROM mail.outbox WHERE id = :c2),
+          '... that row, not one given up today');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -73,6 +73,10 @@ $$;
 --                      go too: see below)
 --   old_logins         auth.logins older than 13 months, which no monthly
 --                      report counts any more (it counts 13 months back)
+--   old_tokens         mailed one-time tokens a day past their expiry,
+--                      used or not (none can be used any more)
+--   old_mail           outbox rows sent or given up more than 30 days ago
+--                      (mail.outbox: kept that long to see what went out)
 -- deleting at most batch_size (default 1000) rows, and answering
 -- {"skipped", "part", "deleted", "more"}: "more" when a full batch suggests
 -- more is left; callers repeat while "more". Each part is its own call, and
@@ -107,9 +111,10 @@ DECLARE
   v_deleted integer;
   v_details jsonb;
 BEGIN
-  IF part IS NULL OR part NOT IN ('expired_sessions', 'throttle_counters', 'old_logs', 'expired_activities', 'old_logins') THEN
+  IF part IS NULL OR part NOT IN ('expired_sessions', 'throttle_counters', 'old_logs', 'expired_activities', 'old_logins',
+                                  'old_tokens', 'old_mail') THEN
     PERFORM response.raise(422, 'VALIDATION', 'unknown maintenance part',
-                           '{"part": "must be one of expired_sessions, throttle_counters, old_logs, expired_activities, old_logins"}');
+                           '{"part": "must be one of expired_sessions, throttle_counters, old_logs, expired_activities, old_logins, old_tokens, old_mail"}');
   END IF;
   IF v_batch NOT BETWEEN 1 AND 100000 THEN
     PERFORM response.raise(422, 'VALIDATION', 'invalid batch size', '{"batch_size": "must be between 1 and 100000"}');
@@ -139,6 +144,14 @@ BEGIN
     DELETE FROM auth.logins x
      WHERE x.id IN (SELECT y.id FROM auth.logins y WHERE y.logged_in_at < now() - interval '13 months'
                      ORDER BY y.logged_in_at LIMIT v_batch);
+  WHEN 'old_tokens' THEN
+    DELETE FROM auth.one_time_tokens t
+     WHERE t.id IN (SELECT x.id FROM auth.one_time_tokens x WHERE x.expires_at < now() - interval '1 day'
+                     ORDER BY x.expires_at LIMIT v_batch FOR UPDATE SKIP LOCKED);
+  WHEN 'old_mail' THEN
+    DELETE FROM mail.outbox o
+     WHERE o.id IN (SELECT x.id FROM mail.outbox x WHERE coalesce(x.sent_at, x.failed_at) < now() - interval '30 days'
+                     ORDER BY x.id LIMIT v_batch FOR UPDATE SKIP LOCKED);
   END CASE;
   GET DIAGNOSTICS v_deleted = ROW_COUNT;
 
