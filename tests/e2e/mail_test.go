@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/mail"
 	"net/url"
 	"os"
@@ -37,8 +38,9 @@ const testPublicURL = "https://homebase.test"
 
 // mailpit is the run's Mailpit: its API's base URL.
 type mailpit struct {
-	api    string
-	health string // the sender's /healthz and /metrics
+	api      string
+	health   string // the sender's /healthz and /metrics
+	smtpPort int
 }
 
 var (
@@ -65,7 +67,7 @@ func launchMail() (mailpit, error) {
 		return mailpit{}, fmt.Errorf("TEST_MAILPIT, TEST_MAIL_PORTS (three ports) and TEST_MAILER_DATABASE_URL are not set: run scripts/test e2e")
 	}
 	smtpPort, _ := strconv.Atoi(ports[0])
-	mp := mailpit{api: "http://127.0.0.1:" + ports[1], health: "http://127.0.0.1:" + ports[2]}
+	mp := mailpit{api: "http://127.0.0.1:" + ports[1], health: "http://127.0.0.1:" + ports[2], smtpPort: smtpPort}
 	cmd := exec.Command(bin, "--smtp", "127.0.0.1:"+ports[0], "--listen", "127.0.0.1:"+ports[1],
 		"--enable-chaos", "--disable-version-check", "--quiet")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
@@ -508,4 +510,80 @@ func TestMailerHealthAndMetrics(t *testing.T) {
 			t.Fatalf("/metrics has no %s:\n%s", name, b)
 		}
 	}
+}
+
+// TestMailTwoSenders: a second sender beside the run's, both woken by the
+// same burst of 40 mails: SKIP LOCKED and the lease give each mail to one
+// of them, so every address gets exactly one mail.
+func TestMailTwoSenders(t *testing.T) {
+	mp := startMail(t)
+	cfg := mailer.Config{
+		DatabaseURL: os.Getenv("TEST_MAILER_DATABASE_URL"), ListenURL: os.Getenv("TEST_MAILER_DATABASE_URL"),
+		SMTP:         mailer.SMTPConfig{Host: "127.0.0.1", Port: mp.smtpPort, TLS: gomail.NoTLS, Timeout: 5 * time.Second},
+		From:         &mail.Address{Name: "Homebase tests", Address: "tests@homebase.test"},
+		PublicURL:    testPublicURL,
+		HealthAddr:   "127.0.0.1:0",
+		PollInterval: 250 * time.Millisecond, BatchSize: 5, Lease: 30 * time.Second,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	second, err := mailer.New(ctx, cfg, zerolog.New(os.Stderr).Level(zerolog.ErrorLevel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = second.Run(ctx)
+	}()
+	t.Cleanup(func() { cancel(); <-done; second.Close() })
+	time.Sleep(300 * time.Millisecond) // its LISTEN in place
+
+	prefix := unique("two-")
+	if _, err := owner.Exec(context.Background(), `
+		SELECT mail.enqueue('email_change_notice', NULL, format('%s-%s@example.com', $1::text, i),
+		                    jsonb_build_object('username', 'two', 'display_name', 'Two', 'new_email', 'new@example.com'),
+		                    format('test:%s:%s', $1::text, i))
+		  FROM generate_series(1, 40) i`, prefix); err != nil {
+		t.Fatal(err)
+	}
+	// Every row marked sent, then what Mailpit holds: a repeat would be there by now.
+	for start := time.Now(); ; time.Sleep(100 * time.Millisecond) {
+		var left int
+		if err := owner.QueryRow(context.Background(),
+			"SELECT count(*) FROM mail.outbox WHERE dedupe_key LIKE 'test:' || $1 || ':%' AND sent_at IS NULL", prefix).Scan(&left); err != nil {
+			t.Fatal(err)
+		}
+		if left == 0 {
+			break
+		}
+		if time.Since(start) > 20*time.Second {
+			t.Fatalf("%d of the 40 mails unsent after 20 s", left)
+		}
+	}
+	var found struct {
+		Total    int
+		Messages []struct {
+			MessageID string
+			To        []mailAddr
+		}
+	}
+	mp.get(t, "/api/v1/search?limit=200&query="+url.QueryEscape("to:"+prefix+"-"), &found)
+	per, ids := map[string]int{}, map[string]bool{}
+	for _, m := range found.Messages {
+		for _, to := range m.To {
+			per[to.Address]++
+		}
+		ids[m.MessageID] = true
+	}
+	for i := 1; i <= 40; i++ {
+		if addr := fmt.Sprintf("%s-%d@example.com", prefix, i); per[addr] != 1 {
+			t.Fatalf("%s got %d mails, want 1", addr, per[addr])
+		}
+	}
+	if len(found.Messages) != 40 || len(ids) != 40 {
+		t.Fatalf("%d mails with %d distinct Message-IDs, want 40 of each", len(found.Messages), len(ids))
+	}
+	rec := httptest.NewRecorder()
+	second.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	t.Logf("the second sender's count: %s", regexp.MustCompile(`(?m)^mailer_sent_total .*$`).FindString(rec.Body.String()))
 }
