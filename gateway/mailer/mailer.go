@@ -234,12 +234,16 @@ func (m *Mailer) claim(ctx context.Context) ([]outboxRow, error) {
 }
 
 // sendBatch sends the claimed mails on one SMTP connection and marks each.
+// Stopping (ctx done) sends no further mail of the batch, but still marks
+// what was sent: a mail sent and not marked would go again after its lease.
+// The unsent rest waits for its lease to end.
 func (m *Mailer) sendBatch(ctx context.Context, rows []outboxRow) {
+	mctx := context.WithoutCancel(ctx)
 	msgs := make([]*gomail.Msg, len(rows))
 	for i, r := range rows {
 		msg, err := m.message(r)
 		if err != nil { // no template, broken data: no attempt will do better
-			m.markFailed(ctx, r, err, true)
+			m.markFailed(mctx, r, err, true)
 			continue
 		}
 		msgs[i] = msg
@@ -253,7 +257,7 @@ func (m *Mailer) sendBatch(ctx context.Context, rows []outboxRow) {
 	if err != nil {
 		for i, r := range rows {
 			if msgs[i] != nil {
-				m.markFailed(ctx, r, fmt.Errorf("connecting to the SMTP server: %w", err), false)
+				m.markFailed(mctx, r, fmt.Errorf("connecting to the SMTP server: %w", err), false)
 			}
 		}
 		return
@@ -263,12 +267,15 @@ func (m *Mailer) sendBatch(ctx context.Context, rows []outboxRow) {
 		if msgs[i] == nil {
 			continue
 		}
+		if ctx.Err() != nil {
+			return
+		}
 		if err := client.Send(msgs[i]); err != nil {
-			m.markFailed(ctx, r, err, permanent(err))
+			m.markFailed(mctx, r, err, permanent(err))
 			continue
 		}
 		m.stats.sent.Inc()
-		if _, err := m.pool.Exec(ctx, "SELECT sender.mark_sent($1, $2)", r.ID, r.Attempt); err != nil {
+		if _, err := m.pool.Exec(mctx, "SELECT sender.mark_sent($1, $2)", r.ID, r.Attempt); err != nil {
 			// Sent, not marked: the lease ends and it goes again, with the same Message-ID.
 			m.log.Error().Err(err).Int64("outbox_id", r.ID).Msg("marking a sent mail failed")
 			continue
