@@ -68,22 +68,17 @@ func launchMail() (mailpit, error) {
 	}
 	smtpPort, _ := strconv.Atoi(ports[0])
 	mp := mailpit{api: "http://127.0.0.1:" + ports[1], health: "http://127.0.0.1:" + ports[2], smtpPort: smtpPort}
-	cmd := exec.Command(bin, "--smtp", "127.0.0.1:"+ports[0], "--listen", "127.0.0.1:"+ports[1],
-		"--enable-chaos", "--disable-version-check", "--quiet")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		return mp, fmt.Errorf("starting Mailpit: %w", err)
-	}
+	mailpitProc.args = []string{bin, "--smtp", "127.0.0.1:" + ports[0], "--listen", "127.0.0.1:" + ports[1],
+		"--enable-chaos", "--disable-version-check", "--quiet"}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	stopMail = func() {
 		cancel()
 		wg.Wait()
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		mailpitDown()
 	}
-	if !waitOK(mp.api+"/api/v1/info", 15*time.Second) {
-		return mp, fmt.Errorf("Mailpit on %s did not answer", mp.api)
+	if err := mailpitUp(mp); err != nil {
+		return mp, err
 	}
 	cfg := mailer.Config{
 		DatabaseURL: dbURL, ListenURL: dbURL,
@@ -107,6 +102,42 @@ func launchMail() (mailpit, error) {
 		return mp, fmt.Errorf("the sender's /healthz on %s did not answer 200", mp.health)
 	}
 	return mp, nil
+}
+
+// mailpitProc is the Mailpit process of the run; TestMailSMTPDown stops
+// and starts it again on the same ports (it loses the mails it held).
+var mailpitProc struct {
+	sync.Mutex
+	args []string
+	cmd  *exec.Cmd
+}
+
+func mailpitUp(mp mailpit) error {
+	mailpitProc.Lock()
+	defer mailpitProc.Unlock()
+	if mailpitProc.cmd != nil {
+		return nil
+	}
+	cmd := exec.Command(mailpitProc.args[0], mailpitProc.args[1:]...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting Mailpit: %w", err)
+	}
+	mailpitProc.cmd = cmd
+	if !waitOK(mp.api+"/api/v1/info", 15*time.Second) {
+		return fmt.Errorf("Mailpit on %s did not answer", mp.api)
+	}
+	return nil
+}
+
+func mailpitDown() {
+	mailpitProc.Lock()
+	defer mailpitProc.Unlock()
+	if mailpitProc.cmd != nil {
+		_ = mailpitProc.cmd.Process.Kill()
+		_ = mailpitProc.cmd.Wait()
+		mailpitProc.cmd = nil
+	}
 }
 
 func waitOK(u string, within time.Duration) bool {
@@ -586,4 +617,53 @@ func TestMailTwoSenders(t *testing.T) {
 	rec := httptest.NewRecorder()
 	second.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	t.Logf("the second sender's count: %s", regexp.MustCompile(`(?m)^mailer_sent_total .*$`).FindString(rec.Body.String()))
+}
+
+// TestMailSMTPDown: with no SMTP server at all, the mail waits in the outbox
+// (a connection error is temporary), and goes out once, when the server is
+// back (the retry brought forward instead of waiting out the backoff).
+func TestMailSMTPDown(t *testing.T) {
+	mp := startMail(t)
+	g := startGateway(t, nil)
+	mailpitDown()
+	t.Cleanup(func() {
+		if err := mailpitUp(mp); err != nil {
+			t.Fatal(err)
+		}
+	})
+	u := g.signup(t)
+	var id int64
+	var attempts int
+	var lastError string
+	for start := time.Now(); ; time.Sleep(100 * time.Millisecond) {
+		if err := owner.QueryRow(context.Background(),
+			`SELECT id, attempts, coalesce(last_error, '') FROM mail.outbox WHERE account_id = $1`, int64(u.ID)).
+			Scan(&id, &attempts, &lastError); err != nil {
+			t.Fatal(err)
+		}
+		if attempts >= 1 && lastError != "" {
+			break
+		}
+		if time.Since(start) > 20*time.Second {
+			t.Fatalf("no failed attempt after 20 s (attempts %d)", attempts)
+		}
+	}
+	if !strings.Contains(lastError, "connecting to the SMTP server") {
+		t.Fatalf("last_error %q, want the refused connection", lastError)
+	}
+	if err := mailpitUp(mp); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := owner.Exec(context.Background(),
+		"UPDATE mail.outbox SET available_at = now() WHERE id = $1 AND sent_at IS NULL", id); err != nil {
+		t.Fatal(err)
+	}
+	m := mp.waitMail(t, u.Email, 1)
+	if gotID, sent, _, _ := outboxRow(t, m[0]); gotID != id || !sent {
+		t.Fatalf("the mail came from row %d (sent %v), want row %d, sent", gotID, sent, id)
+	}
+	if n := len(mp.to(t, u.Email)); n != 1 {
+		t.Fatalf("%d mails after the server came back, want 1", n)
+	}
+	t.Logf("held through: %s", lastError)
 }
