@@ -252,6 +252,8 @@ var Routes = []Route{
 		Args:    []Arg{pathInt("id")}},
 	{Method: http.MethodDelete, Path: "/sessions", Func: "api.revoke_other_sessions", Auth: true, Status: 204,
 		Summary: "Delete every session of the caller but the current one"},
+	// Bcrypt and Limited: a new email is asked with the password, checked
+	// and counted as a password change's (a display name alone is neither).
 	{Method: http.MethodPatch, Path: "/account", Func: "api.update_account", Auth: true, Status: 200,
 		Bcrypt: true, Limited: true,
 		Summary: "Change the display name, or ask to change the e-mail address (with the password; confirmed by a mailed link)",
