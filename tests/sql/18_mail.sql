@@ -1,5 +1,5 @@
 -- Mail (sql/code/api/mail.sql, sql/code/mail.sql; tables:
--- sql/migrations/013_mail_outbox.sql): the outbox rows the flows queue, in
+-- sql/migrations/014_mail_outbox.sql): the outbox rows the flows queue, in
 -- the transaction of their change and only then; the one-time tokens
 -- (digest only, single use, expiry, spent by newer ones and by a reset);
 -- confirmation, resending, the address change, password resets and their
