@@ -429,9 +429,10 @@ var Routes = []Route{
 		Summary: "The caller's logs with an event_date due by until (default: in 7 days), soonest first",
 		Args:    []Arg{query("until").upTo(maxTime, "must be a date, YYYY-MM-DD, or an RFC 3339 timestamp")}},
 	{Method: http.MethodGet, Path: "/account/preferences", Func: "api.get_preferences", ReadOnly: true, Auth: true, Status: 200,
-		Summary: "The caller's notification and report preferences (defaults: weekly, html)"},
+		Summary: "The caller's notification and report preferences and time zone (defaults: weekly, html, UTC)"},
 	{Method: http.MethodPut, Path: "/account/preferences", Func: "api.set_preferences", Auth: true, Status: 200,
-		Summary: "Set the caller's notification (daily, weekly, none) and report format (html, pdf)",
+		Summary: "Set the caller's notification (daily, weekly, none), report format (html, pdf, none) and time zone",
 		Args: []Arg{body("notification").upTo(maxWord, "must be one of daily, weekly, none"),
-			body("report_format").upTo(maxWord, "must be one of html, pdf")}},
+			body("report_format").upTo(maxWord, "must be one of html, pdf, none"),
+			body("timezone").upTo(maxTime, zoneRule)}},
 }

@@ -1223,8 +1223,9 @@ CREATE TABLE tracking.preferences (
     notification text DEFAULT 'weekly'::text NOT NULL,
     report_format text DEFAULT 'html'::text NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    timezone text DEFAULT 'UTC'::text NOT NULL,
     CONSTRAINT preferences_notification_known CHECK ((notification = ANY (ARRAY['daily'::text, 'weekly'::text, 'none'::text]))),
-    CONSTRAINT preferences_report_format_known CHECK ((report_format = ANY (ARRAY['html'::text, 'pdf'::text])))
+    CONSTRAINT preferences_report_format_known CHECK ((report_format = ANY (ARRAY['html'::text, 'pdf'::text, 'none'::text])))
 );
 
 
@@ -1235,6 +1236,13 @@ ALTER TABLE tracking.preferences OWNER TO app_owner;
 --
 
 COMMENT ON TABLE tracking.preferences IS 'An account''s notification and report preferences; no row means the defaults.';
+
+
+--
+-- Name: COLUMN preferences.timezone; Type: COMMENT; Schema: tracking; Owner: app_owner
+--
+
+COMMENT ON COLUMN tracking.preferences.timezone IS 'The account''s IANA time zone: when its month ends and its mornings begin, for the report and the digests.';
 
 
 --

@@ -40,17 +40,20 @@ func TestPreferences(t *testing.T) {
 		body := r.JSON(t)
 		expectKeys(t, "preferences answer", body, "preferences")
 		p := obj(t, body, "preferences")
-		expectKeys(t, "preferences", p, "notification", "report_format")
+		expectKeys(t, "preferences", p, "notification", "report_format", "timezone")
 		return p
 	}
-	if p := prefs(o.call(g, "GET", "/account/preferences", nil)); p["notification"] != "weekly" || p["report_format"] != "html" {
-		t.Fatalf("before any PUT: %v, want the defaults weekly and html", p)
+	if p := prefs(o.call(g, "GET", "/account/preferences", nil)); p["notification"] != "weekly" || p["report_format"] != "html" || p["timezone"] != "UTC" {
+		t.Fatalf("before any PUT: %v, want the defaults weekly, html and UTC", p)
+	}
+	if p := prefs(o.call(g, "PUT", "/account/preferences", map[string]any{"notification": "weekly", "report_format": "none", "timezone": "America/New_York"})); p["report_format"] != "none" || p["timezone"] != "America/New_York" {
+		t.Fatalf("PUT with report_format none and a time zone answers %v", p)
 	}
 	if p := prefs(o.call(g, "PUT", "/account/preferences", map[string]any{"notification": "daily", "report_format": "pdf"})); p["notification"] != "daily" || p["report_format"] != "pdf" {
 		t.Fatalf("PUT answers %v", p)
 	}
-	if p := prefs(o.call(g, "GET", "/account/preferences", nil)); p["notification"] != "daily" || p["report_format"] != "pdf" {
-		t.Fatalf("after PUT: %v", p)
+	if p := prefs(o.call(g, "GET", "/account/preferences", nil)); p["notification"] != "daily" || p["report_format"] != "pdf" || p["timezone"] != "America/New_York" {
+		t.Fatalf("after PUT without a time zone: %v, want the stored zone kept", p)
 	}
 	for _, c := range []struct {
 		body   any
@@ -61,6 +64,8 @@ func TestPreferences(t *testing.T) {
 		{map[string]any{"notification": "none"}, 422, []string{"report_format"}},
 		{map[string]any{"notification": "hourly", "report_format": "pdf"}, 422, []string{"notification"}},
 		{map[string]any{"notification": "weekly", "report_format": "PDF"}, 422, []string{"report_format"}},
+		{map[string]any{"notification": "weekly", "report_format": "pdf", "timezone": "Mars/Olympus"}, 422, []string{"timezone"}},
+		{map[string]any{"notification": "weekly", "report_format": "pdf", "timezone": 2}, 400, []string{"timezone"}},
 		{map[string]any{"notification": 1, "report_format": "pdf"}, 400, []string{"notification"}},
 		{map[string]any{"notification": "none", "report_format": "pdf", "theme": "dark"}, 400, []string{"theme"}},
 	} {

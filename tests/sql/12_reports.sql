@@ -6,7 +6,7 @@
 -- superuser (RESET ROLE), with the created_at of a backfill.
 -- (Statements run for their effect end in \gset, which swallows their output.)
 BEGIN;
-SELECT plan(72);
+SELECT plan(73);
 
 \ir helpers.psql
 
@@ -35,7 +35,7 @@ SELECT ok(has_function_privilege('gateway', p.oid, 'EXECUTE'), format('the gatew
  WHERE p.oid IN ('api.monthly_report(request.context, text, text)'::regprocedure,
                  'api.reminders(request.context, text)'::regprocedure,
                  'api.get_preferences(request.context)'::regprocedure,
-                 'api.set_preferences(request.context, text, text)'::regprocedure)
+                 'api.set_preferences(request.context, text, text, text)'::regprocedure)
  ORDER BY p.proname;
 SELECT ok(p.prosecdef, format('%s is SECURITY DEFINER', p.oid::regprocedure))
   FROM pg_proc p
@@ -56,25 +56,30 @@ SELECT throws_ok($$SELECT count(*) FROM auth.logins$$, '42501', NULL, 'as the ga
 -- ----------------------------------------------------------------------------
 -- Preferences: defaults before the first PUT; both required; the known values only
 -- ----------------------------------------------------------------------------
-SELECT is(api.get_preferences(pg_temp.ivy())::jsonb, '{"preferences": {"notification": "weekly", "report_format": "html"}}',
-          'before the first PUT, the defaults: weekly and html');
-SELECT is(api.set_preferences(pg_temp.ivy(), 'daily', 'pdf')::jsonb,
-          '{"preferences": {"notification": "daily", "report_format": "pdf"}}', 'set_preferences answers what it set');
-SELECT is(api.get_preferences(pg_temp.ivy())::jsonb, '{"preferences": {"notification": "daily", "report_format": "pdf"}}',
+SELECT is(api.get_preferences(pg_temp.ivy())::jsonb, '{"preferences": {"notification": "weekly", "report_format": "html", "timezone": "UTC"}}',
+          'before the first PUT, the defaults: weekly, html, UTC');
+SELECT is(api.set_preferences(pg_temp.ivy(), 'daily', 'pdf', NULL)::jsonb,
+          '{"preferences": {"notification": "daily", "report_format": "pdf", "timezone": "UTC"}}',
+          'set_preferences answers what it set (no time zone given: UTC)');
+SELECT is(api.get_preferences(pg_temp.ivy())::jsonb, '{"preferences": {"notification": "daily", "report_format": "pdf", "timezone": "UTC"}}',
           'get_preferences reads them back');
-SELECT is(api.set_preferences(pg_temp.ivy(), 'none', 'html')::jsonb,
-          '{"preferences": {"notification": "none", "report_format": "html"}}', 'a second PUT replaces both');
-SELECT is(api.get_preferences(pg_temp.jon())::jsonb, '{"preferences": {"notification": "weekly", "report_format": "html"}}',
+SELECT is(api.set_preferences(pg_temp.ivy(), 'weekly', 'none', 'Europe/Berlin')::jsonb,
+          '{"preferences": {"notification": "weekly", "report_format": "none", "timezone": "Europe/Berlin"}}',
+          'report_format none (no report mail) and a time zone');
+SELECT is(api.set_preferences(pg_temp.ivy(), 'none', 'html', NULL)::jsonb,
+          '{"preferences": {"notification": "none", "report_format": "html", "timezone": "Europe/Berlin"}}',
+          'a second PUT replaces both and keeps the time zone it does not name');
+SELECT is(api.get_preferences(pg_temp.jon())::jsonb, '{"preferences": {"notification": "weekly", "report_format": "html", "timezone": "UTC"}}',
           'another account still has the defaults');
-SELECT throws_ok($$SELECT api.set_preferences(pg_temp.ivy(), NULL, NULL)$$, 'PT422', 'some fields are invalid',
+SELECT throws_ok($$SELECT api.set_preferences(pg_temp.ivy(), NULL, NULL, NULL)$$, 'PT422', 'some fields are invalid',
                  'set_preferences without fields raises PT422');
-SELECT is(pg_temp.details($$SELECT api.set_preferences(pg_temp.ivy(), NULL, NULL)$$),
-          '{"notification": "required", "report_format": "required"}', '... both are required');
-SELECT is(pg_temp.details(format('SELECT api.set_preferences(pg_temp.ivy(), %L, %L)', n, f)),
-          '{"notification": "must be one of daily, weekly, none", "report_format": "must be one of html, pdf"}',
-          format('notification %L and report_format %L are refused', n, f))
-  FROM (VALUES ('hourly', 'doc'), ('Daily', 'PDF'), ('', ''), (' weekly', 'html ')) v (n, f);
-SELECT is(api.get_preferences(pg_temp.ivy())::jsonb, '{"preferences": {"notification": "none", "report_format": "html"}}',
+SELECT is(pg_temp.details($$SELECT api.set_preferences(pg_temp.ivy(), NULL, NULL, NULL)$$),
+          '{"notification": "required", "report_format": "required"}', '... notification and report_format are required');
+SELECT is(pg_temp.details(format('SELECT api.set_preferences(pg_temp.ivy(), %L, %L, %L)', n, f, z)),
+          '{"notification": "must be one of daily, weekly, none", "report_format": "must be one of html, pdf, none", "timezone": "must be an IANA time zone, e.g. Europe/Berlin"}',
+          format('notification %L, report_format %L and timezone %L are refused', n, f, z))
+  FROM (VALUES ('hourly', 'doc', 'Mars/Olympus'), ('Daily', 'PDF', 'CET-1CEST'), ('', '', ''), (' weekly', 'html ', 'PST')) v (n, f, z);
+SELECT is(api.get_preferences(pg_temp.ivy())::jsonb, '{"preferences": {"notification": "none", "report_format": "html", "timezone": "Europe/Berlin"}}',
           'a refused PUT changes nothing');
 RESET ROLE;
 SELECT throws_ok(format($$INSERT INTO tracking.preferences (account_id, notification) VALUES (%s, 'monthly')$$, :jon),

@@ -83,8 +83,9 @@ BEGIN
 END
 $$;
 
--- GET /account/preferences : 200 {"preferences": {notification, report_format}};
--- the defaults (weekly, html) until the first PUT.
+-- GET /account/preferences : 200 {"preferences": {notification,
+-- report_format, timezone}}; the defaults (weekly, html, UTC) until the
+-- first PUT.
 CREATE OR REPLACE FUNCTION api.get_preferences(ctx request.context)
 RETURNS json
 LANGUAGE plpgsql SECURITY DEFINER
@@ -100,10 +101,12 @@ BEGIN
 END
 $$;
 
--- PUT /account/preferences {notification, report_format} : 200
--- {"preferences"}; both required: notification daily, weekly or none,
--- report_format html or pdf (422 otherwise).
-CREATE OR REPLACE FUNCTION api.set_preferences(ctx request.context, notification text, report_format text)
+-- PUT /account/preferences {notification, report_format, timezone?} : 200
+-- {"preferences"}; notification (daily, weekly or none) and report_format
+-- (html, pdf or none: no monthly report mail) required, 422 otherwise;
+-- timezone an IANA name (422 otherwise), when absent the one stored (UTC
+-- at first): the zone of the report's month and the digests' mornings.
+CREATE OR REPLACE FUNCTION api.set_preferences(ctx request.context, notification text, report_format text, timezone text)
 RETURNS json
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, ext, pg_temp
@@ -111,6 +114,7 @@ AS $$
 DECLARE
   v_session record;
   v_problems jsonb;
+  v_zone text := tracking.time_zone(set_preferences.timezone);
 BEGIN
   v_session := auth.check_session(ctx);
   IF v_session.message <> 'OK' THEN RETURN auth.session_failure(v_session.message); END IF;
@@ -121,15 +125,18 @@ BEGIN
                          THEN 'must be one of ' || array_to_string(tracking.notifications(), ', ') END,
     'report_format', CASE WHEN set_preferences.report_format IS NULL THEN 'required'
                           WHEN NOT set_preferences.report_format = ANY (tracking.report_formats())
-                          THEN 'must be one of ' || array_to_string(tracking.report_formats(), ', ') END));
+                          THEN 'must be one of ' || array_to_string(tracking.report_formats(), ', ') END,
+    'timezone', CASE WHEN set_preferences.timezone IS NOT NULL AND v_zone IS NULL
+                     THEN 'must be an IANA time zone, e.g. Europe/Berlin' END));
   IF v_problems <> '{}' THEN
     PERFORM response.raise(422, 'VALIDATION', 'some fields are invalid', v_problems);
   END IF;
 
-  INSERT INTO tracking.preferences AS p (account_id, notification, report_format)
-  VALUES (v_session.account_id, set_preferences.notification, set_preferences.report_format)
+  INSERT INTO tracking.preferences AS p (account_id, notification, report_format, timezone)
+  VALUES (v_session.account_id, set_preferences.notification, set_preferences.report_format, coalesce(v_zone, 'UTC'))
   ON CONFLICT (account_id) DO UPDATE
-     SET notification = excluded.notification, report_format = excluded.report_format, updated_at = now();
+     SET notification = excluded.notification, report_format = excluded.report_format,
+         timezone = coalesce(v_zone, p.timezone), updated_at = now();
   RETURN json_build_object('preferences', tracking.preferences_json(v_session.account_id));
 END
 $$;

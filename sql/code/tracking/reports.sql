@@ -12,15 +12,16 @@ RETURN ARRAY['daily', 'weekly', 'none'];
 
 CREATE OR REPLACE FUNCTION tracking.report_formats() RETURNS text[]
 LANGUAGE sql IMMUTABLE
-RETURN ARRAY['html', 'pdf'];
+RETURN ARRAY['html', 'pdf', 'none'];
 
 -- The preferences JSON of an account: its row, or the defaults (weekly,
--- html) when it has none.
+-- html, UTC) when it has none.
 CREATE OR REPLACE FUNCTION tracking.preferences_json(account_id bigint) RETURNS json
 LANGUAGE sql STABLE
 BEGIN ATOMIC
   SELECT json_build_object('notification', coalesce(p.notification, 'weekly'),
-                           'report_format', coalesce(p.report_format, 'html'))
+                           'report_format', coalesce(p.report_format, 'html'),
+                           'timezone', coalesce(p.timezone, 'UTC'))
     FROM (SELECT 1) one
     LEFT JOIN tracking.preferences p ON p.account_id = preferences_json.account_id;
 END;
