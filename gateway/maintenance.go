@@ -19,8 +19,12 @@ const maxMaintenanceRounds = 100
 // 100k replies, a lock it waits for) does not stop the others: the parts
 // after it still run. Expired activities, the one that can be slow, is in
 // the middle so that a failure there shows in the parts on either side.
+// The last two queue rather than delete: the reminder digests due this
+// morning in each account's zone (mail.queue_digests); the timer is what
+// queues them, so MAINTENANCE_INTERVAL is also how late in the morning
+// (06:00 local) a digest may be.
 var MaintenanceParts = []string{"expired_sessions", "throttle_counters", "expired_activities", "old_logs", "old_logins",
-	"old_tokens", "old_mail"}
+	"old_tokens", "old_mail", "daily_digests", "weekly_digests"}
 
 // MaintenanceResult adds up the rounds of one run of api.maintenance.
 type MaintenanceResult struct {
@@ -33,6 +37,7 @@ type MaintenanceResult struct {
 	OldLogins         int      // auth.logins older than 13 months
 	OldTokens         int      // mailed tokens a day past their expiry
 	OldMail           int      // outbox rows done more than 30 days ago
+	Digests           int      // reminder digests queued (daily and weekly)
 	Failed            []string // the parts whose call failed (the error says why)
 }
 
@@ -52,6 +57,8 @@ func (r *MaintenanceResult) add(part string, n int) {
 		r.OldTokens += n
 	case "old_mail":
 		r.OldMail += n
+	case "daily_digests", "weekly_digests":
+		r.Digests += n
 	}
 }
 
@@ -82,6 +89,7 @@ parts:
 				Skipped bool `json:"skipped"`
 				More    bool `json:"more"`
 				Deleted int  `json:"deleted"`
+				Queued  int  `json:"queued"` // the digests' parts
 			}
 			if err := json.Unmarshal(raw, &round); err != nil {
 				total.Failed = append(total.Failed, part)
@@ -93,7 +101,7 @@ parts:
 				total.Skipped = true
 				break parts
 			}
-			total.add(part, round.Deleted)
+			total.add(part, round.Deleted+round.Queued)
 			if !round.More {
 				break
 			}
@@ -121,16 +129,17 @@ func (s *Server) maintainEvery(ctx context.Context) {
 		if err != nil && !stopping {
 			s.log.Warn().Err(err).Strs("failed_parts", r.Failed).Msg("maintenance failed")
 		}
-		deleted := r.ExpiredSessions + r.ThrottleCounters + r.OldLogs + r.ExpiredActivities + r.OldLogins + r.OldTokens + r.OldMail
-		if !stopping || deleted > 0 {
+		done := r.ExpiredSessions + r.ThrottleCounters + r.OldLogs + r.ExpiredActivities + r.OldLogins + r.OldTokens + r.OldMail +
+			r.Digests
+		if !stopping || done > 0 {
 			ev := s.log.Debug()
-			if deleted > 0 {
+			if done > 0 {
 				ev = s.log.Info()
 			}
 			ev.Int("rounds", r.Rounds).Bool("skipped", r.Skipped).Int("expired_sessions", r.ExpiredSessions).
 				Int("throttle_counters", r.ThrottleCounters).Int("old_logs", r.OldLogs).
 				Int("expired_activities", r.ExpiredActivities).Int("old_logins", r.OldLogins).
-				Int("old_tokens", r.OldTokens).Int("old_mail", r.OldMail).
+				Int("old_tokens", r.OldTokens).Int("old_mail", r.OldMail).Int("digests", r.Digests).
 				Strs("failed_parts", r.Failed).Dur("duration_ms", time.Since(start)).Msg("maintenance")
 		}
 		if stopping {

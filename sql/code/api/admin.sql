@@ -79,7 +79,12 @@ $$;
 --                      (mail.outbox: kept that long to see what went out)
 -- deleting at most batch_size (default 1000) rows, and answering
 -- {"skipped", "part", "deleted", "more"}: "more" when a full batch suggests
--- more is left; callers repeat while "more". Each part is its own call, and
+-- more is left; callers repeat while "more". Two parts queue rather than
+-- delete (their answer adds "queued", the mails queued; "deleted" is 0):
+--   daily_digests      the reminder digests due now, each morning in each
+--   weekly_digests     account's zone (mail.queue_digests, sql/code/digests.sql):
+--                      the timer is what queues them, at most batch_size
+--                      accounts a call. Each part is its own call, and
 -- so its own statement and transaction under the caller's statement
 -- timeout: a part that cannot finish (a huge backlog, a lock it waits for)
 -- times out alone, and the others still run (gateway/maintenance.go,
@@ -109,12 +114,13 @@ DECLARE
   v_retention interval := (SELECT s.log_retention FROM audit.settings s);
   v_batch integer := coalesce(batch_size, 1000);
   v_deleted integer;
+  v_queued integer := 0;
   v_details jsonb;
 BEGIN
   IF part IS NULL OR part NOT IN ('expired_sessions', 'throttle_counters', 'old_logs', 'expired_activities', 'old_logins',
-                                  'old_tokens', 'old_mail') THEN
+                                  'old_tokens', 'old_mail', 'daily_digests', 'weekly_digests') THEN
     PERFORM response.raise(422, 'VALIDATION', 'unknown maintenance part',
-                           '{"part": "must be one of expired_sessions, throttle_counters, old_logs, expired_activities, old_logins, old_tokens, old_mail"}');
+                           '{"part": "must be one of expired_sessions, throttle_counters, old_logs, expired_activities, old_logins, old_tokens, old_mail, daily_digests, weekly_digests"}');
   END IF;
   IF v_batch NOT BETWEEN 1 AND 100000 THEN
     PERFORM response.raise(422, 'VALIDATION', 'invalid batch size', '{"batch_size": "must be between 1 and 100000"}');
@@ -152,15 +158,23 @@ BEGIN
     DELETE FROM mail.outbox o
      WHERE o.id IN (SELECT x.id FROM mail.outbox x WHERE coalesce(x.sent_at, x.failed_at) < now() - interval '30 days'
                      ORDER BY x.id LIMIT v_batch FOR UPDATE SKIP LOCKED);
+  WHEN 'daily_digests', 'weekly_digests' THEN
+    v_queued := mail.queue_digests(split_part(part, '_', 1), now(), false, v_batch);
   END CASE;
   GET DIAGNOSTICS v_deleted = ROW_COUNT;
+  IF part IN ('daily_digests', 'weekly_digests') THEN
+    v_deleted := 0; -- the row count was the queuing call's, which deletes nothing
+  END IF;
 
-  IF v_deleted > 0 THEN
-    v_details := jsonb_build_object(part, v_deleted);
+  IF v_deleted + v_queued > 0 THEN
+    v_details := jsonb_build_object(part, v_deleted + v_queued);
     IF part = 'old_logs' THEN
       v_details := v_details || jsonb_build_object('log_retention', v_retention::text);
     END IF;
     PERFORM audit.write('INFO', 'db', 'maintenance', NULL, v_details);
+  END IF;
+  IF part IN ('daily_digests', 'weekly_digests') THEN
+    RETURN json_build_object('skipped', false, 'part', part, 'deleted', 0, 'queued', v_queued, 'more', v_queued >= v_batch);
   END IF;
   RETURN json_build_object('skipped', false, 'part', part, 'deleted', v_deleted, 'more', v_deleted >= v_batch);
 END

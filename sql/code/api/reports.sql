@@ -74,12 +74,7 @@ BEGIN
                            '{"until": "must be a date, YYYY-MM-DD, or an RFC 3339 timestamp"}');
   END IF;
 
-  RETURN json_build_object('reminders', coalesce(
-    (SELECT json_agg(tracking.log_json(l)::jsonb || jsonb_build_object('tracker', jsonb_build_object('id', t.id, 'name', t.name))
-                     ORDER BY l.event_date, l.logged_at, l.id)
-       FROM tracking.trackers t JOIN tracking.logs l ON l.tracker_id = t.id
-      WHERE t.account_id = v_session.account_id AND l.event_date <= v_until),
-    '[]'));
+  RETURN json_build_object('reminders', tracking.reminders(v_session.account_id, NULL, v_until));
 END
 $$;
 

@@ -26,6 +26,26 @@ BEGIN ATOMIC
     LEFT JOIN tracking.preferences p ON p.account_id = preferences_json.account_id;
 END;
 
+-- The reminders of an account: its logs with an event_date from from_date
+-- (NULL: no lower bound, past-due ones included) to until_date, soonest
+-- first (then by logged_at and id), at most max_count of them (NULL: all),
+-- each the log JSON with "tracker": {id, name}; [] when none. Shared by GET
+-- /reminders (api.reminders) and the reminder digests (mail.queue_digests).
+CREATE OR REPLACE FUNCTION tracking.reminders(account_id bigint, from_date date, until_date date,
+                                              max_count integer DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+  SELECT coalesce(jsonb_agg(r.log ORDER BY r.event_date, r.logged_at, r.id), '[]')
+    FROM (SELECT tracking.log_json(l)::jsonb || jsonb_build_object('tracker', jsonb_build_object('id', t.id, 'name', t.name)) AS log,
+                 l.event_date, l.logged_at, l.id
+            FROM tracking.trackers t JOIN tracking.logs l ON l.tracker_id = t.id
+           WHERE t.account_id = reminders.account_id AND l.event_date <= reminders.until_date
+             AND (reminders.from_date IS NULL OR l.event_date >= reminders.from_date)
+           ORDER BY l.event_date, l.logged_at, l.id
+           LIMIT reminders.max_count) r;
+END;
+
 -- A month, YYYY-MM, as the local midnight of its first day; NULL unless
 -- exactly that and a real month (0000-01 is not: there is no year 0).
 CREATE OR REPLACE FUNCTION tracking.parse_month(value text) RETURNS date
