@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -213,6 +214,13 @@ func (s *Server) readArgs(info *requestWriter, r *http.Request, rt Route, tok st
 			return nil, e
 		}
 	}
+	var formFields map[string]string
+	if takes(rt, FromForm) {
+		var e *apiError
+		if formFields, e = readForm(info, r, rt); e != nil {
+			return nil, e
+		}
+	}
 	var q url.Values
 	if takes(rt, FromQuery) {
 		q = r.URL.Query()
@@ -309,12 +317,24 @@ func (s *Server) readArgs(info *requestWriter, r *http.Request, rt Route, tok st
 				continue
 			}
 			args[i] = v
+		case FromForm:
+			v, ok := formFields[a.Name]
+			if !ok {
+				continue // absent: NULL (an empty value is "")
+			}
+			if e := checkText(a.Name, v); e != nil {
+				return nil, e
+			}
+			if long(a, v) {
+				continue
+			}
+			args[i] = v
 		}
 	}
 	if tooLong != nil {
 		message := "some parameters are invalid" // SQL's words for query parameters, and for fields:
 		for _, a := range rt.Args {
-			if _, ok := tooLong[a.Name]; ok && a.From == FromBody {
+			if _, ok := tooLong[a.Name]; ok && (a.From == FromBody || a.From == FromForm) {
 				message = "some fields are invalid"
 			}
 		}
@@ -365,7 +385,7 @@ func readBody(r *http.Request, rt Route) (map[string]json.RawMessage, *apiError)
 	}
 	unknown := map[string]string{}
 	for name := range fields {
-		if !hasBodyArg(rt, name) {
+		if !hasArg(rt, FromBody, name) {
 			unknown[name] = "unknown field"
 		}
 	}
@@ -375,9 +395,65 @@ func readBody(r *http.Request, rt Route) (map[string]json.RawMessage, *apiError)
 	return fields, nil
 }
 
-func hasBodyArg(rt Route, name string) bool {
+// The form bodies readForm takes: RFC 8058 has a one-click unsubscribe
+// posted as either.
+const (
+	formURLEncoded = "application/x-www-form-urlencoded"
+	formMultipart  = "multipart/form-data"
+)
+
+// readForm reads a form body of at most 1 MiB (urlencoded or multipart,
+// without files) whose fields are all arguments of the route, each given
+// once. No body at all: every field is absent.
+func readForm(w http.ResponseWriter, r *http.Request, rt Route) (map[string]string, *apiError) {
+	if r.ContentLength == 0 && r.Header.Get("Content-Type") == "" {
+		return map[string]string{}, nil
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || (mt != formURLEncoded && mt != formMultipart) {
+		return nil, newError(415, "send the body as "+formURLEncoded, nil)
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	if mt == formMultipart {
+		err = r.ParseMultipartForm(maxBody)
+	} else {
+		err = r.ParseForm()
+	}
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, newError(413, "the request body is larger than 1 MiB", nil)
+		}
+		return nil, newError(400, "the request body is not a form", nil)
+	}
+	problems := map[string]string{}
+	if r.MultipartForm != nil {
+		defer r.MultipartForm.RemoveAll()
+		for name := range r.MultipartForm.File {
+			problems[name] = "unknown field"
+		}
+	}
+	fields := map[string]string{}
+	for name, vs := range r.PostForm {
+		switch {
+		case !hasArg(rt, FromForm, name):
+			problems[name] = "unknown field"
+		case len(vs) > 1:
+			problems[name] = "given more than once"
+		default:
+			fields[name] = vs[0]
+		}
+	}
+	if len(problems) > 0 {
+		return nil, newError(400, "the request body has unknown or repeated fields", problems)
+	}
+	return fields, nil
+}
+
+// hasArg says whether the route takes an argument name from src.
+func hasArg(rt Route, src Source, name string) bool {
 	for _, a := range rt.Args {
-		if a.From == FromBody && a.Name == name {
+		if a.From == src && a.Name == name {
 			return true
 		}
 	}

@@ -77,7 +77,7 @@ func operation(rt Route) object {
 		"responses":   responses(rt),
 	}
 	var params []object
-	fields := object{}
+	fields, formFields := object{}, object{}
 	for _, a := range rt.Args {
 		switch a.From {
 		case FromPath:
@@ -92,6 +92,8 @@ func operation(rt Route) object {
 			s := maxSchema(a, kindSchema(a.Kind))
 			s["type"] = []string{s["type"].(string), "null"} // null is the same as absent
 			fields[a.Name] = s
+		case FromForm:
+			formFields[a.Name] = maxSchema(a, kindSchema(a.Kind))
 		}
 		// The token, User-Agent, client IP and request id are the request's
 		// context, not parameters: the security schemes and info say how.
@@ -106,6 +108,14 @@ func operation(rt Route) object {
 				"type": "object", "properties": fields,
 				"additionalProperties": false, // readBody refuses unknown members (400)
 			}}},
+		}
+	}
+	if len(formFields) > 0 {
+		schema := object{"type": "object", "properties": formFields,
+			"additionalProperties": false} // readForm refuses unknown and repeated fields (400)
+		op["requestBody"] = object{
+			"description": "A form (not JSON); a field given twice is refused. No body at all: every field is absent.",
+			"content":     object{formURLEncoded: object{"schema": schema}, formMultipart: object{"schema": schema}},
 		}
 	}
 	if rt.Auth {
@@ -177,18 +187,18 @@ func responses(rt Route) object {
 	if takes[FromPath] {
 		codes[404] = []string{"NOT_FOUND"}
 	}
-	if takes[FromBody] {
+	if takes[FromBody] || takes[FromForm] {
 		codes[413] = []string{"PAYLOAD_TOO_LARGE"}
 		codes[415] = []string{"UNSUPPORTED_MEDIA_TYPE"}
 	}
-	if takes[FromBody] || takes[FromQuery] {
+	if takes[FromBody] || takes[FromQuery] || takes[FromForm] {
 		codes[422] = []string{"VALIDATION"}
 	}
 	if len(rt.Conflicts) > 0 {
 		codes[409] = rt.Conflicts
 	}
 	for _, a := range rt.Args {
-		if a.From == FromBody && a.Name == "token" { // a mailed token (auth.invalid_token)
+		if a.From != FromPath && a.Name == "token" { // a mailed token (auth.invalid_token)
 			codes[400] = append(codes[400], "INVALID_TOKEN")
 		}
 	}

@@ -138,7 +138,7 @@ func checkOperation(t *testing.T, rt Route, op *v3.Operation) {
 	}
 
 	// Parameters: exactly the path and query arguments.
-	var wantParams, gotParams, wantFields, gotFields []string
+	var wantParams, gotParams, wantFields, gotFields, wantForm []string
 	for _, a := range rt.Args {
 		switch a.From {
 		case FromPath:
@@ -147,6 +147,8 @@ func checkOperation(t *testing.T, rt Route, op *v3.Operation) {
 			wantParams = append(wantParams, fmt.Sprintf("query %s %s optional", a.Name, jsonType(a.Kind)))
 		case FromBody:
 			wantFields = append(wantFields, fmt.Sprintf("%s %s,null", a.Name, jsonType(a.Kind)))
+		case FromForm:
+			wantForm = append(wantForm, fmt.Sprintf("%s %s", a.Name, jsonType(a.Kind)))
 		}
 	}
 	for _, p := range op.Parameters {
@@ -159,10 +161,31 @@ func checkOperation(t *testing.T, rt Route, op *v3.Operation) {
 		t.Errorf("%s: parameters %q, want %q", where, gotParams, wantParams)
 	}
 
-	// Body: exactly the body arguments, nullable, and nothing else accepted.
+	// Body: exactly the body arguments, nullable, and nothing else accepted;
+	// or a form's fields, in either form encoding.
 	if op.RequestBody == nil {
-		if len(wantFields) > 0 {
-			t.Errorf("%s: no request body, want one with %q", where, wantFields)
+		if len(wantFields)+len(wantForm) > 0 {
+			t.Errorf("%s: no request body, want one with %q%q", where, wantFields, wantForm)
+		}
+	} else if len(wantForm) > 0 {
+		for _, mt := range []string{formURLEncoded, formMultipart} {
+			m := op.RequestBody.Content.GetOrZero(mt)
+			if m == nil {
+				t.Errorf("%s: no %s body", where, mt)
+				continue
+			}
+			var got []string
+			for name, p := range m.Schema.Schema().Properties.FromOldest() {
+				got = append(got, name+" "+strings.Join(p.Schema().Type, ","))
+			}
+			slices.Sort(got)
+			slices.Sort(wantForm)
+			if !slices.Equal(got, wantForm) {
+				t.Errorf("%s: %s fields %q, want %q", where, mt, got, wantForm)
+			}
+		}
+		if jsonContent(op.RequestBody.Content) != nil {
+			t.Errorf("%s: a form route documents a JSON body", where)
 		}
 	} else {
 		schema := jsonContent(op.RequestBody.Content).Schema.Schema()
@@ -258,6 +281,8 @@ func TestOpenAPIErrorResponses(t *testing.T) {
 		{"put", "/account/password", "204 400 401 403 413 414 415 422 429 431 500 503 504",
 			map[string]string{"401": "Unauthorized: UNAUTHENTICATED, INVALID, EXPIRED, BROWSER, INVALID_CREDENTIALS"}},
 		{"delete", "/account", "204 400 401 403 413 414 415 422 429 431 500 503 504", nil},
+		{"post", "/unsubscribe", "200 400 413 414 415 422 429 431 500 503 504",
+			map[string]string{"400": "Bad Request: BAD_REQUEST, INVALID_TOKEN"}},
 	} {
 		item := doc.Paths.PathItems.GetOrZero(c.path)
 		if item == nil || item.GetOperations().GetOrZero(c.method) == nil {

@@ -17,6 +17,11 @@ const (
 	FromBody  Source = iota // a member of the JSON body object
 	FromQuery               // a query-string parameter
 	FromPath                // a {name} segment of the path
+	// A field of a form body (application/x-www-form-urlencoded, or
+	// multipart/form-data): the body of a route whose caller cannot send
+	// JSON, as a mailbox provider's one-click unsubscribe (RFC 8058). A
+	// route takes a JSON body or a form, never both. Text only.
+	FromForm
 )
 
 // Kind is the JSON (or path, or query) type an argument must have; SQL
@@ -216,6 +221,7 @@ func queryInt(name string) Arg { return Arg{Name: name, From: FromQuery, Kind: I
 func pathInt(name string) Arg  { return Arg{Name: name, From: FromPath, Kind: Int} }
 func pathUUID(name string) Arg { return Arg{Name: name, From: FromPath, Kind: UUID} }
 func pathText(name string) Arg { return Arg{Name: name, From: FromPath, Kind: Text} }
+func form(name string) Arg     { return Arg{Name: name, From: FromForm} }
 
 // bodyNumber is a body member that must be a JSON number (numeric in SQL).
 func bodyNumber(name string) Arg { return Arg{Name: name, From: FromBody, Kind: Number} }
@@ -286,6 +292,15 @@ var Routes = []Route{
 		Summary: "Set a new password with the token of a reset link; every session of the account is deleted",
 		Args: []Arg{body("token").upTo(maxToken, "").over(invalidToken),
 			body("new_password").upTo(maxPassword, "must be at most 72 bytes").inBytes()}},
+	// One-click unsubscribe (RFC 8058): what a mailbox provider posts, with
+	// the form body List-Unsubscribe=One-Click, to the List-Unsubscribe URL
+	// of a digest or report mail. No session: the token is the proof. A
+	// GET of the URL is a 405: nothing acts on a GET (mail scanners fetch
+	// links). The field's name is the RFC's; SQL's parameter is list_unsubscribe.
+	{Method: http.MethodPost, Path: "/unsubscribe", Func: "api.unsubscribe", Status: 200, Limited: true,
+		Summary: "One-click unsubscribe (RFC 8058): turn off the kind of mail (digest or report) the token came with",
+		Args: []Arg{query("token").upTo(maxToken, "").over(invalidToken),
+			form("List-Unsubscribe").upTo(maxWord, "must be One-Click")}},
 
 	// Admin
 	{Method: http.MethodGet, Path: "/admin/logs", Func: "api.admin_logs", Auth: true, Status: 200,

@@ -803,6 +803,7 @@ CREATE TABLE auth.one_time_tokens (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     expires_at timestamp with time zone NOT NULL,
     used_at timestamp with time zone,
+    unsubscribes text,
     CONSTRAINT one_time_tokens_purpose_check CHECK ((purpose = ANY (ARRAY['confirm'::text, 'reset'::text, 'unsubscribe'::text]))),
     CONSTRAINT one_time_tokens_token_digest_sha256 CHECK ((octet_length(token_digest) = 32))
 );
@@ -1394,6 +1395,22 @@ ALTER TABLE ONLY auth.one_time_tokens
 
 ALTER TABLE ONLY auth.one_time_tokens
     ADD CONSTRAINT one_time_tokens_token_digest_key UNIQUE (token_digest);
+
+
+--
+-- Name: one_time_tokens one_time_tokens_unsubscribes_known; Type: CHECK CONSTRAINT; Schema: auth; Owner: app_owner
+--
+
+ALTER TABLE auth.one_time_tokens
+    ADD CONSTRAINT one_time_tokens_unsubscribes_known CHECK ((unsubscribes = ANY (ARRAY['digest'::text, 'report'::text]))) NOT VALID;
+
+
+--
+-- Name: one_time_tokens one_time_tokens_unsubscribes_purpose; Type: CHECK CONSTRAINT; Schema: auth; Owner: app_owner
+--
+
+ALTER TABLE auth.one_time_tokens
+    ADD CONSTRAINT one_time_tokens_unsubscribes_purpose CHECK (((purpose = 'unsubscribe'::text) = (unsubscribes IS NOT NULL))) NOT VALID;
 
 
 --

@@ -15,10 +15,13 @@
 
 -- How long a mailed token stays good: a confirmation link a day (mail can
 -- sit unread overnight), a reset link an hour (it is as good as the
--- password it replaces).
+-- password it replaces), an unsubscribe link 90 days (a periodic mail is
+-- often read, or reported as spam, weeks later; all it can do is turn one
+-- kind of mail off).
 CREATE OR REPLACE FUNCTION auth.token_ttl(purpose text) RETURNS interval
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN CASE purpose WHEN 'confirm' THEN interval '24 hours' WHEN 'reset' THEN interval '1 hour' END;
+RETURN CASE purpose WHEN 'confirm' THEN interval '24 hours' WHEN 'reset' THEN interval '1 hour'
+                    WHEN 'unsubscribe' THEN interval '90 days' END;
 
 -- A fresh token of a purpose for an account and an address, returned raw
 -- (the only time it exists outside a mail); only its digest is stored
@@ -41,6 +44,39 @@ BEGIN
 END
 $$;
 
+-- The kinds of periodic mail one-click unsubscribe can turn off, as an
+-- outbox row's data names them ("unsubscribe": KIND) and a token stores
+-- them (auth.one_time_tokens.unsubscribes): the digests (the preference
+-- notification) and the monthly report (report_format).
+CREATE OR REPLACE FUNCTION mail.unsubscribe_kinds() RETURNS text[]
+LANGUAGE sql IMMUTABLE
+RETURN ARRAY['digest', 'report'];
+
+-- A fresh unsubscribe token for one mail of an account, returned raw: it
+-- turns `kind` off (api.unsubscribe). Minted by sender.claim for each
+-- attempt at a mail whose data asks for one, so the raw token is in no
+-- table, ever: only in the claim's answer, the mail and in flight. Older
+-- tokens stay good (each mail's link works until it expires); NULL for a
+-- kind that is not one of mail.unsubscribe_kinds() or a mail without an
+-- account, which the sender then refuses to send.
+CREATE OR REPLACE FUNCTION mail.issue_unsubscribe_token(account_id bigint, email text, kind text) RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, ext, pg_temp
+AS $$
+DECLARE
+  v_token text;
+BEGIN
+  IF issue_unsubscribe_token.account_id IS NULL OR NOT coalesce(kind = ANY (mail.unsubscribe_kinds()), false) THEN
+    RETURN NULL;
+  END IF;
+  v_token := auth.new_token();
+  INSERT INTO auth.one_time_tokens (purpose, token_digest, account_id, email, expires_at, unsubscribes)
+  VALUES ('unsubscribe', auth.token_digest(v_token), issue_unsubscribe_token.account_id, email::citext,
+          now() + auth.token_ttl('unsubscribe'), kind);
+  RETURN v_token;
+END
+$$;
+
 -- The unused, unexpired token of this purpose, locked for the caller to
 -- spend (UPDATE … SET used_at) with the change it allows; NULL (no row)
 -- for a token that is unknown, used, replaced, expired or of another
@@ -56,12 +92,18 @@ BEGIN ATOMIC
    FOR UPDATE;
 END;
 
--- The one answer for a token that cannot be used.
+-- The one answer for a token that cannot be used, as a committed failure
+-- (response.fail): for a caller whose rate count must stand (api.unsubscribe).
+CREATE OR REPLACE FUNCTION auth.invalid_token_answer() RETURNS json
+LANGUAGE sql IMMUTABLE
+RETURN response.fail(400, 'INVALID_TOKEN', 'the link is not valid: it is unknown, used, replaced or expired',
+                     NULL, 'ask for a new one');
+
+-- The same answer, raised.
 CREATE OR REPLACE FUNCTION auth.invalid_token() RETURNS void
 LANGUAGE sql VOLATILE
 BEGIN ATOMIC
-  SELECT response.raise(400, 'INVALID_TOKEN', 'the link is not valid: it is unknown, used, replaced or expired',
-                        NULL, 'ask for a new one');
+  SELECT response.raise(400, f->>'code', f->>'message', NULL, f->>'hint') FROM auth.invalid_token_answer() AS f;
 END;
 
 -- ----------------------------------------------------------------------------
@@ -137,6 +179,11 @@ RETURN least(interval '30 seconds' * power(2, greatest(attempts, 1) - 1), interv
 -- it leaves it to be claimed again when the lease ends (at-least-once: the
 -- mail's Message-ID comes from its id, so a repeat is recognisable).
 -- SKIP LOCKED: senders claiming at once take different rows, never wait.
+-- A periodic mail (data "unsubscribe": KIND) is handed over with a fresh
+-- one-click unsubscribe token in its data ("unsubscribe_token",
+-- mail.issue_unsubscribe_token), which is not stored in the row: the
+-- sender puts it in the List-Unsubscribe header and the footer. Each
+-- attempt mints its own; those of attempts that failed were never seen.
 CREATE OR REPLACE FUNCTION sender.claim(batch_size integer DEFAULT 10, lease interval DEFAULT interval '5 minutes')
 RETURNS TABLE (id bigint, kind text, recipient text, data jsonb, attempt integer, created_at timestamptz)
 LANGUAGE sql SECURITY DEFINER
@@ -153,7 +200,12 @@ BEGIN ATOMIC
          available_at = now() + least(greatest(coalesce(claim.lease, interval '5 minutes'), interval '10 seconds'), interval '1 hour')
     FROM due
    WHERE o.id = due.id
-  RETURNING o.id, o.kind, o.recipient::text, o.data, o.attempts, o.created_at;
+  RETURNING o.id, o.kind, o.recipient::text,
+            CASE WHEN o.data ? 'unsubscribe'
+                 THEN o.data || jsonb_strip_nulls(jsonb_build_object('unsubscribe_token',
+                        mail.issue_unsubscribe_token(o.account_id, o.recipient::text, o.data->>'unsubscribe')))
+                 ELSE o.data END,
+            o.attempts, o.created_at;
 END;
 
 -- The SMTP server accepted the mail: it is done, and its row keeps no raw

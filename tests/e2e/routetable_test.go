@@ -57,8 +57,9 @@ func TestRouteTableMatchesAPISchema(t *testing.T) {
 		return "text"
 	}
 	// A route argument is the parameter of its name, but for the names SQL
-	// reserves or that say more in SQL.
-	sqlName := map[string]string{"limit": "row_limit", "uuid": "activity_uuid", "from": "from_at", "to": "to_at"}
+	// reserves or that say more in SQL, and a form field named by an RFC.
+	sqlName := map[string]string{"limit": "row_limit", "uuid": "activity_uuid", "from": "from_at", "to": "to_at",
+		"List-Unsubscribe": "list_unsubscribe"}
 	used := map[string]bool{"api.readiness": true, "api.maintenance": true}
 	for _, rt := range gateway.Routes {
 		// Every route's function takes the request's context first.

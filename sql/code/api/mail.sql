@@ -182,3 +182,62 @@ BEGIN
   RETURN NULL;
 END
 $$;
+
+-- POST /unsubscribe?token=T, form body List-Unsubscribe=One-Click (RFC
+-- 8058: what a mailbox provider posts when its user clicks "unsubscribe";
+-- the token is that of the mail's List-Unsubscribe header or footer link,
+-- minted by sender.claim) : 200 {"status": "unsubscribed", "kind"}. Turns
+-- the token's kind of mail off: 'digest' sets notification, 'report'
+-- report_format, to 'none'. No session: the token is the proof. The body
+-- must be exactly that field (422 VALIDATION otherwise, before anything
+-- else); counted per client IP ('unsubscribe_ip'; 429 past it); then the
+-- token: unknown, forged, expired (90 days) or of another purpose: 400
+-- INVALID_TOKEN (committed, so that the attempt stays counted). A token
+-- is good for many posts (a provider may post twice): again while its kind is off, 200 and nothing changes; once the
+-- account turned the kind back on, a token used before is spent (400),
+-- while the links of other mails still work. Logs INFO 'unsubscribed'
+-- (the kind, never the token) when it turns a kind off.
+CREATE OR REPLACE FUNCTION api.unsubscribe(ctx request.context, token text, list_unsubscribe text)
+RETURNS json
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, ext, pg_temp
+AS $$
+DECLARE
+  v_token auth.one_time_tokens;
+  v_current text;
+BEGIN
+  IF unsubscribe.list_unsubscribe IS DISTINCT FROM 'One-Click' THEN
+    PERFORM response.raise(422, 'VALIDATION', 'the body must be List-Unsubscribe=One-Click',
+                           jsonb_build_object('List-Unsubscribe', CASE WHEN unsubscribe.list_unsubscribe IS NULL
+                                                                       THEN 'required' ELSE 'must be One-Click' END));
+  END IF;
+  PERFORM auth.rate_count(ARRAY[auth.rate_key('unsubscribe_ip', auth.ip_subject(ctx.ip))]);
+
+  SELECT * INTO v_token FROM auth.one_time_tokens t
+   WHERE octet_length(unsubscribe.token) <= 64
+     AND t.token_digest = auth.token_digest(unsubscribe.token)
+     AND t.purpose = 'unsubscribe' AND t.expires_at > now()
+   FOR UPDATE;
+  IF v_token.id IS NULL THEN
+    RETURN auth.invalid_token_answer(); -- committed: the attempt stays counted
+  END IF;
+
+  v_current := tracking.preferences_json(v_token.account_id)
+               ->> CASE v_token.unsubscribes WHEN 'digest' THEN 'notification' ELSE 'report_format' END;
+  IF v_current <> 'none' THEN
+    IF v_token.used_at IS NOT NULL THEN
+      RETURN auth.invalid_token_answer(); -- used, and the kind was turned back on since
+    END IF;
+    INSERT INTO tracking.preferences (account_id) VALUES (v_token.account_id) ON CONFLICT (account_id) DO NOTHING;
+    UPDATE tracking.preferences p
+       SET notification = CASE v_token.unsubscribes WHEN 'digest' THEN 'none' ELSE p.notification END,
+           report_format = CASE v_token.unsubscribes WHEN 'report' THEN 'none' ELSE p.report_format END,
+           updated_at = now()
+     WHERE p.account_id = v_token.account_id;
+    PERFORM audit.write('INFO', 'mail', 'unsubscribed', v_token.account_id,
+                        jsonb_build_object('kind', v_token.unsubscribes), ctx);
+  END IF;
+  UPDATE auth.one_time_tokens t SET used_at = coalesce(t.used_at, now()) WHERE t.id = v_token.id;
+  RETURN json_build_object('status', 'unsubscribed', 'kind', v_token.unsubscribes);
+END
+$$;
