@@ -323,8 +323,8 @@ func (m *Mailer) client() (*gomail.Client, error) {
 // message is one outbox row as MIME: From MAIL_FROM, To the recipient
 // (with the display name, encoded by go-mail as RFC 2047 when it is not
 // plain text, so a line break in it ends no header), a Message-ID made of
-// the row's id (a repeat after a crash is the same message), and a text and
-// an HTML part.
+// the row's id (a repeat after a crash is the same message), a text and
+// an HTML part, and for a periodic mail the List-Unsubscribe headers.
 func (m *Mailer) message(r outboxRow) (*gomail.Msg, error) {
 	v, err := ViewOf(r.Kind, r.Recipient, r.Data, m.cfg.From.Name, m.cfg.PublicURL)
 	if err != nil {
@@ -349,6 +349,12 @@ func (m *Mailer) message(r outboxRow) (*gomail.Msg, error) {
 	msg.SetMessageIDWithValue(fmt.Sprintf("outbox-%d@%s", r.ID, domain))
 	msg.SetDate()
 	msg.SetGenHeader(gomail.Header("Auto-Submitted"), "auto-generated")
+	if v.OneClick != "" {
+		// RFC 8058 one-click unsubscribe (providers honour it for an https
+		// PUBLIC_URL, as production has; a local http one is still shown).
+		msg.SetListUnsubscribe(v.OneClick)
+		msg.SetListUnsubscribePost()
+	}
 	msg.SetBodyString(gomail.TypeTextPlain, out.Text)
 	msg.AddAlternativeString(gomail.TypeTextHTML, out.HTML)
 	return msg, nil

@@ -69,3 +69,50 @@ func TestParseSMTPURL(t *testing.T) {
 		}
 	}
 }
+
+// A digest lists its reminders, with what the user typed escaped in the
+// HTML part; a periodic mail has its unsubscribe link in both parts and
+// the RFC 8058 headers, and does not go without its token.
+func TestRenderDigest(t *testing.T) {
+	tmpl, err := LoadTemplates()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := json.RawMessage(`{"username": "ann", "display_name": "Ann", "period": "daily", "from": "2026-05-04",
+		"until": "2026-05-05", "more": true, "unsubscribe": "digest", "unsubscribe_token": "unsub-tok",
+		"reminders": [{"event_date": "2026-05-05", "event_reminder_msg": "call <Bob>", "note": "n & m",
+		               "tracker": {"id": 1, "name": "<script>alert(1)</script>"}}]}`)
+	v, err := ViewOf("digest", "ann@example.com", data, "Homebase", "https://example.test/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := tmpl.Render("digest", v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Subject != "Your reminders for today and tomorrow" {
+		t.Errorf("subject %q", out.Subject)
+	}
+	for _, want := range []string{"2026-05-05 · <script>alert(1)</script>: call <Bob>", "n & m", "… and more",
+		"Unsubscribe from these mails: https://example.test/unsubscribe?token=unsub-tok"} {
+		if !strings.Contains(out.Text, want) {
+			t.Errorf("text part without %q:\n%s", want, out.Text)
+		}
+	}
+	if strings.Contains(out.HTML, "<script>") || !strings.Contains(out.HTML, "&lt;script&gt;alert(1)&lt;/script&gt;") ||
+		!strings.Contains(out.HTML, "call &lt;Bob&gt;") || !strings.Contains(out.HTML, "n &amp; m") {
+		t.Errorf("the HTML part does not escape what the user typed:\n%s", out.HTML)
+	}
+	if !strings.Contains(out.HTML, `href="https://example.test/unsubscribe?token=unsub-tok"`) {
+		t.Errorf("no unsubscribe link in the HTML part:\n%s", out.HTML)
+	}
+	if v.OneClick != "https://example.test/api/v1/unsubscribe?token=unsub-tok" {
+		t.Errorf("one-click URL %q", v.OneClick)
+	}
+	if _, err := ViewOf("digest", "a@example.com", json.RawMessage(`{"unsubscribe": "digest"}`), "", "https://x.test"); err == nil {
+		t.Error("a periodic mail without its unsubscribe token was accepted")
+	}
+	if v, _ := ViewOf("password_reset", "a@example.com", json.RawMessage(`{"token": "t"}`), "", "https://x.test"); v.OneClick != "" {
+		t.Error("a reset mail has an unsubscribe URL")
+	}
+}

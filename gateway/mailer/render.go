@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 	texttemplate "text/template"
+
+	"homebase/gateway"
 )
 
 // The templates, one pair per kind of mail (the outbox's kind): KIND.txt
@@ -30,6 +32,28 @@ type View struct {
 	Link        string // PUBLIC_URL/confirm-email?token=… or /reset-password?token=…
 	Change      bool   // confirm_email: the address is an account's new one
 	NewEmail    string // email_change_notice: the address asked for
+	// Digest: the period (daily, weekly), its first and last date, the
+	// reminders due in it (at most 50; More when there were more).
+	Period      string
+	From, Until string
+	Reminders   []Reminder
+	More        bool
+	// A periodic mail (data "unsubscribe": digest or report): the footer's
+	// link, PUBLIC_URL/unsubscribe?token=… (a page of the web client, whose
+	// button posts), and the List-Unsubscribe header's one-click URL,
+	// PUBLIC_URL/api/v1/unsubscribe?token=… (RFC 8058: the mailbox provider
+	// posts List-Unsubscribe=One-Click to it). Empty for the other mails.
+	Unsubscribe, OneClick string
+}
+
+// Reminder is one log with a reminder, as tracking.reminders gives it.
+type Reminder struct {
+	Tracker struct {
+		Name string `json:"name"`
+	} `json:"tracker"`
+	EventDate string `json:"event_date"`
+	Message   string `json:"event_reminder_msg"`
+	Note      string `json:"note"`
 }
 
 // Rendered is one mail ready for MIME: a one-line subject and both parts.
@@ -44,7 +68,7 @@ type Templates struct {
 }
 
 // Kinds are the mails this sender knows; a row of another kind fails for good.
-var Kinds = []string{"confirm_email", "password_reset", "email_change_notice"}
+var Kinds = []string{"confirm_email", "password_reset", "email_change_notice", "digest"}
 
 // LoadTemplates parses every kind's pair with its layout.
 func LoadTemplates() (*Templates, error) {
@@ -69,21 +93,39 @@ var linkPaths = map[string]string{"confirm_email": "/confirm-email", "password_r
 // ViewOf builds the view of one outbox row.
 func ViewOf(kind, recipient string, data json.RawMessage, site, publicURL string) (View, error) {
 	var d struct {
-		Token       string `json:"token"`
-		Username    string `json:"username"`
-		DisplayName string `json:"display_name"`
-		Change      bool   `json:"change"`
-		NewEmail    string `json:"new_email"`
+		Token       string     `json:"token"`
+		Username    string     `json:"username"`
+		DisplayName string     `json:"display_name"`
+		Change      bool       `json:"change"`
+		NewEmail    string     `json:"new_email"`
+		Period      string     `json:"period"`
+		From        string     `json:"from"`
+		Until       string     `json:"until"`
+		Reminders   []Reminder `json:"reminders"`
+		More        bool       `json:"more"`
+		// Set by sender.claim for a mail whose data names "unsubscribe".
+		Unsubscribe      string `json:"unsubscribe"`
+		UnsubscribeToken string `json:"unsubscribe_token"`
 	}
 	if err := json.Unmarshal(data, &d); err != nil {
 		return View{}, fmt.Errorf("outbox data: %w", err)
 	}
-	v := View{Site: site, To: recipient, Username: d.Username, DisplayName: d.DisplayName, Change: d.Change, NewEmail: d.NewEmail}
+	v := View{Site: site, To: recipient, Username: d.Username, DisplayName: d.DisplayName, Change: d.Change, NewEmail: d.NewEmail,
+		Period: d.Period, From: d.From, Until: d.Until, Reminders: d.Reminders, More: d.More}
+	base := strings.TrimRight(publicURL, "/")
 	if p, ok := linkPaths[kind]; ok {
 		if d.Token == "" {
 			return View{}, fmt.Errorf("a %s mail without its token (sent already?)", kind)
 		}
-		v.Link = strings.TrimRight(publicURL, "/") + p + "?token=" + url.QueryEscape(d.Token)
+		v.Link = base + p + "?token=" + url.QueryEscape(d.Token)
+	}
+	if d.Unsubscribe != "" {
+		// A periodic mail never goes without its way out.
+		if d.UnsubscribeToken == "" {
+			return View{}, fmt.Errorf("a %s mail without its unsubscribe token (unknown kind %q?)", kind, d.Unsubscribe)
+		}
+		q := "?token=" + url.QueryEscape(d.UnsubscribeToken)
+		v.Unsubscribe, v.OneClick = base+"/unsubscribe"+q, base+gateway.APIPrefix+"/unsubscribe"+q
 	}
 	return v, nil
 }
