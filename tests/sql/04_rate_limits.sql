@@ -20,7 +20,8 @@ SELECT results_eq($$SELECT name, max_hits, per, success FROM auth.rate_limits OR
                            ('login_failures_ip', 20, interval '15 minutes', 'refunded'),
                            ('password_account', 10, interval '1 hour', 'counts'),
                            ('reset_email', 5, interval '1 hour', 'counts'),
-                           ('reset_ip', 20, interval '1 hour', 'counts')$$,
+                           ('reset_ip', 20, interval '1 hour', 'counts'),
+                           ('unsubscribe_ip', 60, interval '1 minute', 'counts')$$,
                   'the limits, as documented');
 SELECT is(auth.throttle_window(), interval '1 day', 'throttle_window, when maintenance deems a counter stale, is a day ...');
 SELECT throws_ok($$UPDATE auth.rate_limits SET per = interval '1 day 1 second' WHERE name = 'bcrypt_ip'$$, '23514', NULL,

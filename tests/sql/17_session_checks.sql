@@ -19,7 +19,7 @@ BEGIN;
 CREATE TEMPORARY TABLE public_routes (name text PRIMARY KEY);
 INSERT INTO public_routes VALUES ('availability'), ('signup'), ('login'), ('list_posts'), ('get_post'),
   ('home_feed'), ('get_activity'), ('list_replies'), ('user_activities'),
-  ('confirm_email'), ('request_password_reset'), ('reset_password');
+  ('confirm_email'), ('request_password_reset'), ('reset_password'), ('unsubscribe');
 
 -- The api functions whose first parameter is the request's context, each
 -- with the call that passes it a context and NULL for every other argument
