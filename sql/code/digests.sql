@@ -60,23 +60,29 @@ BEGIN
     RAISE EXCEPTION 'mail.queue_digests: the period is daily or weekly, not %', queue_digests.period
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
+  -- The accounts due first (cheap: their preferences, their local time,
+  -- the dedupe key's index), then each one's reminders, once (OFFSET 0
+  -- keeps the call from being pulled up and evaluated twice).
   FOR v IN
-    SELECT a.id, a.email::text AS email, a.username::text AS username, a.display_name, d.today, d.period_start, r.reminders
-      FROM auth.accounts a
-      LEFT JOIN tracking.preferences p ON p.account_id = a.id
-      CROSS JOIN LATERAL (SELECT at_time AT TIME ZONE coalesce(p.timezone, 'UTC') AS local) l
-      CROSS JOIN LATERAL (SELECT l.local::date AS today,
-                                 CASE queue_digests.period WHEN 'daily' THEN l.local::date
-                                      ELSE date_trunc('week', l.local)::date END AS period_start) d
-      CROSS JOIN LATERAL (SELECT tracking.reminders(a.id, d.today, d.today + v_days, v_max + 1) AS reminders) r
-     WHERE a.email_confirmed_at IS NOT NULL AND a.disabled_at IS NULL
-       AND coalesce(p.notification, 'weekly') = queue_digests.period
-       AND (queue_digests.by_hand
-            OR (mail.digest_morning(l.local) AND (queue_digests.period = 'daily' OR extract(isodow FROM l.local) = 1)))
-       AND NOT EXISTS (SELECT 1 FROM mail.outbox o
-                        WHERE o.dedupe_key = mail.digest_key(a.id, queue_digests.period, d.period_start))
-       AND r.reminders <> '[]'
-     ORDER BY a.id
+    WITH due AS MATERIALIZED (
+      SELECT a.id, a.email::text AS email, a.username::text AS username, a.display_name, d.today, d.period_start
+        FROM auth.accounts a
+        LEFT JOIN tracking.preferences p ON p.account_id = a.id
+        CROSS JOIN LATERAL (SELECT at_time AT TIME ZONE coalesce(p.timezone, 'UTC') AS local) l
+        CROSS JOIN LATERAL (SELECT l.local::date AS today,
+                                   CASE queue_digests.period WHEN 'daily' THEN l.local::date
+                                        ELSE date_trunc('week', l.local)::date END AS period_start) d
+       WHERE a.email_confirmed_at IS NOT NULL AND a.disabled_at IS NULL
+         AND coalesce(p.notification, 'weekly') = queue_digests.period
+         AND (queue_digests.by_hand
+              OR (mail.digest_morning(l.local) AND (queue_digests.period = 'daily' OR extract(isodow FROM l.local) = 1)))
+         AND NOT EXISTS (SELECT 1 FROM mail.outbox o
+                          WHERE o.dedupe_key = mail.digest_key(a.id, queue_digests.period, d.period_start)))
+    SELECT due.*, r.reminders
+      FROM due
+      CROSS JOIN LATERAL (SELECT tracking.reminders(due.id, due.today, due.today + v_days, v_max + 1) AS reminders OFFSET 0) r
+     WHERE r.reminders <> '[]'
+     ORDER BY due.id
      LIMIT queue_digests.batch_size
   LOOP
     IF mail.enqueue('digest', v.id, v.email,
