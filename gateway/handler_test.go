@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"encoding/json"
+	"mime/multipart"
 	"net/http/httptest"
 	"net/netip"
 	"strings"
@@ -239,5 +240,54 @@ func TestReadOnlyRoutesAreGets(t *testing.T) {
 	}
 	if n == 0 {
 		t.Error("no route is marked ReadOnly")
+	}
+}
+
+// readForm takes a form body, urlencoded or multipart, whose fields are the
+// route's, each once; anything else is refused in the error shape.
+func TestReadForm(t *testing.T) {
+	rt := Route{Args: []Arg{query("token"), form("List-Unsubscribe")}}
+	read := func(ct, body string) (map[string]string, *apiError) {
+		r := httptest.NewRequest("POST", "/unsubscribe?token=t", strings.NewReader(body))
+		if ct != "" {
+			r.Header.Set("Content-Type", ct)
+		}
+		if body == "" {
+			r.ContentLength = 0
+		}
+		return readForm(httptest.NewRecorder(), r, rt)
+	}
+	if f, e := read(formURLEncoded, "List-Unsubscribe=One-Click"); e != nil || f["List-Unsubscribe"] != "One-Click" || len(f) != 1 {
+		t.Errorf("urlencoded: %v, %v", f, e)
+	}
+	if f, e := read("", ""); e != nil || len(f) != 0 {
+		t.Errorf("no body: %v, %v; want no field", f, e)
+	}
+	var mb strings.Builder
+	w := multipart.NewWriter(&mb)
+	w.WriteField("List-Unsubscribe", "One-Click")
+	w.Close()
+	if f, e := read(w.FormDataContentType(), mb.String()); e != nil || f["List-Unsubscribe"] != "One-Click" {
+		t.Errorf("multipart: %v, %v", f, e)
+	}
+	mb.Reset()
+	w = multipart.NewWriter(&mb)
+	fw, _ := w.CreateFormFile("List-Unsubscribe", "x.txt")
+	fw.Write([]byte("One-Click"))
+	w.Close()
+	for _, c := range []struct {
+		ct, body string
+		status   int
+	}{
+		{"application/json", `{"List-Unsubscribe": "One-Click"}`, 415},
+		{formURLEncoded, "List-Unsubscribe=One-Click&List-Unsubscribe=One-Click", 400},
+		{formURLEncoded, "List-Unsubscribe=One-Click&token=x", 400}, // the token is the query's, not the body's
+		{formURLEncoded, "List-Unsubscribe=%zz", 400},
+		{w.FormDataContentType(), mb.String(), 400}, // a file
+		{formURLEncoded, "List-Unsubscribe=" + strings.Repeat("x", maxBody), 413},
+	} {
+		if f, e := read(c.ct, c.body); e == nil || e.status != c.status {
+			t.Errorf("%s %.60q: %v, %+v; want %d", c.ct, c.body, f, e, c.status)
+		}
 	}
 }
