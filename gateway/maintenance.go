@@ -88,8 +88,7 @@ parts:
 			var round struct {
 				Skipped bool `json:"skipped"`
 				More    bool `json:"more"`
-				Deleted int  `json:"deleted"`
-				Queued  int  `json:"queued"` // the digests' parts
+				Deleted int  `json:"deleted"` // or queued, for the digests' parts
 			}
 			if err := json.Unmarshal(raw, &round); err != nil {
 				total.Failed = append(total.Failed, part)
@@ -101,7 +100,7 @@ parts:
 				total.Skipped = true
 				break parts
 			}
-			total.add(part, round.Deleted+round.Queued)
+			total.add(part, round.Deleted)
 			if !round.More {
 				break
 			}

@@ -80,7 +80,7 @@ $$;
 -- deleting at most batch_size (default 1000) rows, and answering
 -- {"skipped", "part", "deleted", "more"}: "more" when a full batch suggests
 -- more is left; callers repeat while "more". Two parts queue rather than
--- delete (their answer adds "queued", the mails queued; "deleted" is 0):
+-- delete ("deleted" counts the mails queued):
 --   daily_digests      the reminder digests due now, each morning in each
 --   weekly_digests     account's zone (mail.queue_digests, sql/code/digests.sql):
 --                      the timer is what queues them, at most batch_size
@@ -114,7 +114,6 @@ DECLARE
   v_retention interval := (SELECT s.log_retention FROM audit.settings s);
   v_batch integer := coalesce(batch_size, 1000);
   v_deleted integer;
-  v_queued integer := 0;
   v_details jsonb;
 BEGIN
   IF part IS NULL OR part NOT IN ('expired_sessions', 'throttle_counters', 'old_logs', 'expired_activities', 'old_logins',
@@ -159,22 +158,18 @@ BEGIN
      WHERE o.id IN (SELECT x.id FROM mail.outbox x WHERE coalesce(x.sent_at, x.failed_at) < now() - interval '30 days'
                      ORDER BY x.id LIMIT v_batch FOR UPDATE SKIP LOCKED);
   WHEN 'daily_digests', 'weekly_digests' THEN
-    v_queued := mail.queue_digests(split_part(part, '_', 1), now(), false, v_batch);
+    v_deleted := mail.queue_digests(split_part(part, '_', 1), now(), false, v_batch);
   END CASE;
-  GET DIAGNOSTICS v_deleted = ROW_COUNT;
-  IF part IN ('daily_digests', 'weekly_digests') THEN
-    v_deleted := 0; -- the row count was the queuing call's, which deletes nothing
+  IF part NOT IN ('daily_digests', 'weekly_digests') THEN
+    GET DIAGNOSTICS v_deleted = ROW_COUNT;
   END IF;
 
-  IF v_deleted + v_queued > 0 THEN
-    v_details := jsonb_build_object(part, v_deleted + v_queued);
+  IF v_deleted > 0 THEN
+    v_details := jsonb_build_object(part, v_deleted);
     IF part = 'old_logs' THEN
       v_details := v_details || jsonb_build_object('log_retention', v_retention::text);
     END IF;
     PERFORM audit.write('INFO', 'db', 'maintenance', NULL, v_details);
-  END IF;
-  IF part IN ('daily_digests', 'weekly_digests') THEN
-    RETURN json_build_object('skipped', false, 'part', part, 'deleted', 0, 'queued', v_queued, 'more', v_queued >= v_batch);
   END IF;
   RETURN json_build_object('skipped', false, 'part', part, 'deleted', v_deleted, 'more', v_deleted >= v_batch);
 END
