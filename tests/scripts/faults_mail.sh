@@ -29,12 +29,12 @@
 
 mailpit_get() { curl -s --max-time 5 "http://127.0.0.1:$MAIL_UI_PORT/api/v1/$1" || true; }
 scratch_sql() { psql "$(owner_url "$SCRATCH")" -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
-# wait_until seconds command...: true once the command is, polling every 0.1 s.
+# wait_until seconds command...: true once the command is (polled every 0.1 s), false after that long.
 wait_until() {
-  local n=$(($1 * 10)) i
+  local end=$((SECONDS + $1))
   shift
-  for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.1; done
-  return 1
+  while ((SECONDS < end)); do "$@" && return 0; sleep 0.1; done
+  "$@"
 }
 MAILPIT_PID=$(listener_pid "$SMTP_PORT") MAILER1_PID=$(listener_pid "$MAILER_HEALTH_PORT")
 check "Mailpit and the stack's mail sender run (pids ${MAILPIT_PID:-?}, ${MAILER1_PID:-?})" \
@@ -48,7 +48,7 @@ check "Mailpit stopped (SIGSTOP); POST /api/v1/accounts (fault_mail@example.com)
     -H 'Content-Type: application/json' \
     -d '{"username":"fault_mail","email":"fault_mail@example.com","password":"correct horse battery"}')" 201
 MAIL_ROW=$(scratch_sql "SELECT id FROM mail.outbox WHERE recipient = 'fault_mail@example.com'")
-claimed() { [[ $(scratch_sql "SELECT attempts || ' ' || (sent_at IS NULL) FROM mail.outbox WHERE id = $MAIL_ROW") == "1 t" ]]; }
+claimed() { [[ $(scratch_sql "SELECT attempts || ' ' || (sent_at IS NULL) FROM mail.outbox WHERE id = $MAIL_ROW") == "1 true" ]]; }
 check "the sender claimed its mail (outbox row $MAIL_ROW: attempt 1, not sent)" wait_until 20 claimed
 
 # The row lock, held by a psql reading from a FIFO until ROLLBACK.
@@ -82,7 +82,7 @@ start_mailer "$SCRATCH" "$SMTP_PORT" "$MAILER2_HEALTH_PORT" "$BASE" "$STACK_DIR/
   MAILER_POLL_INTERVAL=1s MAILER_DATABASE_PASSWORD_FILE="$([[ -z ${MAILER_DB_PASSWORD:-} ]] && echo "$LOCAL_DIR/mailer.password")"
 MAILER2_PID=$STARTED_PID
 T_SECOND=$(date +%s.%N)
-sent() { [[ $(scratch_sql "SELECT attempts || ' ' || (sent_at IS NOT NULL) FROM mail.outbox WHERE id = $MAIL_ROW") == "2 t" ]]; }
+sent() { [[ $(scratch_sql "SELECT attempts || ' ' || (sent_at IS NOT NULL) FROM mail.outbox WHERE id = $MAIL_ROW") == "2 true" ]]; }
 check "a new sender sends it again once the lease has ended (row $MAIL_ROW sent at attempt 2)" wait_until 30 sent
 say "  the second copy went out $(awk -v a="$T_SECOND" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s after the new sender started"
 found=$(mailpit_get "search?query=to:fault_mail@example.com")
@@ -90,7 +90,8 @@ ids=$(grep -o '"ID":"[^"]*"' <<<"$found" | cut -d'"' -f4 | xargs)
 check "Mailpit holds two copies ($ids)" test "$(wc -w <<<"$ids")" -eq 2
 msgids=""
 for id in $ids; do
-  msgids+="$(mailpit_get "message/$id/headers" | grep -io '"Message-Id":\["[^"]*"' | cut -d'"' -f4) "
+  msgids+="$(mailpit_get "message/$id/headers" | grep -io '"Message-Id":\["[^"]*"' | cut -d'"' -f4 |
+    sed 's/\\u003c/</g; s/\\u003e/>/g') "
 done
 read -r first second <<<"$msgids"
 check "  ... with the same Message-ID header, <outbox-$MAIL_ROW@…> (got $msgids)" \
