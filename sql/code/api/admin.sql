@@ -77,6 +77,12 @@ $$;
 --                      used or not (none can be used any more)
 --   old_mail           outbox rows sent or given up more than 30 days ago
 --                      (mail.outbox: kept that long to see what went out)
+--   due_reports        not a clean-up: queues the monthly report mails that
+--                      are due (mail.queue_due_reports: each account's
+--                      month once, after it ends in the account's zone),
+--                      at most batch_size / 10 (default 100) per call, as
+--                      each is a report to compute; "deleted" counts the
+--                      mails queued
 -- deleting at most batch_size (default 1000) rows, and answering
 -- {"skipped", "part", "deleted", "more"}: "more" when a full batch suggests
 -- more is left; callers repeat while "more". Each part is its own call, and
@@ -112,9 +118,9 @@ DECLARE
   v_details jsonb;
 BEGIN
   IF part IS NULL OR part NOT IN ('expired_sessions', 'throttle_counters', 'old_logs', 'expired_activities', 'old_logins',
-                                  'old_tokens', 'old_mail') THEN
+                                  'old_tokens', 'old_mail', 'due_reports') THEN
     PERFORM response.raise(422, 'VALIDATION', 'unknown maintenance part',
-                           '{"part": "must be one of expired_sessions, throttle_counters, old_logs, expired_activities, old_logins, old_tokens, old_mail"}');
+                           '{"part": "must be one of expired_sessions, throttle_counters, old_logs, expired_activities, old_logins, old_tokens, old_mail, due_reports"}');
   END IF;
   IF v_batch NOT BETWEEN 1 AND 100000 THEN
     PERFORM response.raise(422, 'VALIDATION', 'invalid batch size', '{"batch_size": "must be between 1 and 100000"}');
@@ -152,8 +158,13 @@ BEGIN
     DELETE FROM mail.outbox o
      WHERE o.id IN (SELECT x.id FROM mail.outbox x WHERE coalesce(x.sent_at, x.failed_at) < now() - interval '30 days'
                      ORDER BY x.id LIMIT v_batch FOR UPDATE SKIP LOCKED);
+  WHEN 'due_reports' THEN
+    v_batch := greatest(v_batch / 10, 1);
+    v_deleted := mail.queue_due_reports(v_batch);
   END CASE;
-  GET DIAGNOSTICS v_deleted = ROW_COUNT;
+  IF part <> 'due_reports' THEN
+    GET DIAGNOSTICS v_deleted = ROW_COUNT;
+  END IF;
 
   IF v_deleted > 0 THEN
     v_details := jsonb_build_object(part, v_deleted);
