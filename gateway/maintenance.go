@@ -19,12 +19,16 @@ const maxMaintenanceRounds = 100
 // 100k replies, a lock it waits for) does not stop the others: the parts
 // after it still run. Expired activities, the one that can be slow, is in
 // the middle so that a failure there shows in the parts on either side.
-// The last two queue rather than delete: the reminder digests due this
-// morning in each account's zone (mail.queue_digests); the timer is what
-// queues them, so MAINTENANCE_INTERVAL is also how late in the morning
-// (06:00 local) a digest may be.
+// due_reports is no clean-up: it queues the monthly report mails that are
+// due (each account's month once, after it ends in the account's zone; see
+// docs/mail.md): the timer that already runs in every gateway, one at a
+// time under the maintenance lock, needs no scheduler of its own. The last
+// two queue too: the reminder digests due this morning in each account's
+// zone (mail.queue_digests); the timer is what queues them, so
+// MAINTENANCE_INTERVAL is also how late in the morning (06:00 local) a
+// digest may be.
 var MaintenanceParts = []string{"expired_sessions", "throttle_counters", "expired_activities", "old_logs", "old_logins",
-	"old_tokens", "old_mail", "daily_digests", "weekly_digests"}
+	"old_tokens", "old_mail", "due_reports", "daily_digests", "weekly_digests"}
 
 // MaintenanceResult adds up the rounds of one run of api.maintenance.
 type MaintenanceResult struct {
@@ -37,6 +41,7 @@ type MaintenanceResult struct {
 	OldLogins         int      // auth.logins older than 13 months
 	OldTokens         int      // mailed tokens a day past their expiry
 	OldMail           int      // outbox rows done more than 30 days ago
+	QueuedReports     int      // monthly report mails queued (due_reports)
 	Digests           int      // reminder digests queued (daily and weekly)
 	Failed            []string // the parts whose call failed (the error says why)
 }
@@ -57,6 +62,8 @@ func (r *MaintenanceResult) add(part string, n int) {
 		r.OldTokens += n
 	case "old_mail":
 		r.OldMail += n
+	case "due_reports":
+		r.QueuedReports += n
 	case "daily_digests", "weekly_digests":
 		r.Digests += n
 	}
@@ -129,7 +136,7 @@ func (s *Server) maintainEvery(ctx context.Context) {
 			s.log.Warn().Err(err).Strs("failed_parts", r.Failed).Msg("maintenance failed")
 		}
 		done := r.ExpiredSessions + r.ThrottleCounters + r.OldLogs + r.ExpiredActivities + r.OldLogins + r.OldTokens + r.OldMail +
-			r.Digests
+			r.QueuedReports + r.Digests
 		if !stopping || done > 0 {
 			ev := s.log.Debug()
 			if done > 0 {
@@ -138,7 +145,7 @@ func (s *Server) maintainEvery(ctx context.Context) {
 			ev.Int("rounds", r.Rounds).Bool("skipped", r.Skipped).Int("expired_sessions", r.ExpiredSessions).
 				Int("throttle_counters", r.ThrottleCounters).Int("old_logs", r.OldLogs).
 				Int("expired_activities", r.ExpiredActivities).Int("old_logins", r.OldLogins).
-				Int("old_tokens", r.OldTokens).Int("old_mail", r.OldMail).Int("digests", r.Digests).
+				Int("old_tokens", r.OldTokens).Int("old_mail", r.OldMail).Int("queued_reports", r.QueuedReports).Int("digests", r.Digests).
 				Strs("failed_parts", r.Failed).Dur("duration_ms", time.Since(start)).Msg("maintenance")
 		}
 		if stopping {

@@ -928,6 +928,28 @@ ALTER TABLE mail.outbox ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 
 
 --
+-- Name: report_months; Type: TABLE; Schema: mail; Owner: app_owner
+--
+
+CREATE TABLE mail.report_months (
+    account_id bigint NOT NULL,
+    month date NOT NULL,
+    outbox_id bigint,
+    queued_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT report_months_first_day CHECK ((EXTRACT(day FROM month) = (1)::numeric))
+);
+
+
+ALTER TABLE mail.report_months OWNER TO app_owner;
+
+--
+-- Name: TABLE report_months; Type: COMMENT; Schema: mail; Owner: app_owner
+--
+
+COMMENT ON TABLE mail.report_months IS 'The months whose report was queued for an account (automatically or by hand): each is mailed once.';
+
+
+--
 -- Name: code_package; Type: TABLE; Schema: public; Owner: app_owner
 --
 
@@ -1446,6 +1468,14 @@ ALTER TABLE ONLY mail.outbox
 
 
 --
+-- Name: report_months report_months_pkey; Type: CONSTRAINT; Schema: mail; Owner: app_owner
+--
+
+ALTER TABLE ONLY mail.report_months
+    ADD CONSTRAINT report_months_pkey PRIMARY KEY (account_id, month);
+
+
+--
 -- Name: code_package code_package_pkey; Type: CONSTRAINT; Schema: public; Owner: app_owner
 --
 
@@ -1898,6 +1928,14 @@ ALTER TABLE ONLY auth.one_time_tokens
 
 ALTER TABLE ONLY mail.outbox
     ADD CONSTRAINT outbox_account_id_fkey FOREIGN KEY (account_id) REFERENCES auth.accounts(id) ON DELETE CASCADE;
+
+
+--
+-- Name: report_months report_months_account_id_fkey; Type: FK CONSTRAINT; Schema: mail; Owner: app_owner
+--
+
+ALTER TABLE ONLY mail.report_months
+    ADD CONSTRAINT report_months_account_id_fkey FOREIGN KEY (account_id) REFERENCES auth.accounts(id) ON DELETE CASCADE;
 
 
 --

@@ -15,6 +15,7 @@
 package mailer
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -357,5 +358,17 @@ func (m *Mailer) message(r outboxRow) (*gomail.Msg, error) {
 	}
 	msg.SetBodyString(gomail.TypeTextPlain, out.Text)
 	msg.AddAlternativeString(gomail.TypeTextHTML, out.HTML)
+	for _, p := range out.Inline { // multipart/related: the HTML part shows it as cid:NAME
+		err := msg.EmbedReader(p.Name, bytes.NewReader(p.Data), gomail.WithFileContentType(gomail.ContentType(p.ContentType)),
+			gomail.WithFileContentID("<"+p.Name+">"))
+		if err != nil {
+			return nil, err
+		}
+	}
+	for _, p := range out.Attached {
+		if err := msg.AttachReader(p.Name, bytes.NewReader(p.Data), gomail.WithFileContentType(gomail.ContentType(p.ContentType))); err != nil {
+			return nil, err
+		}
+	}
 	return msg, nil
 }

@@ -17,7 +17,15 @@ func TestRenderEveryKind(t *testing.T) {
 	}
 	data := json.RawMessage(`{"token": "tok-123", "username": "ann", "display_name": "<b>Ann</b>\r\nBcc: x@example.com",
 		"change": true, "new_email": "new@example.com"}`)
+	var report map[string]any // the report's own data (report_test.go), with the same display name
+	_ = json.Unmarshal(reportData("html"), &report)
+	report["display_name"] = "<b>Ann</b>\r\nBcc: x@example.com"
+	reportJSON, _ := json.Marshal(report)
 	for _, kind := range Kinds {
+		data := data
+		if kind == "monthly_report" {
+			data = reportJSON
+		}
 		v, err := ViewOf(kind, "ann@example.com", data, "Homebase", "https://example.test/")
 		if err != nil {
 			t.Fatalf("%s: %v", kind, err)

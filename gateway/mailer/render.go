@@ -17,7 +17,8 @@ import (
 // (text/template) and KIND.html (html/template, which escapes everything
 // the view holds: a display name is text, never markup). Each defines
 // "subject" and "body"; layout.txt and layout.html wrap the body. A new kind
-// (a report, a digest) is two files here and its view's fields below.
+// (a digest) is two files here and its view's fields below. The monthly
+// report adds files to its mail (report.go): its chart inline, or its PDF.
 //
 //go:embed templates/*.txt templates/*.html
 var templateFS embed.FS
@@ -29,9 +30,10 @@ type View struct {
 	To          string
 	Username    string
 	DisplayName string
-	Link        string // PUBLIC_URL/confirm-email?token=… or /reset-password?token=…
-	Change      bool   // confirm_email: the address is an account's new one
-	NewEmail    string // email_change_notice: the address asked for
+	Link        string  // PUBLIC_URL/confirm-email?token=… or /reset-password?token=…
+	Change      bool    // confirm_email: the address is an account's new one
+	NewEmail    string  // email_change_notice: the address asked for
+	Report      *Report // monthly_report: the report (report.go)
 	// Digest: the period (daily, weekly), its first and last date, the
 	// reminders due in it (at most 50; More when there were more).
 	Period      string
@@ -56,9 +58,11 @@ type Reminder struct {
 	Note      string `json:"note"`
 }
 
-// Rendered is one mail ready for MIME: a one-line subject and both parts.
+// Rendered is one mail ready for MIME: a one-line subject, both parts, and
+// its files: shown inline by the HTML part (cid:NAME) or attached.
 type Rendered struct {
 	Subject, Text, HTML string
+	Inline, Attached    []Part
 }
 
 // Templates holds the parsed pairs by kind.
@@ -68,7 +72,7 @@ type Templates struct {
 }
 
 // Kinds are the mails this sender knows; a row of another kind fails for good.
-var Kinds = []string{"confirm_email", "password_reset", "email_change_notice", "digest"}
+var Kinds = []string{"confirm_email", "password_reset", "email_change_notice", "monthly_report", "digest"}
 
 // LoadTemplates parses every kind's pair with its layout.
 func LoadTemplates() (*Templates, error) {
@@ -127,6 +131,13 @@ func ViewOf(kind, recipient string, data json.RawMessage, site, publicURL string
 		q := "?token=" + url.QueryEscape(d.UnsubscribeToken)
 		v.Unsubscribe, v.OneClick = base+"/unsubscribe"+q, base+gateway.APIPrefix+"/unsubscribe"+q
 	}
+	if kind == "monthly_report" {
+		r, err := ReportOf(data)
+		if err != nil {
+			return View{}, err
+		}
+		v.Report = r
+	}
 	return v, nil
 }
 
@@ -146,7 +157,14 @@ func (t *Templates) Render(kind string, v View) (Rendered, error) {
 	if err := ht.ExecuteTemplate(&html, "layout", v); err != nil {
 		return Rendered{}, err
 	}
-	return Rendered{Subject: oneLine(subject.String()), Text: text.String(), HTML: html.String()}, nil
+	out := Rendered{Subject: oneLine(subject.String()), Text: text.String(), HTML: html.String()}
+	if v.Report != nil {
+		var err error
+		if out.Inline, out.Attached, err = reportParts(v.Report); err != nil {
+			return Rendered{}, fmt.Errorf("the report's files: %w", err)
+		}
+	}
+	return out, nil
 }
 
 // oneLine makes a header value of text: line breaks (and other control

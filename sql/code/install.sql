@@ -50,6 +50,7 @@ COMMENT ON SCHEMA sender IS 'The mail sender''s functions (claim, mark sent, mar
 {{ template "api/trackers.sql" . }}
 {{ template "tracking/reports.sql" . }}
 {{ template "api/reports.sql" . }}
+{{ template "mail_reports.sql" . }}
 {{ template "digests.sql" . }}
 {{ template "api/mail.sql" . }}
 

@@ -25,6 +25,10 @@
 #      (or 503) UNAVAILABLE in the error shape, none of them started a second
 #      after the kill; a GET that reached it is repeated on the other gateway.
 #      Every activity whose POST was answered 201 is in the database.
+#   D. The mail sender is killed (SIGKILL) between the SMTP server's
+#      acceptance and its mark (tests/scripts/faults_mail.sh says how): the
+#      mail is sent again after its lease, with the same Message-ID (two
+#      copies in Mailpit); nothing is lost.
 #
 # On a scratch database (${TEST_DB_NAME}_faults, dropped before and after), on
 # free loopback ports (free_ports, scripts/lib/ports.sh), with the stack's
@@ -47,7 +51,7 @@ SCRATCH="${TEST_DB_NAME}_faults"
 TMP=$(mktemp -d)
 export STACK_DIR="$TMP/stack" PGBOUNCER_DIR="$TMP/pgbouncer"
 RUN_LOG="$TMP/run.log"
-RUN_PID="" LOAD_PIDS=() GW3_PID=""
+RUN_PID="" LOAD_PIDS=() GW3_PID="" MAILPIT_PID="" MAILER2_PID="" LOCK_PID=""
 CA="$LOCAL_DIR/tls/ca.crt"
 CONCURRENCY=8
 # The gateway's and PgBouncer's statement timeout (the defaults, 5 s), and the
@@ -65,11 +69,13 @@ cleanup() {
   stop_load
   cluster_running || cluster_start
   [[ -n $GW3_PID ]] && stop_pid "$GW3_PID" 10
+  [[ -n $MAILPIT_PID ]] && kill -CONT "$MAILPIT_PID" 2>/dev/null
+  stop_pid "$MAILER2_PID" 10 && stop_pid "$LOCK_PID" 5
   [[ -n $RUN_PID ]] && stop_pid "$RUN_PID" 20
   if [[ $rc -ne 0 ]]; then
     say "scripts/run --stack said (last lines):"
     tail -20 "$RUN_LOG" >&2 2>/dev/null || true
-    for f in "$STACK_DIR"/nginx/logs/error.log "$STACK_DIR"/gateway-*.log "$PGBOUNCER_DIR"/pgbouncer.log; do
+    for f in "$STACK_DIR"/nginx/logs/error.log "$STACK_DIR"/gateway-*.log "$STACK_DIR"/mailer*.log "$PGBOUNCER_DIR"/pgbouncer.log; do
       [[ -s $f ]] && { say "$f (last lines):"; tail -15 "$f" >&2; }
     done
   fi
@@ -87,11 +93,12 @@ now() { date +%s.%N; }
 pg_down() { ! cluster_running; }
 listener_pid() { ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1; }
 
-# Six free ports: plain HTTP, HTTPS, two gateways, PgBouncer, and a third
-# gateway connected to PostgreSQL directly (C).
-ports=$(free_ports 6)
-read -r HTTP_PORT HTTPS_PORT GW1 GW2 PGBOUNCER_PORT GW3 <<<"$ports"
-export PGBOUNCER_PORT
+# Ten free ports: plain HTTP, HTTPS, two gateways, PgBouncer, a third
+# gateway connected to PostgreSQL directly (C), Mailpit's SMTP and API, the
+# stack's sender's health and a second sender's (D).
+ports=$(free_ports 10)
+read -r HTTP_PORT HTTPS_PORT GW1 GW2 PGBOUNCER_PORT GW3 SMTP_PORT MAIL_UI_PORT MAILER_HEALTH_PORT MAILER2_HEALTH_PORT <<<"$ports"
+export PGBOUNCER_PORT SMTP_PORT MAIL_UI_PORT MAILER_HEALTH_PORT
 BASE="https://127.0.0.1:$HTTPS_PORT"
 
 say "building tests/scripts/faultload"
@@ -100,7 +107,7 @@ say "building tests/scripts/faultload"
 drop_database "$SCRATCH" >/dev/null
 say "scripts/run --stack on $SCRATCH: https :$HTTPS_PORT, gateways :$GW1 :$GW2, PgBouncer :$PGBOUNCER_PORT"
 DB_NAME=$SCRATCH HTTPS_PORT=$HTTPS_PORT STACK_HTTP_PORT=$HTTP_PORT STACK_GATEWAY_PORTS="$GW1,$GW2" \
-  MAINTENANCE_INTERVAL=0 bash "$ROOT/scripts/run" --stack >"$RUN_LOG" 2>&1 &
+  MAINTENANCE_INTERVAL=0 MAILER_LEASE=10s MAILER_POLL_INTERVAL=1s SMTP_TIMEOUT=60s bash "$ROOT/scripts/run" --stack >"$RUN_LOG" 2>&1 &
 RUN_PID=$!
 for ((i = 0; i < 600; i++)); do # 120 s at most (a first build of the gateway included)
   grep -q 'the stack is up' "$RUN_LOG" && break
@@ -266,4 +273,6 @@ check "every activity whose POST was answered 201 is in the database ($(count "$
   none "missing" "$(written_ids_missing "$OUT_B")"
 check "the first gateway, nginx and PgBouncer still run" equal "$(pids)" "$NGINX_MASTER $GW1_PID - $PGB_PID"
 
-say "faults: a database restart answers 503 and recovers; a gateway's death costs only its requests in flight"
+source "$ROOT/tests/scripts/faults_mail.sh"
+
+say "faults: a database restart answers 503 and recovers; a gateway's death costs only its requests in flight; a sender's, a repeat of one mail"

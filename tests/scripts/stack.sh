@@ -35,8 +35,11 @@
 #     checks the rest of it);
 #   - the streaming replica (scripts/db replica start, unless it ran already):
 #     /readyz reports it streaming, and read-only routes are served by it;
-#   - SIGTERM to scripts/run stops nginx, the gateways and PgBouncer: their ports are free;
-#     and the replica, if scripts/run started it.
+#   - mail (tests/scripts/stack_mail.sh): a sign-up through nginx reaches
+#     Mailpit, its link to the https URL; the sender's health and counters;
+#   - SIGTERM to scripts/run stops nginx, the gateways, the mail sender,
+#     Mailpit and PgBouncer: their ports are free; and the replica, if
+#     scripts/run started it.
 #
 # Run by scripts/test; by itself once the cluster runs (scripts/db start):
 #   bash tests/scripts/stack.sh
@@ -58,7 +61,7 @@ cleanup() {
   if [[ $rc -ne 0 ]]; then
     say "scripts/run --stack said (last lines):"
     tail -20 "$RUN_LOG" >&2 2>/dev/null || true
-    for f in "$STACK_DIR"/nginx/logs/error.log "$STACK_DIR"/gateway-*.log; do
+    for f in "$STACK_DIR"/nginx/logs/error.log "$STACK_DIR"/gateway-*.log "$STACK_DIR"/mailer.log; do
       [[ -s $f ]] && { say "$f (last lines):"; tail -10 "$f" >&2; }
     done
   fi
@@ -73,11 +76,11 @@ if using_local_cluster && ! cluster_running; then
   die "the local cluster is not running: scripts/db start (or scripts/test) first"
 fi
 
-# Seven free ports: plain HTTP, HTTPS, two gateways, PgBouncer, proxy auth
-# and its gateway.
-ports=$(free_ports 7)
-read -r HTTP_PORT HTTPS_PORT GW1 GW2 PGBOUNCER_PORT PROXY_AUTH_PORT GWP <<<"$ports"
-export PGBOUNCER_PORT PROXY_AUTH_PORT
+# Ten free ports: plain HTTP, HTTPS, two gateways, PgBouncer, proxy auth
+# and its gateway, Mailpit's SMTP and API, the sender's health.
+ports=$(free_ports 10)
+read -r HTTP_PORT HTTPS_PORT GW1 GW2 PGBOUNCER_PORT PROXY_AUTH_PORT GWP SMTP_PORT MAIL_UI_PORT MAILER_HEALTH_PORT <<<"$ports"
+export PGBOUNCER_PORT PROXY_AUTH_PORT SMTP_PORT MAIL_UI_PORT MAILER_HEALTH_PORT
 BASE="https://127.0.0.1:$HTTPS_PORT"
 
 # https method path [curl args...]: "STATUS" of a request through nginx;
@@ -208,6 +211,7 @@ check "  ... and so has the gateway's access log" \
   bash -c "grep -hF '$rid' '$STACK_DIR'/gateway-*.log | sed 's/\x1b\[[0-9;]*m//g' | grep -q 'client=127.0.0.2'"
 
 source "$ROOT/tests/scripts/stack_limits.sh"
+source "$ROOT/tests/scripts/stack_mail.sh"
 
 # Both gateways, and one of them gone.
 check "nginx sent requests to the first gateway" grep -qF "upstream=127.0.0.1:$GW1 " "$STACK_DIR/nginx/logs/access.log"
@@ -272,10 +276,11 @@ RUN_PID=""
 check "  ... nginx's master is gone" bash -c "! kill -0 $NGINX_MASTER 2>/dev/null"
 check "  ... the first gateway is gone" bash -c "! kill -0 $GW1_PID 2>/dev/null"
 check "  ... PgBouncer is gone" bash -c "! kill -0 $PGB_PID 2>/dev/null"
+check "  ... the mail sender and Mailpit are gone" bash -c "! kill -0 $MAILER_PID 2>/dev/null && ! kill -0 $MAILPIT_PID 2>/dev/null"
 if [[ $replica_before -eq 0 ]]; then
   check "  ... the replica it started is stopped" bash -c "! (exec 3<>/dev/tcp/127.0.0.1/$REPLICA_PORT_LOCAL) 2>/dev/null"
 fi
-for p in "$HTTP_PORT" "$HTTPS_PORT" "$GW1" "$GW2" "$PGBOUNCER_PORT" "$PROXY_AUTH_PORT" "$GWP"; do
+for p in $ports; do
   check "  ... port $p is free" bash -c "! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null"
 done
 

@@ -264,7 +264,7 @@ UNION ALL SELECT now() - interval '89 days', 'INFO', 'tap06.old', 'recent';
 SET LOCAL ROLE gateway;
 SELECT throws_ok($$SELECT api.maintenance('old_logs', 0)$$, 'PT422', 'invalid batch size', 'a batch size under 1 is refused');
 SELECT is(pg_temp.error_of($$SELECT api.maintenance('everything')$$) -> 'detail' -> 'details' ->> 'part',
-          'must be one of expired_sessions, throttle_counters, old_logs, expired_activities, old_logins, old_tokens, old_mail, daily_digests, weekly_digests',
+          'must be one of expired_sessions, throttle_counters, old_logs, expired_activities, old_logins, old_tokens, old_mail, due_reports, daily_digests, weekly_digests',
           'an unknown part is refused, naming the parts');
 SELECT throws_ok($$UPDATE audit.settings SET log_retention = '90 days'$$, '42501', NULL,
                  'the gateway cannot change the retention (and so erase the log)');

@@ -316,3 +316,26 @@ func write(t *testing.T, name, text string) {
 		t.Fatal(err)
 	}
 }
+
+// TestMailPlan: scripts/bench mail asks for the sender's build, Mailpit and
+// three ports (SMTP, Mailpit's API, the sender's health), in that order.
+func TestMailPlan(t *testing.T) {
+	t.Setenv("DB_NAME", "")
+	t.Setenv("BENCH_MAIL_SIGNUPS", "")
+	t.Setenv("BENCH_MAIL_BURST", "")
+	b, err := mailSettings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "databases=homebase_bench\nbuild=mailer\npackages=\npgbouncer=0\nmailpit=1\nports=3\nconnections=1\n"
+	if got := b.plan().String(); got != want {
+		t.Errorf("plan:\n%s\nwant:\n%s", got, want)
+	}
+	if m := b.(*mail); m.signups != 200 || m.burst != 1000 {
+		t.Errorf("settings = %+v", m)
+	}
+	t.Setenv("BENCH_MAIL_BURST", "0")
+	if _, err := mailSettings(); err == nil || err.Error() != "BENCH_MAIL_BURST must be an integer >= 1 (got '0')" {
+		t.Errorf("err = %v", err)
+	}
+}

@@ -1,8 +1,9 @@
-// Command bench runs the benchmarks of scripts/bench: session, feed and
-// series. scripts/bench, a bash wrapper, is the entry point: it does what
+// Command bench runs the benchmarks of scripts/bench: session, feed,
+// series and mail. scripts/bench, a bash wrapper, is the entry point: it does what
 // scripts/lib.sh already does (installs what is missing, starts the local
 // cluster, recreates and migrates the databases, builds the gateway and the
-// floor, starts PgBouncer, hands out free ports), then runs this program.
+// floor and the mail sender, installs Mailpit, starts PgBouncer, hands out
+// free ports), then runs this program.
 // This program measures: it loads the data (plain SQL under scripts/bench.d,
 // through psql), drives pgbench and wrk with the scripts of scripts/bench.d,
 // starts and stops the HTTP contenders, and owns the rounds, the percentiles,
@@ -11,20 +12,21 @@
 //
 // Usage (by scripts/bench, from the repository's root):
 //
-//	bench plan session|feed|series [ARGS]  checks the settings and prints what
-//	                                        scripts/bench must prepare (key=value)
-//	bench session [--profile] | feed | series
+//	bench plan session|feed|series|mail [ARGS]  checks the settings and prints what
+//	                                             scripts/bench must prepare (key=value)
+//	bench session [--profile] | feed | series | mail
 //
 // The settings are the BENCH_* variables and DB_NAME (docs/configuration.md,
 // scripts/bench --help). What scripts/bench hands over, not settings:
 // BENCH_ADMIN_URL, BENCH_OWNER_URL, BENCH_GATEWAY_URL (the gateway role's, with
 // its password) and BENCH_PGBOUNCER_URL for DB_NAME (the program derives the
-// URLs of series' second database from them), and BENCH_PORTS, the free
+// URLs of series' second database from them), BENCH_MAILPIT and
+// BENCH_MAILER_URL (mail: Mailpit's binary, the role mailer's URL), and BENCH_PORTS, the free
 // loopback ports it asked for in its plan (scripts/lib/ports.sh's free_ports:
 // the one port helper).
 //
 // The files: main.go (this, and the settings), plan.go (what each benchmark
-// needs), session.go, feed.go and series.go (one benchmark each),
+// needs), session.go, feed.go, series.go and mail.go (one benchmark each),
 // contender.go (what a benchmark measures: pgbench or wrk against a
 // contender, with its CPU), tools.go (running pgbench, wrk and psql, and
 // reading their output), server.go (the HTTP servers it starts) and stats.go
@@ -93,6 +95,8 @@ func run(ctx context.Context, args []string) error {
 		b, err = noArgs(args, feedSettings)
 	case "series":
 		b, err = noArgs(args, seriesSettings)
+	case "mail":
+		b, err = noArgs(args, mailSettings)
 	default:
 		return usageError("unknown benchmark: " + args[0])
 	}
@@ -135,12 +139,14 @@ func noArgs(args []string, settings func() (benchmark, error)) (benchmark, error
 // (the working directory).
 type env struct {
 	dir       string // .local/bench: the temporary files
-	bin       string // .local/bin: the gateway and the floor
+	bin       string // .local/bin: the gateway, the floor and the mail sender
 	scripts   string // scripts/bench.d: pgbench scripts, wrk's Lua, the SQL
 	admin     string // BENCH_ADMIN_URL, and so on: DB_NAME's URLs
 	owner     string
 	gateway   string
 	pgbouncer string
+	mailpit   string // BENCH_MAILPIT: Mailpit's binary
+	mailer    string // BENCH_MAILER_URL: the role mailer's URL, with its password
 	ports     []int
 }
 
@@ -157,6 +163,8 @@ func handover(nports int) (*env, error) {
 		owner:     os.Getenv("BENCH_OWNER_URL"),
 		gateway:   os.Getenv("BENCH_GATEWAY_URL"),
 		pgbouncer: os.Getenv("BENCH_PGBOUNCER_URL"),
+		mailpit:   os.Getenv("BENCH_MAILPIT"),
+		mailer:    os.Getenv("BENCH_MAILER_URL"),
 	}
 	if h.admin == "" || h.owner == "" || h.gateway == "" {
 		return nil, errors.New("BENCH_ADMIN_URL, BENCH_OWNER_URL and BENCH_GATEWAY_URL are not set: run scripts/bench, not this program")

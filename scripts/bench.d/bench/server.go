@@ -33,13 +33,19 @@ type server struct {
 // startServer starts bin with HOST and PORT, and env on top of this
 // program's environment (DB_PIPELINE, DB_POOL_SIZE … pass through).
 func startServer(name, bin string, port int, log string, env ...string) (*server, error) {
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), append([]string{"HOST=127.0.0.1", "PORT=" + strconv.Itoa(port)}, env...)...)
+	return startCommand(name, port, log, cmd)
+}
+
+// startCommand starts cmd, a server on 127.0.0.1:port taking its own flags
+// (Mailpit), its output into the log file.
+func startCommand(name string, port int, log string, cmd *exec.Cmd) (*server, error) {
 	f, err := os.Create(log)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), append([]string{"HOST=127.0.0.1", "PORT=" + strconv.Itoa(port)}, env...)...)
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting the %s: %w", name, err)
@@ -141,8 +147,12 @@ type servers []*server
 
 func (ss *servers) add(s *server) *server { *ss = append(*ss, s); return s }
 
-func (ss servers) stopAll(grace time.Duration) {
-	for _, s := range ss {
+// stopAll has a pointer receiver: `defer ss.stopAll(…)` then stops the
+// servers added after the defer too (a value receiver would be the empty
+// slice of the moment of the defer, and a benchmark that failed would
+// leave its servers running).
+func (ss *servers) stopAll(grace time.Duration) {
+	for _, s := range *ss {
 		s.stop(grace)
 	}
 }

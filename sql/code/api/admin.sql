@@ -77,14 +77,20 @@ $$;
 --                      used or not (none can be used any more)
 --   old_mail           outbox rows sent or given up more than 30 days ago
 --                      (mail.outbox: kept that long to see what went out)
+--   due_reports        not a clean-up: queues the monthly report mails that
+--                      are due (mail.queue_due_reports: each account's
+--                      month once, after it ends in the account's zone),
+--                      at most batch_size / 10 (default 100) per call, as
+--                      each is a report to compute; "deleted" counts the
+--                      mails queued
+--   daily_digests      not clean-ups either: the reminder digests due now,
+--   weekly_digests     each morning in each account's zone
+--                      (mail.queue_digests, sql/code/digests.sql): the timer
+--                      is what queues them, at most batch_size accounts a
+--                      call; "deleted" counts the mails queued
 -- deleting at most batch_size (default 1000) rows, and answering
 -- {"skipped", "part", "deleted", "more"}: "more" when a full batch suggests
--- more is left; callers repeat while "more". Two parts queue rather than
--- delete ("deleted" counts the mails queued):
---   daily_digests      the reminder digests due now, each morning in each
---   weekly_digests     account's zone (mail.queue_digests, sql/code/digests.sql):
---                      the timer is what queues them, at most batch_size
---                      accounts a call. Each part is its own call, and
+-- more is left; callers repeat while "more". Each part is its own call, and
 -- so its own statement and transaction under the caller's statement
 -- timeout: a part that cannot finish (a huge backlog, a lock it waits for)
 -- times out alone, and the others still run (gateway/maintenance.go,
@@ -117,9 +123,9 @@ DECLARE
   v_details jsonb;
 BEGIN
   IF part IS NULL OR part NOT IN ('expired_sessions', 'throttle_counters', 'old_logs', 'expired_activities', 'old_logins',
-                                  'old_tokens', 'old_mail', 'daily_digests', 'weekly_digests') THEN
+                                  'old_tokens', 'old_mail', 'due_reports', 'daily_digests', 'weekly_digests') THEN
     PERFORM response.raise(422, 'VALIDATION', 'unknown maintenance part',
-                           '{"part": "must be one of expired_sessions, throttle_counters, old_logs, expired_activities, old_logins, old_tokens, old_mail, daily_digests, weekly_digests"}');
+                           '{"part": "must be one of expired_sessions, throttle_counters, old_logs, expired_activities, old_logins, old_tokens, old_mail, due_reports, daily_digests, weekly_digests"}');
   END IF;
   IF v_batch NOT BETWEEN 1 AND 100000 THEN
     PERFORM response.raise(422, 'VALIDATION', 'invalid batch size', '{"batch_size": "must be between 1 and 100000"}');
@@ -157,10 +163,13 @@ BEGIN
     DELETE FROM mail.outbox o
      WHERE o.id IN (SELECT x.id FROM mail.outbox x WHERE coalesce(x.sent_at, x.failed_at) < now() - interval '30 days'
                      ORDER BY x.id LIMIT v_batch FOR UPDATE SKIP LOCKED);
+  WHEN 'due_reports' THEN
+    v_batch := greatest(v_batch / 10, 1);
+    v_deleted := mail.queue_due_reports(v_batch);
   WHEN 'daily_digests', 'weekly_digests' THEN
     v_deleted := mail.queue_digests(split_part(part, '_', 1), now(), false, v_batch);
   END CASE;
-  IF part NOT IN ('daily_digests', 'weekly_digests') THEN
+  IF part NOT IN ('due_reports', 'daily_digests', 'weekly_digests') THEN
     GET DIAGNOSTICS v_deleted = ROW_COUNT;
   END IF;
 

@@ -11,7 +11,7 @@
 
 -- GET /reports/monthly?month=YYYY-MM&tz= : 200 {"month", "total_trackers",
 -- "total_logs", "most_used_tracker", "frequent_emotional_state",
--- "logs_created_this_month", "logged_in"} (tracking.monthly_report) for the
+-- "logs_created_this_month", "logged_in"} (tracking.month_report) for the
 -- local month in the IANA zone tz (default UTC); month defaults to the
 -- current one there. A month that has not begun yet: 422.
 CREATE OR REPLACE FUNCTION api.monthly_report(ctx request.context, month text, tz text)
@@ -23,8 +23,6 @@ DECLARE
   v_session record;
   v_tz text := tracking.time_zone(coalesce(monthly_report.tz, 'UTC'));
   v_month date;
-  v_from timestamptz;
-  v_to timestamptz;
 BEGIN
   v_session := auth.check_session(ctx);
   IF v_session.message <> 'OK' THEN RETURN auth.session_failure(v_session.message); END IF;
@@ -41,10 +39,7 @@ BEGIN
                     ELSE 'must not be in the future' END)));
   END IF;
 
-  v_from := v_month::timestamp AT TIME ZONE v_tz;
-  v_to := (v_month + interval '1 month') AT TIME ZONE v_tz;
-  RETURN (jsonb_build_object('month', to_char(v_month, 'YYYY-MM'))
-          || tracking.monthly_report(v_session.account_id, v_from, v_to))::json;
+  RETURN tracking.month_report(v_session.account_id, v_month, v_tz)::json;
 END
 $$;
 

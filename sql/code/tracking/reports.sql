@@ -92,3 +92,32 @@ BEGIN ATOMIC
                    WHERE x.account_id = monthly_report.account_id
                      AND x.logged_in_at >= monthly_report.from_at AND x.logged_in_at < monthly_report.to_at));
 END;
+
+-- The monthly report of an account for a local month (its first day) in an
+-- IANA zone: {"month": "YYYY-MM"} and tracking.monthly_report's fields for
+-- the instants of that month there. The one definition of the report:
+-- api.monthly_report answers it, the report mail (mail.queue_report)
+-- carries it.
+CREATE OR REPLACE FUNCTION tracking.month_report(account_id bigint, month date, tz text) RETURNS jsonb
+LANGUAGE sql STABLE
+RETURN jsonb_build_object('month', to_char(month_report.month, 'YYYY-MM'))
+       || tracking.monthly_report(month_report.account_id, month_report.month::timestamp AT TIME ZONE month_report.tz,
+                                  (month_report.month + interval '1 month') AT TIME ZONE month_report.tz);
+
+-- The logs of an account logged (logged_at, as total_logs counts them) on
+-- each day of a local month (its first day) in an IANA zone: a JSON array
+-- of counts, one per day, the 1st first; its sum is the report's
+-- total_logs. The report mail's chart.
+CREATE OR REPLACE FUNCTION tracking.logs_per_day(account_id bigint, month date, tz text) RETURNS jsonb
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+  SELECT jsonb_agg(coalesce(c.n, 0) ORDER BY d.day)
+    FROM generate_series(logs_per_day.month::timestamp, logs_per_day.month + interval '1 month' - interval '1 day',
+                         interval '1 day') AS d(day)
+    LEFT JOIN (SELECT (l.logged_at AT TIME ZONE logs_per_day.tz)::date AS day, count(*) AS n
+                 FROM tracking.trackers t JOIN tracking.logs l ON l.tracker_id = t.id
+                WHERE t.account_id = logs_per_day.account_id
+                  AND l.logged_at >= logs_per_day.month::timestamp AT TIME ZONE logs_per_day.tz
+                  AND l.logged_at < (logs_per_day.month + interval '1 month') AT TIME ZONE logs_per_day.tz
+                GROUP BY 1) c ON c.day = d.day::date;
+END;
