@@ -23,7 +23,7 @@ func reportData(format string) json.RawMessage {
 			"most_used_tracker":        map[string]any{"id": 7, "name": "<script>alert(1)</script>", "count": 3},
 			"frequent_emotional_state": "calm", "logs_created_this_month": 5, "logged_in": 6},
 		"days": days, "format": format, "timezone": "Europe/Berlin", "complete": true,
-		"username": "ann", "display_name": "Ann <b>", "unsubscribe": "report",
+		"username": "ann", "display_name": "Ann <b>", "unsubscribe": "report", "unsubscribe_token": "unsub-tok",
 	})
 	return d
 }

@@ -41,7 +41,7 @@ func TestReportScreenshots(t *testing.T) {
 				"most_used_tracker":        map[string]any{"id": 12, "name": "Morning run ✓ Läufe", "count": 21},
 				"frequent_emotional_state": "calm", "logs_created_this_month": total + 2, "logged_in": 17},
 			"days": days, "format": format, "timezone": "Europe/Berlin", "complete": true,
-			"username": "ann", "display_name": "Ann", "unsubscribe": "report",
+			"username": "ann", "display_name": "Ann", "unsubscribe": "report", "unsubscribe_token": "unsub-tok",
 		})
 		return d
 	}
