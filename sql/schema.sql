@@ -1640,10 +1640,10 @@ CREATE INDEX activities_expires_idx ON publishing.activities USING btree (expire
 
 
 --
--- Name: activities_feed_live_idx; Type: INDEX; Schema: publishing; Owner: app_owner
+-- Name: activities_feed_points_idx; Type: INDEX; Schema: publishing; Owner: app_owner
 --
 
-CREATE INDEX activities_feed_live_idx ON publishing.activities USING gist (publishing.feed_point(created_at, expires_at)) INCLUDE (created_at, uuid, expires_at) WHERE (reply_to_activity_uuid IS NULL);
+CREATE INDEX activities_feed_points_idx ON publishing.activities USING gist (publishing.feed_point(created_at, expires_at)) WHERE (reply_to_activity_uuid IS NULL);
 
 
 --

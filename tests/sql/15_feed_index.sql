@@ -47,13 +47,14 @@ LANGUAGE sql STABLE AS $$
 
 -- What a query reads, in this transaction's statistics (up to date within
 -- the transaction): entries returned by each of the feed's indexes, scans of
--- the GiST index, rows fetched from the table's heap through either.
+-- the GiST index, rows fetched from the table's heap through either (the
+-- B-tree's scan is index-only; the GiST index holds the points alone).
 CREATE FUNCTION pg_temp.reads() RETURNS bigint[] LANGUAGE sql VOLATILE AS $$
   SELECT ARRAY[pg_stat_get_xact_tuples_returned('publishing.activities_feed_visible_idx'::regclass),
-               pg_stat_get_xact_tuples_returned('publishing.activities_feed_live_idx'::regclass),
-               pg_stat_get_xact_numscans('publishing.activities_feed_live_idx'::regclass),
+               pg_stat_get_xact_tuples_returned('publishing.activities_feed_points_idx'::regclass),
+               pg_stat_get_xact_numscans('publishing.activities_feed_points_idx'::regclass),
                pg_stat_get_xact_tuples_fetched('publishing.activities_feed_visible_idx'::regclass)
-               + pg_stat_get_xact_tuples_fetched('publishing.activities_feed_live_idx'::regclass)] $$;
+               + pg_stat_get_xact_tuples_fetched('publishing.activities_feed_points_idx'::regclass)] $$;
 CREATE FUNCTION pg_temp.reads_of(q text) RETURNS bigint[] LANGUAGE plpgsql VOLATILE AS $$
 DECLARE before bigint[] := pg_temp.reads(); after bigint[]; ignored uuid[];
 BEGIN
@@ -78,13 +79,14 @@ SELECT ok((:'feed'::bigint[])[3] >= 1 AND (:'feed'::bigint[])[2] <= 100,
 -- VACUUM marks the fixture's pages all-visible only when nothing holds an
 -- older snapshot back: a replication slot with an xmin (the local replica,
 -- hot_standby_feedback, stopped since it last ran) does, for the whole
--- cluster. Then an index-only scan must check the heap, and there is
--- nothing to assert about heap fetches.
+-- cluster. Then the B-tree's index-only scan must check the heap too, and
+-- only the windows' reads can be counted.
 SELECT count(*) > 0 AS held FROM pg_replication_slots WHERE xmin IS NOT NULL \gset
 \if :held
 SELECT skip('a replication slot holds the xmin horizon back: VACUUM cannot set the visibility map');
 \else
-SELECT is((:'feed'::bigint[])[4], 0::bigint, '... index-only: no row is read from the heap');
+SELECT cmp_ok((:'feed'::bigint[])[4], '<=', 50::bigint,
+              '... and read from the heap only the rows the boxes let through (the visible ones), none of the expired');
 \endif
 
 -- A page whose first entries hold enough visible ones stays on the B-tree.

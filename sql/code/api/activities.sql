@@ -16,10 +16,11 @@
 
 -- GET /activities?limit=&before= : 200 {"activities": [...], "next"}
 -- The home feed: visible top-level activities, newest first (cursor list
--- 'activities'). The page's keys come from publishing.feed_keys: index-only
--- scans of the feed's B-tree and, behind a run of expired activities that
--- maintenance has not deleted yet, of its GiST index (sql/migrations/012 and
--- 013); then limit + 1 rows by primary key, however deep the page.
+-- 'activities'). The page's keys come from publishing.feed_keys: an
+-- index-only scan of the feed's B-tree and, behind a run of expired
+-- activities that maintenance has not deleted yet, windows of its GiST index
+-- (sql/migrations/012, 013, 018); then limit + 1 rows by primary key,
+-- however deep the page.
 CREATE OR REPLACE FUNCTION api.home_feed(ctx request.context, before text, row_limit bigint)
 RETURNS json
 LANGUAGE plpgsql SECURITY DEFINER

@@ -107,7 +107,7 @@ END
 $$;
 
 -- The keys of one home feed page: the visible top-level activities below
--- (at, key), newest first, at most n. Two steps (sql/migrations/013):
+-- (at, key), newest first, at most n. Two steps (sql/migrations/013, 018):
 --
 -- 1. The first 2n entries of the B-tree activities_feed_visible_idx
 --    (created_at DESC, uuid DESC) INCLUDE (expires_at) below the cursor, an
@@ -116,14 +116,15 @@ $$;
 -- 2. Otherwise a run of expired entries that maintenance has not deleted
 --    yet lies across the page, and the B-tree would cost one entry each to
 --    pass it (50k just-expired posts: 50k entries on every first page). The
---    rest of the page comes from the GiST index activities_feed_live_idx
+--    rest of the page comes from the GiST index activities_feed_points_idx
 --    over the points (created_at, expires_at): windows of created_at below
 --    the entries of step 1, 1 s wide and four times wider each time, each
 --    asking for the points with expires_at after now, until the page is
 --    full or the windows reach the beginning of time. A window skips a page
 --    of expired points by its bounding box, so the run costs a few pages,
 --    not its length. The box is a float test widened by a millisecond; the
---    exact tests on the included columns decide.
+--    exact tests on the rows the boxes let through decide (read from the
+--    heap: the window's visible activities, never the expired ones).
 --
 -- Generic plans (plan_cache_mode): the statements below are planned once
 -- per session, not at every call; their plans do not depend on the values.
