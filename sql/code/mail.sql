@@ -209,8 +209,11 @@ BEGIN ATOMIC
 END;
 
 -- The SMTP server accepted the mail: it is done, and its row keeps no raw
--- token (data loses "token"). Only for the attempt that was claimed; true
--- when this call marked it, false when it was already done.
+-- token (data loses "token"). Whichever attempt marks it (unlike
+-- sender.mark_failed): an attempt whose lease ended before its mark still
+-- had its mail accepted, and marking the row spares a resend by the newer
+-- claim if that has not sent yet. True when this call marked it, false
+-- when it was already done.
 CREATE OR REPLACE FUNCTION sender.mark_sent(id bigint, attempt integer) RETURNS boolean
 LANGUAGE sql SECURITY DEFINER
 SET search_path = pg_catalog, ext, pg_temp
