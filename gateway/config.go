@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -55,6 +56,9 @@ type Config struct {
 	// PPROF_ADDR: host:port of a separate listener serving net/http/pprof
 	// (empty, the default: none). Never the public listener.
 	PprofAddr string
+	// WEB_DIR: the built web client (web/dist) served at / outside /api/
+	// (web.go); empty, the default: none (nginx serves it in the stack).
+	WebDir string
 	// DB_PIPELINE: send the API's calls with natural batching in
 	// PostgreSQL's pipeline mode (pipeline.go); off by default.
 	Pipeline bool
@@ -77,6 +81,7 @@ func ConfigFromEnv() (Config, error) {
 		LogFormat:            env("LOG_FORMAT", "json"),
 		AllowedOrigins:       splitList(os.Getenv("ALLOWED_ORIGINS")),
 		PprofAddr:            strings.TrimSpace(os.Getenv("PPROF_ADDR")),
+		WebDir:               strings.TrimSpace(os.Getenv("WEB_DIR")),
 		StatementTimeout:     5 * time.Second,
 		PoolSize:             int32(max(4, 2*runtime.NumCPU())),
 		ShutdownTimeout:      30 * time.Second,
@@ -161,6 +166,11 @@ func ConfigFromEnv() (Config, error) {
 	if c.PprofAddr != "" {
 		if _, p, err := net.SplitHostPort(c.PprofAddr); err != nil || p == "" {
 			return c, fmt.Errorf("PPROF_ADDR: want host:port, such as 127.0.0.1:6060")
+		}
+	}
+	if c.WebDir != "" {
+		if st, err := os.Stat(filepath.Join(c.WebDir, "index.html")); err != nil || !st.Mode().IsRegular() {
+			return c, fmt.Errorf("WEB_DIR: %s holds no index.html (build web/ first: scripts/run does)", c.WebDir)
 		}
 	}
 	if c.ProxyUserHeader, err = proxyUserHeader(os.Getenv("PROXY_USER_HEADER"), c.TrustedProxies); err != nil {

@@ -146,6 +146,9 @@ func (s *Server) Handler() http.Handler {
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, newError(404, "no such route", nil))
 	})
+	if s.cfg.WebDir != "" {
+		r.NotFoundHandler = newWebHandler(s.cfg.WebDir) // it answers /api/ paths with the same 404
+	}
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		// RFC 9110 §15.5.6: a 405 must list the methods the resource has.
 		w.Header().Set("Allow", allowedMethods(r, req))
