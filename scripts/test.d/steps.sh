@@ -172,3 +172,31 @@ lint_migrations_step() {
   (cd "$ROOT" && lint_migrations sql/migrations/*.sql) || ok=0
   [[ $ok -eq 1 ]]
 }
+
+# The web client in a real browser (web/tests, Playwright driving Debian's
+# chromium): web/ built, then a gateway serving it (WEB_DIR) against the test
+# database, with Mailpit and the mail sender for the mailed links, on free
+# ports; all stopped after the run. Playwright arguments pass through
+# (scripts/test web -g 'log in').
+web_test() {
+  ensure_packages chromium
+  build_web || return 1
+  (cd "$ROOT" && go build -o "$LOCAL_DIR/bin/gateway" ./gateway/cmd/gateway) || return 1
+  ( # a subshell: a die of the helpers fails this step alone, and the trap stops what it started
+    local smtp ui health port dir="$LOCAL_DIR/web-test" pids=()
+    read -r smtp ui health port <<<"$(free_ports 4)"
+    trap 'for p in "${pids[@]}"; do stop_pid "$p"; done' EXIT
+    rm -rf "$dir" && mkdir -p "$dir"
+    start_mailpit "$smtp" "$ui" "$dir/mailpit.log"
+    pids+=("$STARTED_PID")
+    start_mailer "$TEST_DB_NAME" "$smtp" "$health" "http://127.0.0.1:$port" "$dir/mailer.log" \
+      LOG_FORMAT=console
+    pids+=("$STARTED_PID")
+    env DATABASE_URL="$(gateway_url "$TEST_DB_NAME")" HOST=127.0.0.1 PORT="$port" COOKIE_SECURE=false \
+      WEB_DIR="$WEB_DIST" LOG_FORMAT=console "$LOCAL_DIR/bin/gateway" >>"$dir/gateway.log" 2>&1 &
+    pids=("$!" "${pids[@]}")
+    wait_for_200 15 "http://127.0.0.1:$port/readyz" || { tail -20 "$dir/gateway.log" >&2; exit 1; }
+    cd "$WEB_SRC" && BASE_URL="http://127.0.0.1:$port" MAILPIT_URL="http://127.0.0.1:$ui" \
+      PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npx --no-install playwright test "$@"
+  )
+}

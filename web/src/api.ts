@@ -1,0 +1,64 @@
+// The public API (/api/v1), same-origin, with the session cookie alone: the
+// client never sees or stores a token (docs/web.md).
+
+export interface ApiError {
+  status: number;
+  code: string;
+  message: string;
+  details: Record<string, unknown> | null;
+  hint?: string;
+  retryAfter?: string;
+}
+
+export class ApiFailure extends Error {
+  constructor(public readonly error: ApiError) {
+    super(error.message);
+  }
+}
+
+// What a 401 does (main.ts: the login page, then back here).
+let onUnauthorized: () => void = () => {};
+export function setUnauthorizedHandler(f: () => void): void {
+  onUnauthorized = f;
+}
+
+export async function api<T = unknown>(method: string, path: string, body?: unknown, quiet401 = false): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch('/api/v1' + path, {
+      method,
+      credentials: 'same-origin',
+      headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiFailure({ status: 0, code: 'NETWORK', message: 'The server could not be reached.', details: null });
+  }
+  if (res.ok) {
+    const text = await res.text();
+    return (text ? JSON.parse(text) : null) as T;
+  }
+  let e: ApiError;
+  try {
+    const j = await res.json();
+    e = { status: res.status, code: String(j.code ?? ''), message: String(j.message ?? res.statusText), details: j.details ?? null, hint: j.hint };
+  } catch {
+    e = { status: res.status, code: '', message: `The server answered ${res.status}.`, details: null };
+  }
+  if (res.status === 429) {
+    e.retryAfter = res.headers.get('Retry-After') ?? undefined;
+    if (e.retryAfter) e.message += ` Try again in ${e.retryAfter} s.`;
+  }
+  if (res.status === 401 && !quiet401) onUnauthorized();
+  throw new ApiFailure(e);
+}
+
+export interface Account {
+  id: number;
+  username: string;
+  display_name: string | null;
+  email: string;
+  role: string;
+  email_confirmed_at: string | null;
+  pending_email: string | null;
+}
