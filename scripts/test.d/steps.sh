@@ -179,11 +179,11 @@ lint_migrations_step() {
 # ports; all stopped after the run. Playwright arguments pass through
 # (scripts/test web -g 'log in').
 web_test() {
-  ensure_packages chromium
-  build_web || return 1
-  (cd "$ROOT" && go build -o "$LOCAL_DIR/bin/gateway" ./gateway/cmd/gateway) || return 1
   ( # a subshell: a die of the helpers fails this step alone, and the trap stops what it started
     local smtp ui health port dir="$LOCAL_DIR/web-test" pids=()
+    ensure_packages chromium
+    build_web || exit 1
+    (cd "$ROOT" && go build -o "$LOCAL_DIR/bin/gateway" ./gateway/cmd/gateway) || exit 1
     read -r smtp ui health port <<<"$(free_ports 4)"
     trap 'for p in "${pids[@]}"; do stop_pid "$p"; done' EXIT
     rm -rf "$dir" && mkdir -p "$dir"

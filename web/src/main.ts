@@ -19,7 +19,7 @@ const pages: Record<string, Page> = {
   '/reset-password': resetPassword,
 };
 
-export function go(url: string, replace = false): void {
+function go(url: string, replace = false): void {
   if (replace) history.replaceState(null, '', url);
   else history.pushState(null, '', url);
   void render();

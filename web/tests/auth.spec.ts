@@ -29,7 +29,7 @@ test('sign up, the confirmation mail, the confirm page confirms on its button on
   await expect(page.getByRole('heading', { level: 1, name: 'Confirm your e-mail address' })).toBeVisible();
 });
 
-test('log in and log out; the session lives in the cookie alone', async ({ page, context }) => {
+test('log in and log out; the session lives in the cookie alone; a cross-origin write is refused', async ({ page, context }) => {
   const u = fresh('li');
   await signUp(page, u);
 
@@ -43,6 +43,11 @@ test('log in and log out; the session lives in the cookie alone', async ({ page,
   const cookies = await context.cookies();
   expect(cookies.filter((c) => !c.httpOnly), 'every cookie is HttpOnly').toEqual([]);
   expect(await page.evaluate(() => [document.cookie, localStorage.length, sessionStorage.length])).toEqual(['', 0, 0]);
+
+  // The same cookie on a write from another origin: refused (the gateway's CSRF rule).
+  const forged = await page.request.delete('/api/v1/session', { headers: { Origin: 'http://evil.example' } });
+  expect(forged.status()).toBe(403);
+  expect((await forged.json()).code).toBe('CSRF');
 
   await page.reload();
   await expect(page.getByText(`Signed in as ${u.username}`)).toBeVisible();
