@@ -83,6 +83,12 @@ func TestWebAppRoutesFallBackToIndex(t *testing.T) {
 			t.Errorf("GET %s: %d, want 404", p, rec.Code)
 		}
 	}
+	// Nothing outside WEB_DIR, however the path climbs.
+	for _, p := range []string{"/../../../../../etc/passwd", "/assets/../../../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd"} {
+		if rec := webGet(t, h, "GET", p); strings.Contains(rec.Body.String(), "root:") {
+			t.Errorf("GET %s: %d, a file outside WEB_DIR", p, rec.Code)
+		}
+	}
 	if rec := webGet(t, h, "POST", "/login"); rec.Code != 405 || rec.Header().Get("Allow") != "GET, HEAD" {
 		t.Errorf("POST /login: %d, Allow %q; want 405, GET, HEAD", rec.Code, rec.Header().Get("Allow"))
 	}
