@@ -37,7 +37,7 @@ BEGIN
     INTO a
     FROM auth.accounts x
     LEFT JOIN tracking.preferences p ON p.account_id = x.id
-   WHERE x.id = queue_report.account_id AND x.email_confirmed_at IS NOT NULL
+   WHERE x.id = queue_report.account_id AND x.email_confirmed_at IS NOT NULL AND x.disabled_at IS NULL
      AND coalesce(p.report_format, 'html') IN ('html', 'pdf');
   IF NOT FOUND OR queue_report.month IS NULL OR extract(day FROM queue_report.month) <> 1 THEN
     RETURN NULL;

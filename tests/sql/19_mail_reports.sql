@@ -8,7 +8,7 @@
 -- what the gateway role may call. The runs take `at` (now() by default) so
 -- that the tests stand on the months' boundaries.
 BEGIN;
-SELECT plan(38);
+SELECT plan(39);
 \ir helpers.psql
 
 -- The months (YYYY-MM) queued for an account, and its report mails.
@@ -133,6 +133,9 @@ SELECT is(mail.queue_reports(NULL, '2026-03-11T12:00:00Z'), 0, 'by hand again: n
 SELECT mail.queue_reports('2026-02-01', '2026-03-11T12:00:00Z') AS ignored \gset
 SELECT is(pg_temp.months('tap19_fay'), '2026-02 2026-03', 'a past month by hand: fay''s February (by hand is as asked)');
 SELECT is(mail.queue_report(:ann, '2026-02-01'), NULL, 'mail.queue_report of a month already queued: NULL');
+UPDATE auth.accounts SET disabled_at = now() WHERE id = :bob;
+SELECT is(mail.queue_report(:bob, '2026-01-01'), NULL, 'a disabled account gets no report (as it gets no digest)');
+UPDATE auth.accounts SET disabled_at = NULL WHERE id = :bob;
 
 -- A change of format takes effect at the next month.
 UPDATE tracking.preferences SET report_format = 'none' WHERE account_id = (SELECT id FROM auth.accounts WHERE username::text = 'Tap19_Eve');
