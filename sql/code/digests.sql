@@ -67,13 +67,13 @@ BEGIN
     WITH due AS MATERIALIZED (
       SELECT a.id, a.email::text AS email, a.username::text AS username, a.display_name, d.today, d.period_start
         FROM auth.accounts a
-        LEFT JOIN tracking.preferences p ON p.account_id = a.id
-        CROSS JOIN LATERAL (SELECT at_time AT TIME ZONE coalesce(p.timezone, 'UTC') AS local) l
+        CROSS JOIN LATERAL tracking.account_preferences(a.id) p
+        CROSS JOIN LATERAL (SELECT at_time AT TIME ZONE p.timezone AS local) l
         CROSS JOIN LATERAL (SELECT l.local::date AS today,
                                    CASE queue_digests.period WHEN 'daily' THEN l.local::date
                                         ELSE date_trunc('week', l.local)::date END AS period_start) d
        WHERE a.email_confirmed_at IS NOT NULL AND a.disabled_at IS NULL
-         AND coalesce(p.notification, 'weekly') = queue_digests.period
+         AND p.notification = queue_digests.period
          AND (queue_digests.by_hand
               OR (mail.digest_morning(l.local) AND (queue_digests.period = 'daily' OR extract(isodow FROM l.local) = 1)))
          AND NOT EXISTS (SELECT 1 FROM mail.outbox o

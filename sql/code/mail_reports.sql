@@ -33,12 +33,12 @@ DECLARE
   v_id bigint;
 BEGIN
   SELECT x.id, x.username::text AS username, x.display_name, x.email::text AS email,
-         coalesce(p.report_format, 'html') AS format, coalesce(p.timezone, 'UTC') AS tz
+         p.report_format AS format, p.timezone AS tz
     INTO a
     FROM auth.accounts x
-    LEFT JOIN tracking.preferences p ON p.account_id = x.id
+   CROSS JOIN LATERAL tracking.account_preferences(x.id) p
    WHERE x.id = queue_report.account_id AND x.email_confirmed_at IS NOT NULL AND x.disabled_at IS NULL
-     AND coalesce(p.report_format, 'html') IN ('html', 'pdf');
+     AND p.report_format IN ('html', 'pdf');
   IF NOT FOUND OR queue_report.month IS NULL OR extract(day FROM queue_report.month) <> 1 THEN
     RETURN NULL;
   END IF;
@@ -82,12 +82,12 @@ BEGIN
   FOR r IN
     SELECT x.id, m.month
       FROM auth.accounts x
-      LEFT JOIN tracking.preferences p ON p.account_id = x.id
+     CROSS JOIN LATERAL tracking.account_preferences(x.id) p
      CROSS JOIN LATERAL (SELECT coalesce(queue_reports.month,
-                                         date_trunc('month', queue_reports.at AT TIME ZONE coalesce(p.timezone, 'UTC'))::date)
+                                         date_trunc('month', queue_reports.at AT TIME ZONE p.timezone)::date)
                                   AS month) m
-     WHERE x.email_confirmed_at IS NOT NULL AND coalesce(p.report_format, 'html') IN ('html', 'pdf')
-       AND m.month::timestamp AT TIME ZONE coalesce(p.timezone, 'UTC') <= queue_reports.at
+     WHERE x.email_confirmed_at IS NOT NULL AND x.disabled_at IS NULL AND p.report_format IN ('html', 'pdf')
+       AND m.month::timestamp AT TIME ZONE p.timezone <= queue_reports.at
        AND NOT EXISTS (SELECT 1 FROM mail.report_months q WHERE q.account_id = x.id AND q.month = m.month)
      ORDER BY x.id
   LOOP
@@ -118,12 +118,11 @@ BEGIN
   FOR r IN
     SELECT x.id, z.last_month AS month
       FROM auth.accounts x
-      LEFT JOIN tracking.preferences p ON p.account_id = x.id
-     CROSS JOIN LATERAL (SELECT coalesce(p.timezone, 'UTC') AS tz) t
-     CROSS JOIN LATERAL (SELECT date_trunc('month', queue_due_reports.at AT TIME ZONE t.tz) AS this_month) m
+     CROSS JOIN LATERAL tracking.account_preferences(x.id) p
+     CROSS JOIN LATERAL (SELECT date_trunc('month', queue_due_reports.at AT TIME ZONE p.timezone) AS this_month) m
      CROSS JOIN LATERAL (SELECT (m.this_month - interval '1 month')::date AS last_month,
-                                m.this_month AT TIME ZONE t.tz AS last_month_end) z
-     WHERE x.email_confirmed_at IS NOT NULL AND coalesce(p.report_format, 'html') IN ('html', 'pdf')
+                                m.this_month AT TIME ZONE p.timezone AS last_month_end) z
+     WHERE x.email_confirmed_at IS NOT NULL AND x.disabled_at IS NULL AND p.report_format IN ('html', 'pdf')
        AND x.created_at < z.last_month_end
        AND NOT EXISTS (SELECT 1 FROM mail.report_months q WHERE q.account_id = x.id AND q.month = z.last_month)
      ORDER BY x.id

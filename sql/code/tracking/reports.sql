@@ -14,16 +14,25 @@ CREATE OR REPLACE FUNCTION tracking.report_formats() RETURNS text[]
 LANGUAGE sql IMMUTABLE
 RETURN ARRAY['html', 'pdf', 'none'];
 
--- The preferences JSON of an account: its row, or the defaults (weekly,
--- html, UTC) when it has none.
+-- An account's preferences as they apply: its row, or the defaults
+-- (weekly, html, UTC) when it has none (nothing is inserted at sign-up).
+-- The one place the defaults are written: the routes, the report and the
+-- digest runs read them here (a lateral call the planner inlines).
+CREATE OR REPLACE FUNCTION tracking.account_preferences(account_id bigint)
+RETURNS TABLE (notification text, report_format text, timezone text)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+  SELECT coalesce(p.notification, 'weekly'), coalesce(p.report_format, 'html'), coalesce(p.timezone, 'UTC')
+    FROM (SELECT 1) one
+    LEFT JOIN tracking.preferences p ON p.account_id = account_preferences.account_id;
+END;
+
+-- The preferences JSON of an account (tracking.account_preferences).
 CREATE OR REPLACE FUNCTION tracking.preferences_json(account_id bigint) RETURNS json
 LANGUAGE sql STABLE
 BEGIN ATOMIC
-  SELECT json_build_object('notification', coalesce(p.notification, 'weekly'),
-                           'report_format', coalesce(p.report_format, 'html'),
-                           'timezone', coalesce(p.timezone, 'UTC'))
-    FROM (SELECT 1) one
-    LEFT JOIN tracking.preferences p ON p.account_id = preferences_json.account_id;
+  SELECT json_build_object('notification', p.notification, 'report_format', p.report_format, 'timezone', p.timezone)
+    FROM tracking.account_preferences(preferences_json.account_id) p;
 END;
 
 -- The reminders of an account: its logs with an event_date from from_date
