@@ -200,7 +200,8 @@ web_test() {
       WEB_DIR="$WEB_DIST" LOG_FORMAT=console "$LOCAL_DIR/bin/gateway" >>"$dir/gateway.log" 2>&1 &
     pids=("$!" "${pids[@]}")
     wait_for_200 15 "http://127.0.0.1:$port/readyz" || { tail -20 "$dir/gateway.log" >&2; exit 1; }
+    # DB_OWNER_URL: what a DBA does by hand, a test does with psql (scripts/db role).
     cd "$WEB_SRC" && BASE_URL="http://127.0.0.1:$port" MAILPIT_URL="http://127.0.0.1:$ui" \
-      PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npx --no-install playwright test "$@"
+      DB_OWNER_URL="$(owner_url "$TEST_DB_NAME")" PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npx --no-install playwright test "$@"
   )
 }

@@ -1,4 +1,5 @@
 import { expect, type Page } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
@@ -65,4 +66,14 @@ export async function expectAccessible(page: Page): Promise<void> {
       .map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
   });
   expect(violations, `axe on ${page.url()}`).toEqual([]);
+}
+
+// An account's role, set as a DBA sets it (scripts/db role: auth.set_role as
+// the owner role, with psql; the values passed as variables, never spliced).
+export function setRole(username: string, role: 'user' | 'author' | 'admin'): void {
+  const url = process.env.DB_OWNER_URL;
+  if (!url) throw new Error('DB_OWNER_URL is not set (scripts/test web sets it)');
+  execFileSync('psql', [url, '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-v', `username=${username}`, '-v', `role=${role}`], {
+    input: "SELECT auth.set_role(:'username', :'role');",
+  });
 }
