@@ -49,7 +49,9 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
     e.retryAfter = res.headers.get('Retry-After') ?? undefined;
     if (e.retryAfter) e.message += ` Try again in ${e.retryAfter} s.`;
   }
-  if (res.status === 401 && !quiet401) onUnauthorized();
+  // INVALID_CREDENTIALS is about the password a form sent (a wrong current
+  // password), not the session: the form shows it.
+  if (res.status === 401 && !quiet401 && e.code !== 'INVALID_CREDENTIALS') onUnauthorized();
   throw new ApiFailure(e);
 }
 

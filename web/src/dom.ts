@@ -17,8 +17,11 @@ export function h<K extends keyof HTMLElementTagNameMap>(
 export interface Field {
   name: string; // the API's field name (and the key of an error's details)
   label: string;
-  type: string;
+  type: string; // an input's type, or 'select' (with options)
   autocomplete: string;
+  value?: string; // the value it starts with
+  optional?: boolean; // not marked required
+  options?: [value: string, text: string][]; // a select's choices
 }
 
 // A form of labelled inputs, each with a place for its own error under it,
@@ -31,14 +34,20 @@ export interface Form {
   busy(on: boolean): void;
 }
 
-export function makeForm(fields: Field[], button: string): Form {
+// With several forms on one page, each gets its own idPrefix, so that the
+// ids (and the labels' for) stay unique: 'f-' + idPrefix + name.
+export function makeForm(fields: Field[], button: string, idPrefix = ''): Form {
   const form = h('form', { novalidate: '' });
   const formError = h('p', { class: 'error', role: 'alert' });
-  const inputs = new Map<string, HTMLInputElement>();
+  const inputs = new Map<string, HTMLInputElement | HTMLSelectElement>();
   const errors = new Map<string, HTMLElement>();
   for (const f of fields) {
-    const id = 'f-' + f.name;
-    const input = h('input', { id, name: f.name, type: f.type, autocomplete: f.autocomplete, required: '' });
+    const id = 'f-' + idPrefix + f.name;
+    const input =
+      f.type === 'select'
+        ? h('select', { id, name: f.name, autocomplete: f.autocomplete }, ...(f.options ?? []).map(([v, t]) => h('option', { value: v }, t)))
+        : h('input', { id, name: f.name, type: f.type, autocomplete: f.autocomplete, ...(f.optional ? {} : { required: '' }) });
+    if (f.value !== undefined) input.value = f.value;
     const err = h('p', { id: id + '-error', class: 'field-error' });
     inputs.set(f.name, input);
     errors.set(f.name, err);
@@ -61,7 +70,7 @@ export function makeForm(fields: Field[], button: string): Form {
       formError.textContent = message;
       const byField: Record<string, unknown> = { ...(details ?? {}) };
       if (codeField && !(codeField in byField)) byField[codeField] = message;
-      let first: HTMLInputElement | undefined;
+      let first: HTMLInputElement | HTMLSelectElement | undefined;
       for (const [k, v] of Object.entries(byField)) {
         const input = inputs.get(k);
         if (!input || typeof v !== 'string') continue;
