@@ -3,5 +3,7 @@
 import './style.css';
 import { render } from './app';
 import './pages/auth';
+import './pages/settings';
+import './pages/admin';
 
 void render();
