@@ -51,7 +51,7 @@ ensure_tls_cert() {
 # Renders deploy/nginx/homebase.conf for this machine into $STACK_DIR/nginx:
 # homebase.conf (the placeholders filled) inside nginx.conf, whose pid file,
 # logs and temporary files are all under that folder; nothing of /etc/nginx
-# is read. HSTS lasts 5 minutes here: a browser that honours it for
+# is read; the web client is served from web/dist. HSTS lasts 5 minutes here: a browser that honours it for
 # localhost would otherwise refuse plain http://localhost:8080 (scripts/run)
 # for two years. With PROXY_AUTH_GATEWAYS (addresses, comma-separated) set,
 # homebase-proxy-auth.conf as well: its server on 127.0.0.1:$PROXY_AUTH_PORT,
@@ -75,14 +75,19 @@ render_nginx() { # http_port https_port gateway_addr...
   grep -n '@[A-Z_]*@' <(grep -hv '^#' "$dir"/homebase*.conf) >&2 && die "render_nginx: a placeholder of deploy/nginx is not filled"
   local user=""
   # As root, the workers run as Debian's www-data; they only need the
-  # temporary folders (nginx hands them over) and a path to reach them.
+  # temporary folders (nginx hands them over), the web client's files to
+  # read, and a path to reach both.
   if [[ $(id -u) -eq 0 ]]; then
     user="user www-data;"
-    local d="$dir/tmp"
-    while [[ $d != / ]]; do
-      runuser -u www-data -- test -x "$d" 2>/dev/null || chmod o+x "$d"
-      d=$(dirname "$d")
+    local d
+    for d in "$dir/tmp" "$WEB_DIST"; do
+      [[ -d $d ]] || continue
+      while [[ $d != / ]]; do
+        runuser -u www-data -- test -x "$d" 2>/dev/null || chmod o+x "$d"
+        d=$(dirname "$d")
+      done
     done
+    [[ -d $WEB_DIST ]] && chmod -R o+rX "$WEB_DIST"
   fi
   cat >"$dir/nginx.conf" <<CONF
 # Rendered by scripts/lib.sh (render_nginx) for scripts/run --stack; edit deploy/nginx/homebase.conf instead.
@@ -112,7 +117,7 @@ render_nginx_template() { # template upstream_lines http_port https_port
   awk -v servers="$2" \
     -v http="127.0.0.1:$3" -v https="127.0.0.1:$4" -v origin="https://127.0.0.1:$4" \
     -v proxyauth="127.0.0.1:$PROXY_AUTH_PORT" -v htpasswd="$HTPASSWD_FILE" \
-    -v crt="$TLS_DIR/server.crt" -v key="$TLS_DIR/server.key" -v accesslog="$dir/logs/access.log" '
+    -v crt="$TLS_DIR/server.crt" -v key="$TLS_DIR/server.key" -v accesslog="$dir/logs/access.log" -v webroot="$WEB_DIST" '
     /^[ \t]*@(PROXY_)?UPSTREAM_SERVERS@[ \t]*$/ {
       indent = $0; sub(/@.*/, "", indent)
       n = split(servers, s, "\n")
@@ -123,7 +128,7 @@ render_nginx_template() { # template upstream_lines http_port https_port
     {
       gsub(/@SERVER_NAME@/, "127.0.0.1 localhost"); gsub(/@HTTP_LISTEN@/, http); gsub(/@HTTPS_LISTEN@/, https)
       gsub(/@HTTPS_ORIGIN@/, origin); gsub(/@TLS_CERTIFICATE@/, crt); gsub(/@TLS_CERTIFICATE_KEY@/, key)
-      gsub(/@HSTS_MAX_AGE@/, "300"); gsub(/@ACCESS_LOG@/, accesslog)
+      gsub(/@HSTS_MAX_AGE@/, "300"); gsub(/@ACCESS_LOG@/, accesslog); gsub(/@WEB_ROOT@/, webroot)
       gsub(/@PROXY_AUTH_LISTEN@/, proxyauth); gsub(/@HTPASSWD_FILE@/, htpasswd)
       print
     }' "$1"

@@ -18,7 +18,11 @@
 #   - the headers of every answer (the gateways' and nginx's own: 404, 413,
 #     429, the plain-HTTP redirect, the proxy-auth server's 401):
 #     X-Content-Type-Options, Referrer-Policy, HSTS on https, a Server
-#     header without nginx's version, and a Content-Security-Policy on /api/;
+#     header without nginx's version, and a Content-Security-Policy: the
+#     API's on /api/, the web client's elsewhere;
+#   - the web client (tests/scripts/stack_web.sh): nginx serves web/dist
+#     itself, assets immutable, index.html and the app's routes no-cache,
+#     a missing asset a 404, /api/ still the gateways';
 #   - a body over 1 MiB: 413 from nginx, in the API's error shape;
 #   - beyond their bursts, 429 from nginx: POST /api/v1/sessions (GETs are
 #     not limited), PUT /api/v1/account/password, DELETE /api/v1/account
@@ -93,16 +97,20 @@ https() {
 }
 header() { sed -n "s/^$1: *//Ip" "$TMP/headers" | tr -d '\r' | head -1; }
 header_count() { grep -ci "^$1:" "$TMP/headers" || true; }
-# The headers every answer carries, after a request ($1 says which); with
-# "api" as $2, the CSP of /api/ as well, else none.
+# The headers every answer carries, after a request ($1 says which); the
+# CSP: with "api" as $2, the API's; with "http" (the plain-HTTP redirect)
+# none; else the web client's.
 CSP="default-src 'none'; frame-ancestors 'none'"
+WEB_CSP="default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 check_headers() { # what [api|plain|http]
   check "  ... $1: X-Content-Type-Options: nosniff" equal "$(header X-Content-Type-Options)" nosniff
   check "  ... $1: Referrer-Policy: no-referrer" equal "$(header Referrer-Policy)" no-referrer
   check "  ... $1: Server without a version" equal "$(header Server)" nginx
   case ${2:-plain} in
     api) check "  ... $1: Content-Security-Policy" equal "$(header Content-Security-Policy)" "$CSP" ;;
-    *) check "  ... $1: no Content-Security-Policy outside /api/" equal "$(header_count Content-Security-Policy)" 0 ;;
+    http) check "  ... $1: no Content-Security-Policy" equal "$(header_count Content-Security-Policy)" 0 ;;
+    *) check "  ... $1: the web client's Content-Security-Policy (once)" \
+         equal "$(header Content-Security-Policy) ($(header_count Content-Security-Policy))" "$WEB_CSP (1)" ;;
   esac
   if [[ ${2:-} != http ]]; then
     check "  ... $1: Strict-Transport-Security" contains "$(header Strict-Transport-Security)" "max-age="
@@ -210,6 +218,7 @@ check "  ... audit.logs has the client's IP 127.0.0.2, not nginx's or the forged
 check "  ... and so has the gateway's access log" \
   bash -c "grep -hF '$rid' '$STACK_DIR'/gateway-*.log | sed 's/\x1b\[[0-9;]*m//g' | grep -q 'client=127.0.0.2'"
 
+source "$ROOT/tests/scripts/stack_web.sh"
 source "$ROOT/tests/scripts/stack_limits.sh"
 source "$ROOT/tests/scripts/stack_mail.sh"
 
