@@ -74,7 +74,7 @@ route(
       h(
         'tr',
         { class: 'level-' + r.level.toLowerCase(), 'data-id': String(r.id) },
-        h('td', {}, h('time', { datetime: r.logged_at }, new Date(r.logged_at).toLocaleString())),
+        h('td', {}, h('time', { datetime: r.logged_at }, new Date(r.logged_at).toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'medium' }))),
         h('td', {}, r.level),
         h('td', {}, r.source),
         h('td', {}, r.message),
