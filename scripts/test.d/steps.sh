@@ -196,8 +196,11 @@ web_test() {
     start_mailer "$TEST_DB_NAME" "$smtp" "$health" "http://127.0.0.1:$port" "$dir/mailer.log" \
       LOG_FORMAT=console
     pids+=("$STARTED_PID")
+    # TRUSTED_PROXIES: each Playwright worker names an address of its own in
+    # X-Forwarded-For (web/playwright.config.ts), so the per-IP limits count
+    # each apart, as they count people.
     env DATABASE_URL="$(gateway_url "$TEST_DB_NAME")" HOST=127.0.0.1 PORT="$port" COOKIE_SECURE=false \
-      WEB_DIR="$WEB_DIST" LOG_FORMAT=console "$LOCAL_DIR/bin/gateway" >>"$dir/gateway.log" 2>&1 &
+      TRUSTED_PROXIES=127.0.0.1/32 WEB_DIR="$WEB_DIST" LOG_FORMAT=console "$LOCAL_DIR/bin/gateway" >>"$dir/gateway.log" 2>&1 &
     pids=("$!" "${pids[@]}")
     wait_for_200 15 "http://127.0.0.1:$port/readyz" || { tail -20 "$dir/gateway.log" >&2; exit 1; }
     # DB_OWNER_URL: what a DBA does by hand, a test does with psql (scripts/db role).
