@@ -161,3 +161,28 @@ test('sessions: the current one marked, one revoked elsewhere; a 401 leads to th
   await expect(page.getByRole('heading', { level: 1, name: 'Log in' })).toBeVisible();
   await ctx.close();
 });
+
+test('a 429 shows the Retry-After wait', async ({ browser }) => {
+  // A client of its own address (as web/playwright.config.ts gives each
+  // worker), so that its failed logins lock no one else out.
+  const ip = `10.255.${Math.floor(Math.random() * 256)}.${1 + Math.floor(Math.random() * 250)}`;
+  const ctx = await browser.newContext({ baseURL: test.info().project.use.baseURL, extraHTTPHeaders: { 'X-Forwarded-For': ip } });
+  const page = await ctx.newPage();
+  const nobody = fresh('nb').username; // an unknown login is counted as a known one
+  await page.goto('/login');
+  let last;
+  for (let i = 0; i < 6; i++) {
+    await page.getByLabel('Username or e-mail').fill(nobody);
+    await page.getByLabel('Password').fill('wrong password');
+    const answer = page.waitForResponse((r) => r.url().endsWith('/api/v1/sessions'));
+    await page.getByRole('button', { name: 'Log in' }).click();
+    last = await answer;
+    if (last.status() === 429) break;
+    await expect(page.getByRole('alert')).not.toBeEmpty();
+  }
+  expect(last!.status()).toBe(429);
+  const wait = last!.headers()['retry-after'];
+  expect(Number(wait)).toBeGreaterThan(0);
+  await expect(page.getByRole('alert')).toContainText(`Try again in ${wait} s.`);
+  await ctx.close();
+});
