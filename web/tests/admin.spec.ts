@@ -2,7 +2,7 @@ import { expect, test } from '@playwright/test';
 import { expectAccessible, fresh, logIn, setRole, signUp } from './helpers';
 
 test('admin: others see the API 403 message; an admin reads the audit log, filters it and pages back', async ({ page, browser }) => {
-  test.setTimeout(60_000);
+  test.setTimeout(120_000); // three axe-core runs and many pages, on a machine that may be loaded
   const base = test.info().project.use.baseURL!;
   const origin = new URL(base).origin;
 
