@@ -17,11 +17,12 @@ export function h<K extends keyof HTMLElementTagNameMap>(
 export interface Field {
   name: string; // the API's field name (and the key of an error's details)
   label: string;
-  type: string; // an input's type, or 'select' (with options)
+  type: string; // an input's type, or 'textarea', or 'select' (with options)
   autocomplete: string;
   value?: string; // the value it starts with
-  optional?: boolean; // not marked required
-  options?: [value: string, text: string][]; // a select's choices
+  required?: boolean; // true unless false
+  options?: [string, string][]; // a select's [value, text] pairs
+  step?: string; // a number input's step ('any' for decimals)
 }
 
 // A form of labelled inputs, each with a place for its own error under it,
@@ -39,14 +40,18 @@ export interface Form {
 export function makeForm(fields: Field[], button: string, idPrefix = ''): Form {
   const form = h('form', { novalidate: '' });
   const formError = h('p', { class: 'error', role: 'alert' });
-  const inputs = new Map<string, HTMLInputElement | HTMLSelectElement>();
+  const inputs = new Map<string, HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement>();
   const errors = new Map<string, HTMLElement>();
   for (const f of fields) {
     const id = 'f-' + idPrefix + f.name;
+    const attrs: Record<string, string> = { id, name: f.name, autocomplete: f.autocomplete };
+    if (f.required !== false) attrs.required = '';
     const input =
-      f.type === 'select'
-        ? h('select', { id, name: f.name, autocomplete: f.autocomplete }, ...(f.options ?? []).map(([v, t]) => h('option', { value: v }, t)))
-        : h('input', { id, name: f.name, type: f.type, autocomplete: f.autocomplete, ...(f.optional ? {} : { required: '' }) });
+      f.type === 'textarea'
+        ? h('textarea', attrs)
+        : f.type === 'select'
+          ? h('select', attrs, ...(f.options ?? []).map(([v, t]) => h('option', { value: v }, t)))
+          : h('input', { ...attrs, type: f.type, ...(f.step ? { step: f.step } : {}) });
     if (f.value !== undefined) input.value = f.value;
     const err = h('p', { id: id + '-error', class: 'field-error' });
     inputs.set(f.name, input);
@@ -70,7 +75,7 @@ export function makeForm(fields: Field[], button: string, idPrefix = ''): Form {
       formError.textContent = message;
       const byField: Record<string, unknown> = { ...(details ?? {}) };
       if (codeField && !(codeField in byField)) byField[codeField] = message;
-      let first: HTMLInputElement | HTMLSelectElement | undefined;
+      let first: HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement | undefined;
       for (const [k, v] of Object.entries(byField)) {
         const input = inputs.get(k);
         if (!input || typeof v !== 'string') continue;

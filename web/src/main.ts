@@ -5,5 +5,8 @@ import { render } from './app';
 import './pages/auth';
 import './pages/settings';
 import './pages/admin';
+import './pages/trackers';
+import './pages/goals';
+import './pages/report';
 
 void render();

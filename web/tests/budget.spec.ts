@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
@@ -21,4 +21,20 @@ test('first load: JS+CSS ≤ 60 kB gzipped', () => {
   }
   console.log(`  first load: ${total} B gzipped of ${budget}`);
   expect(total).toBeLessThanOrEqual(budget);
+});
+
+// uPlot and its CSS load only on a page with a chart (a dynamic import()):
+// none of the first-load files holds its code, which is in a chunk of its own.
+test('first load: no uPlot (the chart is a separate chunk)', () => {
+  const dist = join(import.meta.dirname, '..', 'dist');
+  const index = readFileSync(join(dist, 'index.html'), 'utf8');
+  const first = [...index.matchAll(/<(?:script[^>]*\ssrc|link[^>]*\shref)="\/([^"]+\.(?:js|css))"/g)].map((m) => m[1]);
+  // uPlot's own class names: in its code ('u-over') and in its CSS ('.uplot').
+  const isUplot = (f: string) => /u-over|\.uplot\b/.test(readFileSync(join(dist, f), 'utf8'));
+  expect(first.filter(isUplot), 'first-load files with uPlot in them').toEqual([]);
+  const all = readdirSync(join(dist, 'assets')).map((f) => `assets/${f}`);
+  const chunks = all.filter(isUplot);
+  expect(chunks.filter((f) => f.endsWith('.js')).length, 'a JS chunk holds uPlot').toBe(1);
+  expect(chunks.filter((f) => f.endsWith('.css')).length, 'a CSS file holds its styles').toBe(1);
+  console.log(`  the chart: ${chunks.join(', ')}`);
 });

@@ -43,7 +43,7 @@ route(
     const f = makeForm(
       [
         { name: 'level', label: 'Level', type: 'select', autocomplete: 'off', value: level.toUpperCase(), options: [['', 'Any'], ['DEBUG', 'Debug and above'], ['INFO', 'Info and above'], ['WARN', 'Warn and above'], ['ERROR', 'Error']] },
-        { name: 'source', label: 'Source', type: 'text', autocomplete: 'off', value: source, optional: true },
+        { name: 'source', label: 'Source', type: 'text', autocomplete: 'off', value: source, required: false },
       ],
       'Filter',
       'log-',

@@ -31,7 +31,7 @@ function section(id: string, title: string, ...children: Node[]): HTMLElement {
 function profile(account: Account): HTMLElement {
   const done = status('');
   const f = makeForm(
-    [{ name: 'display_name', label: 'Display name', type: 'text', autocomplete: 'nickname', value: account.display_name ?? '', optional: true }],
+    [{ name: 'display_name', label: 'Display name', type: 'text', autocomplete: 'nickname', value: account.display_name ?? '', required: false }],
     'Save name',
     'profile-',
   );

@@ -1,0 +1,80 @@
+// What the tracking pages (trackers.ts, goals.ts, report.ts) share: a delete
+// button that asks first, the browser's time zone, and the conversions
+// between the API's RFC 3339 timestamps and the browser's date inputs.
+import '../tracking.css';
+import { ApiFailure } from '../api';
+import { alertBox } from '../app';
+import { h } from '../dom';
+
+export function browserZone(): string {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+}
+
+// Every IANA zone the browser knows, the browser's own and UTC always among them.
+export function zones(...also: string[]): string[] {
+  const all = new Set(typeof Intl.supportedValuesOf === 'function' ? Intl.supportedValuesOf('timeZone') : []);
+  for (const z of ['UTC', browserZone(), ...also]) all.add(z);
+  return [...all].sort();
+}
+
+const pad = (n: number) => String(n).padStart(2, '0');
+
+// A timestamp as a datetime-local input shows it (the browser's time zone).
+export function toLocalInput(iso: string | null): string {
+  if (!iso) return '';
+  const d = new Date(iso);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+// A datetime-local input's value as RFC 3339 (undefined when empty).
+export function fromLocalInput(v: string): string | undefined {
+  return v ? new Date(v).toISOString() : undefined;
+}
+
+// A number input's value as a JSON number (undefined when empty).
+export function num(v: string): number | undefined {
+  return v.trim() === '' ? undefined : Number(v);
+}
+
+const fmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+export function when(iso: string): HTMLTimeElement {
+  return h('time', { datetime: iso }, fmt.format(new Date(iso)));
+}
+
+// Today's date in the browser's time zone, YYYY-MM-DD.
+export function today(): string {
+  const d = new Date();
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}
+
+// A button that asks before it acts: "Delete" becomes the question with
+// "Yes, delete" and "Cancel"; the answer's error shows beside them.
+export function confirmButton(label: string, question: string, act: () => Promise<void>): HTMLElement {
+  const box = h('div', { class: 'confirm' });
+  const alert = alertBox();
+  const start = h('button', { type: 'button' }, label);
+  const ask = () => {
+    const yes = h('button', { type: 'button', class: 'danger' }, `Yes, ${label.toLowerCase()}`);
+    const no = h('button', { type: 'button' }, 'Cancel');
+    no.addEventListener('click', () => {
+      box.replaceChildren(start);
+      start.focus();
+    });
+    yes.addEventListener('click', async () => {
+      alert.clear();
+      yes.disabled = true;
+      try {
+        await act();
+      } catch (e) {
+        if (!(e instanceof ApiFailure)) throw e;
+        alert.show(e);
+        yes.disabled = false;
+      }
+    });
+    box.replaceChildren(h('div', { role: 'group', 'aria-label': question }, h('p', {}, question), yes, ' ', no), alert.el);
+    yes.focus();
+  };
+  start.addEventListener('click', ask);
+  box.append(start);
+  return box;
+}
