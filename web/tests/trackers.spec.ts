@@ -186,6 +186,14 @@ test('tracker pages pass axe-core, also with a form error shown', async ({ page 
   await expect(page.getByLabel('Value (h)')).toHaveAttribute('aria-invalid', 'true');
   await expect(page.locator('#log-new-value-error')).not.toBeEmpty();
   await expectAccessible(page);
+  // A time zone the API does not know (from a link): its reason shown, no chart.
+  await page.goto(`${new URL(page.url()).pathname}?bucket=week&tz=Mars/Olympus_Mons`);
+  await expect(page.getByLabel('Time zone')).toHaveValue('Mars/Olympus_Mons');
+  await expect(page.getByRole('alert').filter({ hasText: 'the time zone must be an IANA time zone' })).toBeVisible();
+  await expect(page.locator('table.series')).toHaveCount(0);
+  await page.getByLabel('Time zone').selectOption('UTC');
+  await expect(page.getByRole('img', { name: /per week.*in UTC/ }).locator('canvas').first()).toBeVisible();
+  await expect(page.getByRole('alert').filter({ hasText: 'time zone' })).toHaveCount(0);
   await page.goto('/trackers');
   await expectAccessible(page);
 });

@@ -5,7 +5,7 @@
 import { api, ApiFailure } from '../api';
 import { alertBox, go, link, onSubmit, page, route } from '../app';
 import { h, makeForm } from '../dom';
-import { browserZone, today } from './tracking';
+import { browserZone, explain, today } from './tracking';
 
 interface Report {
   month: string;
@@ -51,14 +51,14 @@ route(
             ...row('Trackers', String(r.total_trackers)),
             ...row('Logs dated this month', String(r.total_logs)),
             ...row('Logs written this month', String(r.logs_created_this_month)),
-            ...row('Most used tracker', ...(r.most_used_tracker ? [link(`/trackers/${r.most_used_tracker.id}`, r.most_used_tracker.name), ` (${r.most_used_tracker.count} logs)`] : ['none'])),
+            ...row('Most used tracker', ...(r.most_used_tracker ? [link(`/trackers/${r.most_used_tracker.id}`, r.most_used_tracker.name), ` (${r.most_used_tracker.count} ${r.most_used_tracker.count === 1 ? 'log' : 'logs'})`] : ['none'])),
             ...row('Most frequent emotion', r.frequent_emotional_state ?? 'none'),
             ...row('Logins', String(r.logged_in)),
           ),
         );
       } catch (e) {
         if (!(e instanceof ApiFailure) || e.error.status !== 422) throw e;
-        f.showError(e.error.message, e.error.details);
+        f.showError(e.error.details && 'month' in e.error.details ? e.error.message : explain(e), e.error.details);
       }
     };
     const loadReminders = async () => {

@@ -5,7 +5,7 @@
 import { api } from '../api';
 import { alertBox, go, link, onSubmit, page, route } from '../app';
 import { h, makeForm, type Field } from '../dom';
-import { browserZone, confirmButton, fromLocalInput, num, toLocalInput, when, zones } from './tracking';
+import { browserZone, confirmButton, explain, fromLocalInput, num, toLocalInput, when, zones } from './tracking';
 
 interface Tracker {
   id: number;
@@ -142,7 +142,11 @@ route(
       try {
         ({ series } = await api<{ series: Bucket[] }>('GET', `${base}/series?bucket=${encodeURIComponent(bucket.select.value)}&tz=${encodeURIComponent(tz.select.value)}`));
       } catch (e) {
-        chartAlert.show(e);
+        if (n !== drawn) return;
+        chartAlert.el.textContent = explain(e);
+        figure.replaceChildren();
+        figure.setAttribute('aria-label', `Chart of ${t.name}: not drawn`);
+        tableWrap.replaceChildren();
         return;
       }
       if (n !== drawn) return;

@@ -47,6 +47,16 @@ export function today(): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
 }
 
+// An error's message with the reasons its details give, for an error about
+// something that is not a form's field (the time zone of a chart or a report).
+export function explain(e: unknown): string {
+  if (!(e instanceof ApiFailure)) throw e;
+  const why = Object.entries(e.error.details ?? {})
+    .filter(([, v]) => typeof v === 'string')
+    .map(([k, v]) => `${k === 'tz' ? 'the time zone' : k} ${v}`);
+  return why.length ? `${e.error.message}: ${why.join('; ')}` : e.error.message;
+}
+
 // A button that asks before it acts: "Delete" becomes the question with
 // "Yes, delete" and "Cancel"; the answer's error shows beside them.
 export function confirmButton(label: string, question: string, act: () => Promise<void>): HTMLElement {
