@@ -228,3 +228,25 @@ test('trackers: reachable by URL, back and forward work; the login comes first',
   await expect(page.getByRole('heading', { level: 1, name: 'Water' })).toBeVisible();
   await expect(page.getByRole('img', { name: /^Chart of Water/ }).locator('canvas').first()).toBeVisible();
 });
+
+test('a 401 from a call (the session ended elsewhere) leads to the login page, and back after it', async ({ page }) => {
+  const u = fresh('tu');
+  await signUp(page, u);
+  await logIn(page, u.username, u.password);
+  await expect(page.getByText(`Signed in as ${u.username}`)).toBeVisible();
+  await createTracker(page, 'Tea', 'numerical', 'cups');
+  const here = new URL(page.url()).pathname;
+  // The session ends (a logout with the same cookie, as from another tab); the page does not know yet.
+  const out = await page.request.delete('/api/v1/session', { headers: { Origin: new URL(page.url()).origin } });
+  expect(out.status()).toBe(204);
+  await page.getByLabel('Value (cups)').fill('2');
+  await page.getByRole('button', { name: 'Add log' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Log in' })).toBeVisible();
+  await expect(page).toHaveURL(new RegExp(`/login\\?next=${encodeURIComponent(here)}`));
+  await page.getByLabel('Username or e-mail').fill(u.username);
+  await page.getByLabel('Password').fill(u.password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Tea' })).toBeVisible();
+  expect(new URL(page.url()).pathname).toBe(here);
+  await expect(page.getByText('No logs yet.')).toBeVisible(); // the refused log was not written
+});
