@@ -16,6 +16,7 @@ async function addEntry(page: Page, amount: string, note = ''): Promise<void> {
 }
 
 test("a goal's bar at the right percent: target 10, entries adding to 4 → 40 %", async ({ page }) => {
+  test.slow(); // many steps, axe-core runs: three times the timeout on a busy machine
   await newAccount(page);
   await page.goto('/goals');
   await expect(page.getByText('No goals yet')).toBeVisible();
@@ -130,6 +131,7 @@ test('a goal and its entry with the keyboard alone', async ({ page }) => {
 });
 
 test('goal pages pass axe-core, also with a form error shown; back and forward work', async ({ page }) => {
+  test.slow(); // many steps, axe-core runs: three times the timeout on a busy machine
   await newAccount(page);
   await page.goto('/goals');
   await expectAccessible(page);

@@ -13,6 +13,7 @@ const def = (page: Page, term: string) => page.locator(`.report dt:text-is("${te
 const dateIn = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10);
 
 test("the monthly report shows the month's figures, another month's, and the reminders due", async ({ page }) => {
+  test.slow(); // many steps, axe-core runs: three times the timeout on a busy machine
   const u = fresh('rp');
   await signUp(page, u);
   await logIn(page, u.username, u.password);

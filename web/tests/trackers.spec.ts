@@ -45,6 +45,7 @@ function monday(date: string): string {
 const row = (page: Page, name: string) => page.locator('table.series tr', { has: page.getByRole('rowheader', { name, exact: true }) }).locator('td');
 
 test('a tracker chart drawn from logs, per day, week and month, with the same numbers in its table', async ({ page }) => {
+  test.slow(); // many steps, axe-core runs: three times the timeout on a busy machine
   await newAccount(page);
   const id = await createTracker(page, 'Running', 'numerical', 'km');
   await expect(page.getByLabel('Time zone')).toHaveValue(zone); // the browser's
@@ -110,6 +111,7 @@ test('a tracker chart drawn from logs, per day, week and month, with the same nu
 });
 
 test('logs are edited and deleted, the tracker edited and deleted, each delete asked first', async ({ page }) => {
+  test.slow(); // many steps, axe-core runs: three times the timeout on a busy machine
   await newAccount(page);
   const id = await createTracker(page, 'Journal', 'note');
   await expect(page.getByLabel('Show', { exact: true })).toHaveCount(0); // a note tracker counts its logs only
@@ -172,6 +174,7 @@ test('logs are edited and deleted, the tracker edited and deleted, each delete a
 });
 
 test('tracker pages pass axe-core, also with a form error shown', async ({ page }) => {
+  test.slow(); // many steps, axe-core runs: three times the timeout on a busy machine
   await newAccount(page);
   await page.goto('/trackers');
   await expect(page.getByRole('heading', { level: 1, name: 'Trackers' })).toBeVisible();
