@@ -253,3 +253,39 @@ test('a 401 from a call (the session ended elsewhere) leads to the login page, a
   expect(new URL(page.url()).pathname).toBe(here);
   await expect(page.getByText('No logs yet.')).toBeVisible(); // the refused log was not written
 });
+
+test("the tracking pages and the chart run under the production CSP (default-src 'self')", async ({ page }) => {
+  test.slow();
+  // The documents get the header nginx sends (scripts/run --stack); a violation is logged.
+  await page.route(
+    (url) => !url.pathname.startsWith('/api/'),
+    async (route) => {
+      if (!route.request().isNavigationRequest()) return route.continue();
+      const response = await route.fetch();
+      await route.fulfill({ response, headers: { ...response.headers(), 'content-security-policy': "default-src 'self'; frame-ancestors 'none'" } });
+    },
+  );
+  const violations: string[] = [];
+  page.on('console', (m) => {
+    if (/Content.Security.Policy|CSP violation/i.test(m.text())) violations.push(m.text());
+  });
+  await page.addInitScript(() =>
+    document.addEventListener('securitypolicyviolation', (e) => console.log(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`)),
+  );
+  await newAccount(page);
+  const id = await createTracker(page, 'Strict', 'numerical', 'g');
+  await post(page, `/trackers/${id}/logs`, { value: 7 });
+  await page.reload();
+  const canvas = page.getByRole('img', { name: /^Chart of Strict/ }).locator('canvas').first();
+  await expect(canvas).toBeVisible();
+  await expect(row(page, localToday())).toHaveText(['1', '7', '7', '7', '7']);
+  // uPlot's style sheet is loaded (a <link>, not a <style>): its overlay is positioned by it.
+  await expect(page.locator('.u-over')).toHaveCSS('position', 'absolute');
+  await page.getByLabel('Per', { exact: true }).selectOption('month');
+  await expect(page.getByRole('img', { name: /per month/ }).locator('canvas').first()).toBeVisible();
+  for (const path of ['/trackers', '/goals', '/report']) {
+    await page.goto(path);
+    await expect(page.getByRole('heading', { level: 1 })).toBeVisible();
+  }
+  expect(violations).toEqual([]);
+});
