@@ -220,7 +220,16 @@ test('trackers: reachable by URL, back and forward work; the login comes first',
   await page.goto('/trackers');
   await expect(page.getByRole('heading', { level: 1, name: 'Log in' })).toBeVisible();
   await newAccount(page);
-  await createTracker(page, 'Water', 'numerical', 'l');
+  const id = await createTracker(page, 'Water', 'numerical', 'l');
+  // 21 logs: a page of 20, then the older one.
+  for (let i = 1; i <= 21; i++) await post(page, `/trackers/${id}/logs`, { value: i, logged_at: new Date(Date.now() - i * 60_000).toISOString() });
+  await page.reload();
+  await expect(page.locator('li.log')).toHaveCount(20);
+  await expect(page.locator('li.log').first()).toContainText('1 l');
+  await page.getByRole('button', { name: 'Older logs' }).click();
+  await expect(page.locator('li.log')).toHaveCount(21);
+  await expect(page.locator('li.log').last()).toContainText('21 l');
+  await expect(page.getByRole('button', { name: 'Older logs' })).toBeHidden();
   await page.getByRole('link', { name: 'All trackers' }).click();
   await expect(page.getByRole('heading', { level: 1, name: 'Trackers' })).toBeVisible();
   await page.getByRole('link', { name: 'Water' }).click();

@@ -155,6 +155,7 @@ route(
           }));
           said.textContent = 'Entry saved.';
           await refresh();
+          said.focus(); // the edited entry's item is drawn anew
         });
         li.replaceChildren(h('h3', {}, 'Edit entry'), f.form);
         f.form.querySelector<HTMLElement>('input, textarea')?.focus();

@@ -133,6 +133,7 @@ route(
     const chartAlert = alertBox();
     let drawn = 0;
     const loadChart = async () => {
+      if (!figure.isConnected) return; // another page shows now: its URL stays
       const n = ++drawn;
       chartAlert.clear();
       const q = new URLSearchParams({ bucket: bucket.select.value, tz: tz.select.value });
@@ -236,9 +237,9 @@ route(
             logged_at: v.logged_at === was ? undefined : fromLocalInput(v.logged_at),
           });
           l = log;
-          view();
           said.textContent = 'Log saved.';
-          void refresh();
+          await refresh();
+          said.focus(); // the edited log's item is drawn anew
         });
         li.replaceChildren(h('h3', {}, 'Edit log'), f.form);
         f.form.querySelector<HTMLElement>('input, textarea, select')?.focus();
