@@ -201,7 +201,7 @@ test('tracker pages pass axe-core, also with a form error shown', async ({ page 
   await expectAccessible(page);
 });
 
-test('a tracker on a phone (375 px): no horizontal scroll, the chart fits', async ({ page }) => {
+test('a tracker on a phone (375 px): no horizontal scroll, the chart fits; nor on the other tracking pages', async ({ page }) => {
   await page.setViewportSize({ width: 375, height: 740 });
   await newAccount(page);
   const id = await createTracker(page, 'A tracker with a rather long name on a phone', 'numerical', 'steps');
@@ -212,7 +212,17 @@ test('a tracker on a phone (375 px): no horizontal scroll, the chart fits', asyn
   expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
   const box = await page.locator('.chart canvas').first().boundingBox();
   expect(box!.x + box!.width).toBeLessThanOrEqual(375);
-  await page.goto('/trackers');
+  for (const path of ['/trackers', '/goals', '/report']) {
+    await page.goto(path);
+    await expect(page.getByRole('heading', { level: 1 })).toBeVisible();
+    expect(await page.evaluate(() => document.documentElement.scrollWidth), path).toBeLessThanOrEqual(375);
+  }
+  // A chart drawn wide follows the window when it narrows.
+  await page.setViewportSize({ width: 1000, height: 740 });
+  await page.goto(`/trackers/${id}`);
+  await expect.poll(async () => (await page.locator('.chart canvas').first().boundingBox())?.width ?? 0).toBeGreaterThan(500);
+  await page.setViewportSize({ width: 375, height: 740 });
+  await expect.poll(async () => (await page.locator('.chart canvas').first().boundingBox())?.width ?? 999).toBeLessThanOrEqual(343);
   expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
 });
 
