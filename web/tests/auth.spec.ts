@@ -126,6 +126,7 @@ test('log in and log out with the keyboard alone', async ({ page }) => {
 });
 
 test('every page passes axe-core (no serious or critical violation)', async ({ page }) => {
+  test.slow(); // nine axe-core runs: three times the timeout on a busy machine
   const u = fresh('ax');
   const paths = ['/', '/signup', '/login', '/forgot-password', '/confirm-email?token=x', '/reset-password?token=x', '/no-such-page'];
   for (const p of paths) {
