@@ -8,5 +8,7 @@ import './pages/admin';
 import './pages/trackers';
 import './pages/goals';
 import './pages/report';
+import './pages/blog';
+import './pages/feed';
 
 void render();

@@ -77,3 +77,21 @@ export function setRole(username: string, role: 'user' | 'author' | 'admin'): vo
     input: "SELECT auth.set_role(:'username', :'role');",
   });
 }
+
+// A call to the API from the page (same origin, its session cookie), as the
+// app makes it: for a test's setup, e.g. many posts at once.
+export async function callApi(page: Page, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  return page.evaluate(
+    async ([m, p, b]) => {
+      const r = await fetch('/api/v1' + p, {
+        method: m,
+        credentials: 'same-origin',
+        headers: b === undefined ? {} : { 'Content-Type': 'application/json' },
+        body: b === undefined ? undefined : JSON.stringify(b),
+      });
+      const text = await r.text();
+      return { status: r.status, json: text ? JSON.parse(text) : null };
+    },
+    [method, path, body] as const,
+  );
+}
