@@ -78,9 +78,11 @@ function activityView(a: Activity, opts: { onDeleted: (a: Activity) => void; onC
   };
   const toggle = (label: string, state: Map<string, boolean>, on: () => Promise<void>, off: () => Promise<void>) => {
     const b = h('button', { type: 'button', 'aria-pressed': String(state.get(key(a.uuid)) ?? false) }, label);
+    let busy = false; // not disabled while busy: that would take the focus away
     b.addEventListener('click', async () => {
+      if (busy) return;
+      busy = true;
       alert.clear();
-      b.disabled = true;
       const pressed = b.getAttribute('aria-pressed') === 'true';
       try {
         await (pressed ? off() : on());
@@ -90,7 +92,7 @@ function activityView(a: Activity, opts: { onDeleted: (a: Activity) => void; onC
       } catch (e) {
         alert.show(e);
       } finally {
-        b.disabled = false;
+        busy = false;
       }
     });
     return b;
@@ -206,6 +208,7 @@ route('/feed', async ({ query }) => {
       f.form.reset();
       shown.add(activity, true);
       shown.note.textContent = 'Posted.';
+      f.form.querySelector('textarea')?.focus(); // ready for the next one
     });
     parts.push(f.form);
   } else if (!me) {
@@ -256,6 +259,7 @@ route('/feed/:uuid', async ({ params }) => {
     onSubmit(f, async (v) => {
       const { activity: reply } = await api<{ activity: Activity }>('POST', `/activities/${encodeURIComponent(uuid)}/replies`, { message: v.message });
       f.form.reset();
+      f.form.querySelector('textarea')?.focus();
       if (!next) shown.add(reply);
       shown.note.textContent = next ? 'Replied: your reply is at the end of the thread.' : 'Replied.';
       await refreshRoot();
