@@ -12,6 +12,7 @@ async function account(page: Page, prefix: string, role: 'user' | 'author' | 'ad
 }
 
 test('an author writes, edits and deletes a post; a reader reads it; a plain user may not change it', async ({ page, browser }) => {
+  test.slow(); // two accounts, many steps
   await account(page, 'bw', 'author');
   const title = `Post ${fresh('t').username}`;
 
@@ -173,8 +174,10 @@ test('the list pages with "Older posts", and back and forward return to each pag
   // Older pages until the first post is shown (other tests may write beside this one).
   let pages = 1;
   while ((await page.getByRole('link', { name: `${tag} number 1`, exact: true }).count()) === 0 && pages < 5) {
+    const top = (await page.locator('.posts article h2').first().textContent())!;
     await page.getByRole('link', { name: 'Older posts' }).click();
     await expect(page).toHaveURL(/\/blog\?before=/);
+    await expect(page.locator('.posts article h2').first()).not.toHaveText(top); // the next page is shown
     pages++;
   }
   await expect(page.getByRole('link', { name: `${tag} number 1`, exact: true })).toBeVisible();
@@ -230,6 +233,7 @@ test('write a post with the keyboard alone', async ({ page }) => {
 });
 
 test('the blog pages pass axe-core, with an error shown too', async ({ page }) => {
+  test.slow(); // axe-core runs seven times
   await page.goto('/blog');
   await expect(page.getByRole('heading', { level: 1, name: 'Blog' })).toBeVisible();
   await expectAccessible(page);

@@ -18,6 +18,7 @@ async function post(page: Page, message: string): Promise<string> {
 }
 
 test('post, like, repost, reply and delete: the counts change on the page without a reload', async ({ page, browser }) => {
+  test.slow(); // two accounts, many steps
   const me = await account(page, 'fa');
   const message = `Hello from ${me}`;
   await page.getByRole('link', { name: 'Feed' }).click();
@@ -193,9 +194,11 @@ test('the feed pages with "Older"; back and forward', async ({ page }) => {
   const first = await page.locator('article.activity .message').allTextContents();
   let pages = 1;
   while ((await item(page, `${me} item 1.`).count()) === 0 && pages < 5) {
+    const top = (await page.locator('article.activity .message').first().textContent())!;
     await page.getByRole('link', { name: 'Older' }).click();
     await expect(page).toHaveURL(/\/feed\?before=/);
     await expect(page.getByRole('heading', { level: 2, name: 'Older activities' })).toBeVisible();
+    await expect(page.locator('article.activity .message').first()).not.toHaveText(top); // the next page is shown
     pages++;
   }
   await expect(item(page, `${me} item 1.`)).toBeVisible();
@@ -213,6 +216,20 @@ test('the feed pages with "Older"; back and forward', async ({ page }) => {
   for (let i = 0; i < pages; i++) await page.goBack();
   await expect(page).toHaveURL(/\/feed$/);
   await expect(item(page, `${me} item 21.`)).toBeVisible();
+});
+
+test('a long thread pages with "More replies"', async ({ page }) => {
+  const me = await account(page, 'ft');
+  // 22 writes: the limit is 30 a minute per account (activity_account).
+  const root = await post(page, `${me} thread root.`);
+  for (let i = 1; i <= 21; i++) expect((await callApi(page, 'POST', `/activities/${root}/replies`, { message: `reply ${i}.` })).status).toBe(201);
+  await page.goto(`/feed/${root}`);
+  await expect(page.getByRole('heading', { level: 2, name: '21 replies' })).toBeVisible();
+  await expect(page.locator('.activities article.activity')).toHaveCount(20);
+  await page.getByRole('button', { name: 'More replies' }).click();
+  await expect(page.locator('.activities article.activity')).toHaveCount(21);
+  await expect(page.locator('.activities article.activity .message')).toHaveText(Array.from({ length: 21 }, (_, i) => `reply ${i + 1}.`));
+  await expect(page.getByRole('button', { name: 'More replies' })).toBeHidden();
 });
 
 test('post and like with the keyboard alone', async ({ page }) => {
@@ -271,6 +288,7 @@ test('the feed on a phone (375 px): no horizontal scrolling', async ({ page }) =
 });
 
 test('the feed pages pass axe-core, with an error shown too', async ({ page }) => {
+  test.slow(); // axe-core runs nine times
   await page.goto('/feed');
   await expect(page.getByRole('heading', { level: 1, name: 'Feed' })).toBeVisible();
   await expectAccessible(page);

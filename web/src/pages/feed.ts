@@ -39,20 +39,20 @@ interface View {
   el: HTMLElement;
   update(a: Activity): void; // shows the counts of a fresher copy
 }
-function activityView(a: Activity, opts: { onDeleted: (a: Activity) => void; onChanged?: (a: Activity) => void; inThread?: boolean }): View {
+function activityView(a: Activity, opts: { onDeleted: (a: Activity) => void; onChanged?: (a: Activity) => void; inThread?: boolean; underParent?: boolean }): View {
   const article = h('article', { class: 'activity' });
   const name = a.author.display_name || a.author.handle;
   const head = h('p', { class: 'activity-head' }, h('strong', {}, name), ' ', link(`/users/${encodeURIComponent(a.author.handle)}`, '@' + a.author.handle), ' · ', when(a.created_at));
   const message = h('p', { class: 'message' }, a.message);
   article.append(head);
-  if (a.reply_to_activity_uuid) article.append(h('p', { class: 'meta' }, link(`/feed/${a.reply_to_activity_uuid}`, 'In reply to an activity')));
+  if (a.reply_to_activity_uuid && !opts.underParent) article.append(h('p', { class: 'meta' }, link(`/feed/${a.reply_to_activity_uuid}`, 'In reply to an activity')));
   article.append(message);
   if (a.expires_at) article.append(h('p', { class: 'meta' }, 'Expires ', when(a.expires_at)));
 
   const counts = h('p', { class: 'counts' });
   const showCounts = (x: Activity) => {
     counts.replaceChildren(
-      link(`/feed/${x.uuid}`, plural(x.replies_count, 'reply', 'replies')),
+      opts.inThread ? h('span', {}, plural(x.replies_count, 'reply', 'replies')) : link(`/feed/${x.uuid}`, plural(x.replies_count, 'reply', 'replies')),
       ' · ',
       h('span', {}, plural(x.likes_count, 'like', 'likes')),
       ' · ',
@@ -155,17 +155,18 @@ function activityView(a: Activity, opts: { onDeleted: (a: Activity) => void; onC
 }
 
 // A list of activities, with a status line that says what changed.
-function activityList(items: Activity[], empty: string, onRemoved?: () => void) {
+function activityList(items: Activity[], empty: string, opts: { onRemoved?: () => void; underParent?: boolean } = {}) {
   const list = h('ul', { class: 'activities' });
   const note = status(items.length ? '' : empty);
   const add = (a: Activity, first = false) => {
     const li = h('li', {});
     li.append(
       activityView(a, {
+        underParent: opts.underParent,
         onDeleted: () => {
           li.remove();
           note.textContent = 'Deleted.';
-          onRemoved?.();
+          opts.onRemoved?.();
         },
       }).el,
     );
@@ -237,7 +238,7 @@ route('/feed/:uuid', async ({ params }) => {
     setHeading(fresh);
     root.update(fresh);
   };
-  const shown = activityList(replies.replies, 'No replies yet.', () => void refreshRoot().catch(() => {}));
+  const shown = activityList(replies.replies, 'No replies yet.', { underParent: true, onRemoved: () => void refreshRoot().catch(() => {}) });
   const more = h('button', { type: 'button' }, 'More replies');
   const moreAlert = alertBox();
   more.hidden = !next;
