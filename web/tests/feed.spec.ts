@@ -321,3 +321,29 @@ test('the feed pages pass axe-core, with an error shown too', async ({ page }) =
   await expect(page.getByRole('heading', { level: 1, name: '@' + me })).toBeVisible();
   await expectAccessible(page);
 });
+
+test('a 401 on an action leads to the login page, and back after logging in', async ({ page, context }) => {
+  const u = fresh('fs');
+  await signUp(page, u);
+  await logIn(page, u.username, u.password);
+  await expect(page.getByText(`Signed in as ${u.username}`)).toBeVisible();
+  const message = `Still here ${u.username}`;
+  await post(page, message);
+  await page.goto('/feed');
+  await expect(item(page, message)).toBeVisible();
+  // The session ends elsewhere (another tab logs out); this tab still shows the buttons.
+  const other = await context.newPage();
+  await other.goto('/');
+  expect((await callApi(other, 'DELETE', '/session')).status).toBe(204);
+  await other.close();
+  await item(page, message).getByRole('button', { name: 'Like' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Log in' })).toBeVisible();
+  await expect(page).toHaveURL(/\/login\?next=%2Ffeed$/);
+  await page.getByLabel('Username or e-mail').fill(u.username);
+  await page.getByLabel('Password').fill(u.password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Feed' })).toBeVisible();
+  await expect(page).toHaveURL(/\/feed$/);
+  await item(page, message).getByRole('button', { name: 'Like' }).click();
+  await expect(item(page, message).locator('.counts')).toHaveText('0 replies · 1 like · 0 reposts');
+});
