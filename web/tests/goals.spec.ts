@@ -88,7 +88,7 @@ test('a goal without a target shows its sum; goals are edited and deleted (asked
   await page.getByLabel('Target (optional)').fill('-1');
   await page.getByRole('button', { name: 'Save goal' }).click();
   await expect(page.getByLabel('Target (optional)')).toHaveAttribute('aria-invalid', 'true');
-  await expect(page.locator('#goal-target_amount-error')).not.toBeEmpty();
+  await expect(page.locator('#f-goal-target_amount-error')).not.toBeEmpty();
 
   await page.getByRole('button', { name: 'Delete goal' }).click();
   await page.getByRole('button', { name: 'Cancel' }).click();
@@ -146,7 +146,7 @@ test('goal pages pass axe-core, also with a form error shown; back and forward w
   await expectAccessible(page);
   await page.getByLabel(/^Amount/).first().fill('1e20');
   await page.getByRole('button', { name: 'Add entry' }).click();
-  await expect(page.locator('#entry-new-amount-error')).not.toBeEmpty();
+  await expect(page.locator('#f-entry-new-amount-error')).not.toBeEmpty();
   await expectAccessible(page);
   await page.getByRole('link', { name: 'All goals' }).click();
   await expect(page.getByRole('progressbar', { name: 'Progress of Save money' })).toHaveAttribute('value', '25');

@@ -65,7 +65,7 @@ test("the monthly report shows the month's figures, another month's, and the rem
   await page.getByLabel('Month').fill(next);
   await page.getByRole('button', { name: 'Show report' }).click();
   await expect(page.getByLabel('Month')).toHaveAttribute('aria-invalid', 'true');
-  await expect(page.locator('#report-month-error')).toContainText('future');
+  await expect(page.locator('#f-report-month-error')).toContainText('future');
   await expect(page.locator('.report dl')).toHaveCount(0);
   await expectAccessible(page);
 

@@ -187,7 +187,7 @@ test('tracker pages pass axe-core, also with a form error shown', async ({ page 
   await expectAccessible(page);
   await page.getByRole('button', { name: 'Add log' }).click(); // no value
   await expect(page.getByLabel('Value (h)')).toHaveAttribute('aria-invalid', 'true');
-  await expect(page.locator('#log-new-value-error')).not.toBeEmpty();
+  await expect(page.locator('#f-log-new-value-error')).not.toBeEmpty();
   await expectAccessible(page);
   // A time zone the API does not know (from a link): its reason shown, no chart.
   await page.goto(`${new URL(page.url()).pathname}?bucket=week&tz=Mars/Olympus_Mons`);
