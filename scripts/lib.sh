@@ -1,6 +1,6 @@
 # Shared by scripts/run, scripts/db, scripts/test and scripts/bench (sourced, not run):
 # the settings and URLs here, the rest in scripts/lib/, one file per topic
-# (install, cluster, replica, roles, ports, stack, pgbouncer, mail, web), sourced at the end.
+# (install, cluster, replica, roles, ports, stack, pgbouncer, mail, toxiproxy, web), sourced at the end.
 #
 # Two ways to reach PostgreSQL:
 #   - ADMIN_DATABASE_URL set: a real server; its user must be able to create roles
@@ -175,7 +175,7 @@ render_template() { # template notes NAME=value...
 }
 
 # --- the rest, by topic ---------------------------------------------------------
-for _part in install cluster replica roles ports stack pgbouncer mail web; do
+for _part in install cluster replica roles ports stack pgbouncer mail toxiproxy web; do
   source "$ROOT/scripts/lib/$_part.sh"
 done
 unset _part
