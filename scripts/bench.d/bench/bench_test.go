@@ -5,9 +5,13 @@ package main
 // scripts/test's e2e step runs these with the rest of go test ./...
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -327,7 +331,7 @@ func TestMailPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "databases=homebase_bench\nbuild=mailer\npackages=\npgbouncer=0\nmailpit=1\nports=3\nconnections=1\n"
+	want := "databases=homebase_bench\nbuild=mailer\npackages=\npgbouncer=0\nmailpit=1\ntoxiproxy=0\nports=3\nconnections=1\n"
 	if got := b.plan().String(); got != want {
 		t.Errorf("plan:\n%s\nwant:\n%s", got, want)
 	}
@@ -337,5 +341,155 @@ func TestMailPlan(t *testing.T) {
 	t.Setenv("BENCH_MAIL_BURST", "0")
 	if _, err := mailSettings(); err == nil || err.Error() != "BENCH_MAIL_BURST must be an integer >= 1 (got '0')" {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// scripts/bench session --remote [MS] (or BENCH_DB_DELAY_MS): a delay of 1
+// ms by default, toxiproxy in the plan with a port for its API and one proxy
+// per contender, the second floor's port and its 32 connections, and no (d).
+func TestRemoteSettingsAndPlan(t *testing.T) {
+	t.Setenv("ADMIN_DATABASE_URL", "")
+	t.Setenv("DB_NAME", "")
+	t.Setenv("BENCH_CURVE", "1 16 64")
+	t.Setenv("BENCH_CLIENTS", "")
+	t.Setenv("BENCH_PGBOUNCER", "")
+	t.Setenv("BENCH_DB_DELAY_MS", "")
+	loopback, err := sessionSettings(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := loopback.(*session); s.remote || !s.pgbouncer || loopback.plan().Toxiproxy {
+		t.Errorf("without --remote: remote %v, pgbouncer %v, toxiproxy %v; want a loopback run", s.remote, s.pgbouncer, loopback.plan().Toxiproxy)
+	}
+	for _, c := range []struct {
+		args  []string
+		env   string
+		delay int
+	}{
+		{[]string{"--remote"}, "", 1},
+		{[]string{"--remote", "3"}, "", 3},
+		{[]string{"--remote", "0"}, "", 0},
+		{[]string{"--remote", "--profile"}, "", 1},
+		{nil, "2", 2},
+		{nil, "0", 0},
+		{[]string{"--remote"}, "5", 5},
+		{[]string{"--remote", "4"}, "5", 4},
+	} {
+		t.Setenv("BENCH_DB_DELAY_MS", c.env)
+		b, err := sessionSettings(c.args)
+		if err != nil {
+			t.Errorf("%q, BENCH_DB_DELAY_MS=%q: %v", c.args, c.env, err)
+			continue
+		}
+		s := b.(*session)
+		if !s.remote || s.delayMS != c.delay || s.pgbouncer {
+			t.Errorf("%q, BENCH_DB_DELAY_MS=%q: remote %v, delay %d, pgbouncer %v; want remote, %d ms, no PgBouncer",
+				c.args, c.env, s.remote, s.delayMS, s.pgbouncer, c.delay)
+		}
+	}
+	t.Setenv("BENCH_DB_DELAY_MS", "")
+	b, err := sessionSettings([]string{"--remote"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := b.plan()
+	if got, want := strings.Join(p.Ports, " "), "gateway floor floor-32 toxiproxy proxy-direct proxy-gateway proxy-floor proxy-floor-32"; got != want {
+		t.Errorf("ports %q, want %q", got, want)
+	}
+	if got, want := p.Connections, 64+2*poolSize()+32; got != want {
+		t.Errorf("connections %d, want %d (64 clients, two pools of the default size and one of 32)", got, want)
+	}
+	if !strings.Contains(p.String(), "toxiproxy=1\n") || !strings.Contains(p.String(), "pgbouncer=0\n") {
+		t.Errorf("plan:\n%s", p)
+	}
+
+	for _, c := range []struct {
+		args []string
+		env  string
+	}{{[]string{"--remote", "x"}, ""}, {[]string{"--remote", "1.5"}, ""}, {[]string{"--remote", "1", "2"}, ""}} {
+		t.Setenv("BENCH_DB_DELAY_MS", c.env)
+		if _, err := sessionSettings(c.args); !errors.As(err, new(usageError)) {
+			t.Errorf("%q: err = %v, want a usage error", c.args, err)
+		}
+	}
+	t.Setenv("BENCH_DB_DELAY_MS", "-1")
+	if _, err := sessionSettings(nil); err == nil || err.Error() != "BENCH_DB_DELAY_MS must be an integer >= 0 (got '-1')" {
+		t.Errorf("BENCH_DB_DELAY_MS=-1: err = %v", err)
+	}
+	t.Setenv("BENCH_DB_DELAY_MS", "")
+	t.Setenv("ADMIN_DATABASE_URL", "postgres://admin@db.example/postgres")
+	if _, err := sessionSettings([]string{"--remote"}); err == nil || !strings.Contains(err.Error(), "local cluster only") {
+		t.Errorf("--remote with ADMIN_DATABASE_URL: err = %v", err)
+	}
+}
+
+func TestRemoteRatioLines(t *testing.T) {
+	got := ratioLine(remoteRatioName("gateway/floor", 1, 64), ratio(6036, 1583))
+	if want := "ratio gateway/floor (remote 1 ms, 64 clients) = 3.81"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	got = ratioLine(remoteRatioName("gateway/floor-32", 2, 16), ratio(6036, 3480))
+	if want := "ratio gateway/floor-32 (remote 2 ms, 16 clients) = 1.73"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// A contender's URL through its proxy: the same URL (user, password,
+// database, parameters) with the proxy's address, and the address it
+// replaced as the proxy's upstream.
+func TestThroughProxy(t *testing.T) {
+	up, got, err := throughProxy("postgres://gateway:s%40cret@127.0.0.1:56432/homebase_bench?sslmode=disable", 10123)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up != "127.0.0.1:56432" || got != "postgres://gateway:s%40cret@127.0.0.1:10123/homebase_bench?sslmode=disable" {
+		t.Errorf("throughProxy = %s, %s", up, got)
+	}
+	if up, got, err = throughProxy("postgresql://gateway@db.example/homebase", 10124); err != nil ||
+		up != "db.example:5432" || got != "postgresql://gateway@127.0.0.1:10124/homebase" {
+		t.Errorf("default port: %s, %s, %v", up, got, err)
+	}
+	for _, bad := range []string{"postgres://postgres@localhost:56432/db?host=/x/run", "mysql://x@h/db", "postgres:///db"} {
+		if _, _, err := throughProxy(bad, 1); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
+	}
+}
+
+// The requests toxiproxy's API gets: a proxy, then a latency toxic on the
+// answers (downstream) of that proxy; an answer that is not 2xx is an error.
+func TestToxiproxyRequests(t *testing.T) {
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			t.Errorf("%s %s: %v", r.Method, r.URL.Path, err)
+		}
+		b, _ := json.Marshal(body)
+		got = append(got, r.Method+" "+r.URL.Path+" "+string(b))
+		if body["name"] == "taken" {
+			http.Error(w, "proxy already exists", http.StatusConflict)
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+	}))
+	defer srv.Close()
+	tp := newToxiproxy(srv.URL)
+	ctx := context.Background()
+	if err := tp.proxy(ctx, "gateway", 10200, "127.0.0.1:56432"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tp.latency(ctx, "gateway", 1); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`POST /proxies {"enabled":true,"listen":"127.0.0.1:10200","name":"gateway","upstream":"127.0.0.1:56432"}`,
+		`POST /proxies/gateway/toxics {"attributes":{"jitter":0,"latency":1},"name":"latency","stream":"downstream","toxicity":1,"type":"latency"}`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("requests:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if err := tp.proxy(ctx, "taken", 10201, "127.0.0.1:56432"); err == nil || !strings.Contains(err.Error(), "409") {
+		t.Errorf("a 409: err = %v", err)
 	}
 }

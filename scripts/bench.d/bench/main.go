@@ -14,14 +14,15 @@
 //
 //	bench plan session|feed|series|mail [ARGS]  checks the settings and prints what
 //	                                             scripts/bench must prepare (key=value)
-//	bench session [--profile] | feed | series | mail
+//	bench session [--profile] [--remote [MS]] | feed | series | mail
 //
 // The settings are the BENCH_* variables and DB_NAME (docs/configuration.md,
 // scripts/bench --help). What scripts/bench hands over, not settings:
 // BENCH_ADMIN_URL, BENCH_OWNER_URL, BENCH_GATEWAY_URL (the gateway role's, with
 // its password) and BENCH_PGBOUNCER_URL for DB_NAME (the program derives the
 // URLs of series' second database from them), BENCH_MAILPIT and
-// BENCH_MAILER_URL (mail: Mailpit's binary, the role mailer's URL), and BENCH_PORTS, the free
+// BENCH_MAILER_URL (mail: Mailpit's binary, the role mailer's URL), BENCH_TOXIPROXY
+// (session --remote: toxiproxy's server binary), and BENCH_PORTS, the free
 // loopback ports it asked for in its plan (scripts/lib/ports.sh's free_ports:
 // the one port helper).
 //
@@ -29,8 +30,8 @@
 // needs), session.go, feed.go, series.go and mail.go (one benchmark each),
 // contender.go (what a benchmark measures: pgbench or wrk against a
 // contender, with its CPU), tools.go (running pgbench, wrk and psql, and
-// reading their output), server.go (the HTTP servers it starts) and stats.go
-// (percentiles and ratios).
+// reading their output), server.go (the HTTP servers it starts), toxiproxy.go
+// (the proxies of session --remote) and stats.go (percentiles and ratios).
 package main
 
 import (
@@ -147,6 +148,7 @@ type env struct {
 	pgbouncer string
 	mailpit   string // BENCH_MAILPIT: Mailpit's binary
 	mailer    string // BENCH_MAILER_URL: the role mailer's URL, with its password
+	toxiproxy string // BENCH_TOXIPROXY: toxiproxy's server binary
 	ports     []int
 }
 
@@ -165,6 +167,7 @@ func handover(nports int) (*env, error) {
 		pgbouncer: os.Getenv("BENCH_PGBOUNCER_URL"),
 		mailpit:   os.Getenv("BENCH_MAILPIT"),
 		mailer:    os.Getenv("BENCH_MAILER_URL"),
+		toxiproxy: os.Getenv("BENCH_TOXIPROXY"),
 	}
 	if h.admin == "" || h.owner == "" || h.gateway == "" {
 		return nil, errors.New("BENCH_ADMIN_URL, BENCH_OWNER_URL and BENCH_GATEWAY_URL are not set: run scripts/bench, not this program")

@@ -18,7 +18,10 @@ type plan struct {
 	// Mailpit: installed (scripts/lib/mail.sh's ensure_mailpit) and named
 	// in BENCH_MAILPIT, with the role mailer's URL in BENCH_MAILER_URL.
 	Mailpit bool
-	Ports   []string // what each free port is for, in BENCH_PORTS' order
+	// Toxiproxy: installed (scripts/lib/toxiproxy.sh's ensure_toxiproxy)
+	// and named in BENCH_TOXIPROXY; the program starts it.
+	Toxiproxy bool
+	Ports     []string // what each free port is for, in BENCH_PORTS' order
 	// Connections is the most the benchmark opens as the gateway role at
 	// once (pgbench's clients and the contenders' pools): scripts/bench
 	// raises the role's CONNECTION LIMIT of a local cluster to it when the
@@ -33,6 +36,7 @@ func (p plan) String() string {
 	fmt.Fprintf(&b, "packages=%s\n", strings.Join(p.Packages, " "))
 	fmt.Fprintf(&b, "pgbouncer=%d\n", map[bool]int{false: 0, true: 1}[p.PgBouncer])
 	fmt.Fprintf(&b, "mailpit=%d\n", map[bool]int{false: 0, true: 1}[p.Mailpit])
+	fmt.Fprintf(&b, "toxiproxy=%d\n", map[bool]int{false: 0, true: 1}[p.Toxiproxy])
 	fmt.Fprintf(&b, "ports=%d\n", len(p.Ports))
 	fmt.Fprintf(&b, "connections=%d\n", p.Connections)
 	return b.String()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -32,7 +33,16 @@ type session struct {
 	profileSeconds                                           int
 	pgbouncer                                                bool
 	pgbMode                                                  string
+	// remote: toxiproxy between each contender and PostgreSQL, delayMS
+	// milliseconds on each answer (--remote [MS], BENCH_DB_DELAY_MS).
+	remote  bool
+	delayMS int
 }
+
+// floor32Pool is the pool of the second floor of a remote run: a floor given
+// eight times the default pool's connections, to wait out the latency with
+// more round trips in flight rather than with batching.
+const floor32Pool = 32
 
 func sessionSettings(args []string) (benchmark, error) {
 	s := &session{pgbMode: os.Getenv("BENCH_PGBOUNCER_EXEC_MODE")}
@@ -43,14 +53,39 @@ func sessionSettings(args []string) (benchmark, error) {
 	if err := readInts(intSpec{&pgb, "BENCH_PGBOUNCER", 1, 0}, intSpec{&profile, "BENCH_PROFILE", 0, 0}); err != nil {
 		return nil, err
 	}
-	s.pgbouncer = pgb != 0 && localCluster()
 	s.profile = profile != 0
-	for _, a := range args {
-		if a != "--profile" {
-			return nil, usageError("scripts/bench session: unknown argument " + a)
+	if v := os.Getenv("BENCH_DB_DELAY_MS"); v != "" {
+		if err := readInts(intSpec{&s.delayMS, "BENCH_DB_DELAY_MS", 1, 0}); err != nil {
+			return nil, err
 		}
-		s.profile = true
+		s.remote = true
 	}
+	for i := 0; i < len(args); i++ {
+		switch args[i] {
+		case "--profile":
+			s.profile = true
+		case "--remote":
+			s.remote = true
+			if s.delayMS == 0 && os.Getenv("BENCH_DB_DELAY_MS") == "" {
+				s.delayMS = 1
+			}
+			if i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
+				i++
+				n, err := strconv.Atoi(args[i])
+				if err != nil || n < 0 || strings.Trim(args[i], "0123456789") != "" {
+					return nil, usageError("scripts/bench session --remote MS: MS must be a whole number of milliseconds >= 0 (got " + args[i] + ")")
+				}
+				s.delayMS = n
+			}
+		default:
+			return nil, usageError("scripts/bench session: unknown argument " + args[i])
+		}
+	}
+	if s.remote && !localCluster() {
+		return nil, fmt.Errorf("scripts/bench session --remote: on the local cluster only (the proxies take the place of its address)")
+	}
+	// (d) through PgBouncer is a loopback contender: not in a remote run.
+	s.pgbouncer = pgb != 0 && localCluster() && !s.remote
 	if err := readInts(intSpec{&s.profileSeconds, "BENCH_PROFILE_SECONDS", 10, 1}); err != nil {
 		return nil, err
 	}
@@ -102,6 +137,12 @@ func (s *session) plan() plan {
 	// pgbench's clients while every server's pool is open (PgBouncer's
 	// server connections are at most the pool of the gateway behind it).
 	p.Connections = max(s.clients, slices.Max(append([]int{0}, s.curve...))) + servers*poolSize()
+	if s.remote {
+		// toxiproxy's API, the second floor, and a proxy for each contender.
+		p.Toxiproxy = true
+		p.Ports = append(p.Ports, "floor-32", "toxiproxy", "proxy-direct", "proxy-gateway", "proxy-floor", "proxy-floor-32")
+		p.Connections += floor32Pool
+	}
 	return p
 }
 
@@ -183,9 +224,20 @@ func (s *session) run(ctx context.Context, h *env) error {
 	// 16, with a p99 of 4 ms instead of 13-25 ms. The floor's pool has the
 	// same default size. All stay up, idle, while the others run.
 	p := s.plan()
+	// A remote run: each contender reaches PostgreSQL through a proxy of its
+	// own, which holds each answer back delayMS milliseconds.
+	urls := map[string]string{"direct": gwCLI, "gateway": h.gateway, "floor": h.gateway, "floor-32": h.gateway}
+	if s.remote {
+		// Stopped after the contenders (deferred before them); not an HTTP contender itself.
+		var proxy servers
+		defer proxy.stopAll(10 * time.Second)
+		if urls, err = s.startProxies(ctx, h, p, &proxy, urls); err != nil {
+			return err
+		}
+	}
 	var ss servers
 	defer ss.stopAll(10 * time.Second)
-	gwEnv := []string{"DATABASE_URL=" + h.gateway, "LOG_LEVEL=warn", "COOKIE_SECURE=false", "SHUTDOWN_TIMEOUT=5s", "MAINTENANCE_INTERVAL=0"}
+	gwEnv := []string{"DATABASE_URL=" + urls["gateway"], "LOG_LEVEL=warn", "COOKIE_SECURE=false", "SHUTDOWN_TIMEOUT=5s", "MAINTENANCE_INTERVAL=0"}
 	pprofAddr, pprofNote := "", ""
 	if s.profile {
 		pprofAddr = fmt.Sprintf("127.0.0.1:%d", p.port(h, "pprof"))
@@ -201,21 +253,35 @@ func (s *session) run(ctx context.Context, h *env) error {
 	ss.add(gateway)
 	say("starting the floor on 127.0.0.1:%d (the same pool size)", p.port(h, "floor"))
 	floor, err := startServer("floor", filepath.Join(h.bin, "floor"), p.port(h, "floor"),
-		filepath.Join(h.dir, "floor.log"), "DATABASE_URL="+h.gateway)
+		filepath.Join(h.dir, "floor.log"), "DATABASE_URL="+urls["floor"])
 	if err != nil {
 		return err
 	}
 	ss.add(floor)
+	var floor32 *server
+	if s.remote {
+		say("starting a second floor on 127.0.0.1:%d (DB_POOL_SIZE=%d)", p.port(h, "floor-32"), floor32Pool)
+		if floor32, err = startServer("floor with 32 connections", filepath.Join(h.bin, "floor"), p.port(h, "floor-32"),
+			filepath.Join(h.dir, "floor-32.log"), "DATABASE_URL="+urls["floor-32"], fmt.Sprint("DB_POOL_SIZE=", floor32Pool)); err != nil {
+			return err
+		}
+		ss.add(floor32)
+	}
 	sessionWrk := func(srv *server) wrk {
 		return wrk{h: h, server: srv, path: "/api/v1/session", script: "session.lua",
 			args: []string{strconv.Itoa(s.ws), strconv.Itoa(s.sessions), strconv.Itoa(stride)}}
 	}
 	direct := &contender{name: "direct", label: "(a) direct: pgbench, api.current_session",
-		load: pgbench{h: h, script: "session.pgbench", url: gwCLI,
+		load: pgbench{h: h, script: "session.pgbench", url: urls["direct"],
 			vars: []string{fmt.Sprint("ws=", s.ws), fmt.Sprint("sessions=", s.sessions), fmt.Sprint("stride=", stride)}}}
 	gw := &contender{name: "gateway", label: "(b) gateway: wrk, GET /api/v1/session", server: gateway, load: sessionWrk(gateway)}
 	fl := &contender{name: "floor", label: "(c) floor: wrk, GET /api/v1/session", server: floor, load: sessionWrk(floor)}
 	contenders := []*contender{direct, gw, fl}
+	if floor32 != nil {
+		contenders = append(contenders, &contender{name: "floor-32", label: fmt.Sprintf("(e) floor, %d connections: wrk", floor32Pool),
+			server: floor32, load: sessionWrk(floor32)})
+	}
+	curveContenders := slices.Clone(contenders)
 	// (d): the same gateway build and pool size, its DATABASE_URL PgBouncer's
 	// (transaction pooling, started by scripts/bench), in the exec mode
 	// PgBouncer 1.18 allows (no prepared statements across transactions).
@@ -295,10 +361,11 @@ func (s *session) run(ctx context.Context, h *env) error {
 	// (a)-(c) again at each concurrency of BENCH_CURVE, alternating within
 	// each: what a change does at low load shows here, not only at 16 clients.
 	var curveRows []string
+	curveRPS := map[int]map[string]float64{}
 	for _, n := range s.curve {
 		row := fmt.Sprintf("%7d", n)
 		rps := map[string]float64{}
-		for _, c := range []*contender{direct, gw, fl} {
+		for _, c := range curveContenders {
 			say("curve: %s, %d client(s), %ds", c.name, n, s.curveSeconds)
 			ph, err := measure(c, fmt.Sprintf("curve-%d", n), n, s.curveSeconds)
 			if err != nil {
@@ -307,8 +374,12 @@ func (s *session) run(ctx context.Context, h *env) error {
 			row += fmt.Sprintf(" %10.1f %6.2f %6.2f", ph.rps, ph.p50, ph.p99)
 			rps[c.name] = ph.rps
 		}
-		curveRows = append(curveRows, row+fmt.Sprintf(" %8.2f %8.2f",
-			ratio(rps["gateway"], rps["direct"]), ratio(rps["gateway"], rps["floor"])))
+		curveRPS[n] = rps
+		row += fmt.Sprintf(" %8.2f %8.2f", ratio(rps["gateway"], rps["direct"]), ratio(rps["gateway"], rps["floor"]))
+		if s.remote {
+			row += fmt.Sprintf(" %8.2f", ratio(rps["gateway"], rps["floor-32"]))
+		}
+		curveRows = append(curveRows, row)
 	}
 
 	// --- the profile -----------------------------------------------------------
@@ -344,8 +415,17 @@ func (s *session) run(ctx context.Context, h *env) error {
 	// --- report ----------------------------------------------------------------
 	fmt.Printf("\nsession check: %d accounts, %d sessions (loaded in %.1fs), working set %d tokens\n",
 		s.accounts, s.sessions, loadS, s.ws)
-	fmt.Printf("concurrency %d, %d threads, %d rounds of %ds per phase, after %ds warm-up; last_used writes during the phases: %d\n\n",
+	fmt.Printf("concurrency %d, %d threads, %d rounds of %ds per phase, after %ds warm-up; last_used writes during the phases: %d\n",
 		s.clients, threads(s.clients), s.rounds, s.seconds, s.warmup, writes)
+	pipeline := os.Getenv("DB_PIPELINE")
+	if pipeline == "" {
+		pipeline = "unset (the gateway's default)"
+	}
+	fmt.Printf("the gateway's DB_PIPELINE: %s\n", pipeline)
+	if s.remote {
+		fmt.Printf("remote: each contender reaches PostgreSQL through a toxiproxy proxy of its own, %d ms added to each answer\n", s.delayMS)
+	}
+	fmt.Println()
 	fmt.Printf("%-50s %12s %10s %10s %10s\n", "phase", "req/s", "p50 ms", "p99 ms", "requests")
 	for _, r := range rows {
 		fmt.Println(r)
@@ -359,10 +439,20 @@ func (s *session) run(ctx context.Context, h *env) error {
 		fmt.Printf("%-50s %9.1f µs\n", strings.SplitN(c.label, ":", 2)[0], total[c.name].cpuPerRequest())
 	}
 	if len(s.curve) > 0 {
-		fmt.Printf("\ncurve: %ds per phase and contender; req/s, p50 and p99 in ms; the last two columns are req/s ratios\n", s.curveSeconds)
-		fmt.Printf("%7s %24s %24s %24s %8s %8s\n", "", "(a) direct", "(b) gateway", "(c) floor", "gateway/", "gateway/")
-		fmt.Printf("%7s %10s %6s %6s %10s %6s %6s %10s %6s %6s %8s %8s\n", "clients",
-			"req/s", "p50", "p99", "req/s", "p50", "p99", "req/s", "p50", "p99", "direct", "floor")
+		fmt.Printf("\ncurve: %ds per phase and contender; req/s, p50 and p99 in ms; the last columns are req/s ratios\n", s.curveSeconds)
+		head, sub := fmt.Sprintf("%7s", ""), fmt.Sprintf("%7s", "clients")
+		for _, c := range curveContenders {
+			head += fmt.Sprintf(" %24s", strings.SplitN(c.label, ":", 2)[0])
+			sub += fmt.Sprintf(" %10s %6s %6s", "req/s", "p50", "p99")
+		}
+		head += fmt.Sprintf(" %8s %8s", "gateway/", "gateway/")
+		sub += fmt.Sprintf(" %8s %8s", "direct", "floor")
+		if s.remote {
+			head += fmt.Sprintf(" %8s", "gateway/")
+			sub += fmt.Sprintf(" %8s", "floor-32")
+		}
+		fmt.Println(head)
+		fmt.Println(sub)
 		for _, r := range curveRows {
 			fmt.Println(r)
 		}
@@ -382,7 +472,63 @@ func (s *session) run(ctx context.Context, h *env) error {
 	}
 	fmt.Println(ratioLine("floor/gateway CPU per request", ratio(total["floor"].cpuPerRequest(), total["gateway"].cpuPerRequest())))
 	fmt.Println(ratioLine("gateway/floor", ratio(total["gateway"].rps(), total["floor"].rps())))
+	if s.remote {
+		// The last lines: at the curve's highest concurrency (the rounds'
+		// without a curve), against each floor.
+		n, rps := s.clients, map[string]float64{"gateway": total["gateway"].rps(), "floor": total["floor"].rps(),
+			"floor-32": total["floor-32"].rps()}
+		if len(s.curve) > 0 {
+			n = slices.Max(s.curve)
+			rps = curveRPS[n]
+		}
+		for _, f := range []string{"floor", "floor-32"} {
+			fmt.Println(ratioLine(remoteRatioName("gateway/"+f, s.delayMS, n), ratio(rps["gateway"], rps[f])))
+		}
+	}
 	return nil
+}
+
+// remoteRatioName names a remote run's ratio: "gateway/floor (remote 1 ms, 64 clients)".
+func remoteRatioName(name string, ms, clients int) string {
+	return fmt.Sprintf("%s (remote %d ms, %d clients)", name, ms, clients)
+}
+
+// startProxies starts toxiproxy and a proxy for each contender (a latency
+// toxic of delayMS on its answers, none when 0), and answers the
+// contenders' database URLs through them.
+func (s *session) startProxies(ctx context.Context, h *env, p plan, ss *servers, urls map[string]string) (map[string]string, error) {
+	if h.toxiproxy == "" {
+		return nil, fmt.Errorf("BENCH_TOXIPROXY is not set: run scripts/bench session --remote")
+	}
+	api := p.port(h, "toxiproxy")
+	say("starting toxiproxy (API on 127.0.0.1:%d): a proxy for each contender, %d ms on each answer", api, s.delayMS)
+	srv, err := startCommand("toxiproxy", api, filepath.Join(h.dir, "toxiproxy.log"),
+		exec.Command(h.toxiproxy, "-host", "127.0.0.1", "-port", strconv.Itoa(api)))
+	if err != nil {
+		return nil, err
+	}
+	ss.add(srv)
+	if err := srv.waitReady(ctx, "/version", nil, ""); err != nil {
+		return nil, err
+	}
+	tp := newToxiproxy(srv.base)
+	out := map[string]string{}
+	for name, raw := range urls {
+		upstream, proxied, err := throughProxy(raw, p.port(h, "proxy-"+name))
+		if err != nil {
+			return nil, fmt.Errorf("%s's database URL: %w", name, err)
+		}
+		if err := tp.proxy(ctx, name, p.port(h, "proxy-"+name), upstream); err != nil {
+			return nil, err
+		}
+		if s.delayMS > 0 {
+			if err := tp.latency(ctx, name, s.delayMS); err != nil {
+				return nil, err
+			}
+		}
+		out[name] = proxied
+	}
+	return out, nil
 }
 
 // checkWorkingSet: every token the phases can draw answers OK as the
