@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
@@ -72,6 +73,12 @@ func (s *Server) callOn(ctx context.Context, pool *pgxpool.Pool, pipe *pipeliner
 		defer s.metrics.waiting.Add(-1)
 		return pipe.call(ctx, sql, args)
 	}
+	// The wait for a connection and the round trip: at most callTimeout.
+	if t := s.callTimeout(); t > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
+	}
 	s.metrics.waiting.Add(1)
 	conn, err := s.acquire(ctx, pool)
 	s.metrics.waiting.Add(-1)
@@ -81,4 +88,20 @@ func (s *Server) callOn(ctx context.Context, pool *pgxpool.Pool, pipe *pipeliner
 	defer conn.Release()
 	err = conn.QueryRow(ctx, sql, args...).Scan(&out)
 	return out, err
+}
+
+// callMargin is how long past STATEMENT_TIMEOUT a call waits for its answer
+// before the gateway gives up on the database (504, and the connection is
+// closed): PostgreSQL's own cancel (57014, also a 504) comes first whenever
+// the database answers at all; this bounds a link that stopped answering.
+const callMargin = 2 * time.Second
+
+// callTimeout bounds one call, from when it asks for a connection (or is
+// queued for a batch) to its answer: the statement timeout plus callMargin;
+// 0 (none) without a statement timeout.
+func (s *Server) callTimeout() time.Duration {
+	if s.cfg.StatementTimeout <= 0 {
+		return 0
+	}
+	return s.cfg.StatementTimeout + callMargin
 }

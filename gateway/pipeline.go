@@ -6,32 +6,48 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// pipeliner sends the API's calls with natural batching (DB_PIPELINE=true).
+// pipeliner sends the API's calls with natural batching (DB_PIPELINE=true),
+// by flat combining.
 //
 // Without it each request holds a connection for one round trip, and under
 // load the requests that find every connection busy wait for one. Here a
-// few workers, one connection each, take the calls from one queue: a worker
-// that is free takes the first call waiting, plus every call queued behind
-// it, and sends them all at once in PostgreSQL's pipeline mode, each call
-// followed by its own Sync. So each call is still its own implicit
-// transaction, with its own answer, and a failed one rolls back
-// nothing of its neighbours'. Nothing ever waits on a timer: a lone request
-// goes out at once, and a call that finds a worker free takes it, so a slow
-// call (a lock wait) holds up only the calls batched with it.
+// call that finds a connection free does the work itself, on its own
+// goroutine: it takes the connection and sends its own call plus every call
+// queued at that moment, all at once in PostgreSQL's pipeline mode, each
+// followed by its own Sync, and answers the others. So each call is still
+// its own implicit transaction, with its own answer, and a failed one rolls
+// back nothing of its neighbours'. A call queues only when every connection
+// is busy; whoever finishes a batch and finds calls queued sends them next
+// (on a goroutine of its own, so that its caller has its answer at once).
+// Nothing ever waits on a timer: a lone request goes out at once with no
+// hand-off to another goroutine, and a slow call (a lock wait) holds up only
+// the calls batched with it.
+//
+// A call waits at most timeout (the statement timeout plus a margin) for its
+// answer, queued or in a batch: a database that stops answering (the link
+// dead, nothing coming back) fails the batch's calls with a timeout, and
+// its connection is closed; the calls queued meanwhile fail as soon as
+// their time is up.
 type pipeliner struct {
-	acquire func(context.Context) (*pgxpool.Conn, error) // Server.acquire of one pool
-	batches prometheus.Histogram                         // sizes of the batches sent
-	queue   chan *pipelinedCall
-	workers sync.WaitGroup
-	stop    context.CancelFunc
+	acquire func(context.Context) (batchConn, error) // a connection of the pool
+	timeout time.Duration                            // bounds one batch
+	batches prometheus.Histogram                     // sizes of the batches sent
+
+	mu     sync.Mutex
+	free   int              // connections no batch uses now (of the n given)
+	queue  []*pipelinedCall // calls waiting for a connection, oldest first
+	closed bool
+	drains sync.WaitGroup // the goroutines sending queued batches
 }
 
 // maxBatch bounds one batch: enough to empty the queue under any load the
@@ -39,10 +55,15 @@ type pipeliner struct {
 // long by its slowest call.
 const maxBatch = 64
 
+// errPipelineClosed answers a call made after Close.
+var errPipelineClosed = errors.New("pipeline: closed")
+
 type pipelinedCall struct {
-	sql  string
-	args [][]byte
-	done chan pipelinedResult // buffered: the worker never waits for the caller
+	sql    string
+	args   [][]byte
+	done   chan pipelinedResult // buffered: whoever sends never waits for the caller
+	at     time.Time            // when it was made: timeout counts from here
+	queued bool                 // in p.queue (under p.mu)
 }
 
 type pipelinedResult struct {
@@ -50,37 +71,150 @@ type pipelinedResult struct {
 	err error
 }
 
-// newPipeliner starts n workers over one pool, whose connections acquire
-// takes (each worker holds one only while it sends a batch).
-func newPipeliner(acquire func(context.Context) (*pgxpool.Conn, error), n int, batches prometheus.Histogram) *pipeliner {
-	ctx, cancel := context.WithCancel(context.Background())
-	p := &pipeliner{acquire: acquire, batches: batches, queue: make(chan *pipelinedCall, 1024), stop: cancel}
-	for range n {
-		p.workers.Go(func() { p.work(ctx) })
-	}
-	return p
+// batchConn is a connection as the pipeliner uses it: run sends a batch and
+// answers every call of it (closing the connection when it broke), release
+// gives it back to its pool.
+type batchConn interface {
+	run(ctx context.Context, batch []*pipelinedCall)
+	release()
 }
 
-// Close stops the workers once the calls queued have been answered.
+// newPipeliner batches over n connections of one pool, which acquire takes
+// (each held only while a batch is sent); timeout bounds a batch (0: no bound).
+func newPipeliner(acquire func(context.Context) (*pgxpool.Conn, error), n int, timeout time.Duration,
+	batches prometheus.Histogram) *pipeliner {
+	return newCombiner(func(ctx context.Context) (batchConn, error) {
+		conn, err := acquire(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return pgxBatchConn{conn}, nil
+	}, n, timeout, batches)
+}
+
+func newCombiner(acquire func(context.Context) (batchConn, error), n int, timeout time.Duration,
+	batches prometheus.Histogram) *pipeliner {
+	return &pipeliner{acquire: acquire, timeout: timeout, batches: batches, free: max(1, n)}
+}
+
+// Close waits for the batches under way; a call after it fails.
 func (p *pipeliner) Close() {
-	p.stop()
-	p.workers.Wait()
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	p.drains.Wait()
 }
 
-// call queues one statement and waits for its row: the JSON answer. The caller giving up (ctx) does not take the call
-// out of its batch; its answer is dropped.
+// call sends one statement and answers its row: the JSON answer. A caller
+// that gives up (ctx) while its call is queued takes it out of the queue;
+// once in a batch, the call is sent and its answer dropped.
 func (p *pipeliner) call(ctx context.Context, sql string, args []any) ([]byte, error) {
-	c := &pipelinedCall{sql: sql, args: textArgs(args), done: make(chan pipelinedResult, 1)}
-	select {
-	case p.queue <- c:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	c := &pipelinedCall{sql: sql, args: textArgs(args), done: make(chan pipelinedResult, 1), at: time.Now()}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, errPipelineClosed
 	}
-	select {
-	case r := <-c.done:
-		return r.out, r.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	if p.free == 0 {
+		// Every connection is busy: wait for whoever frees one to send it.
+		c.queued = true
+		p.queue = append(p.queue, c)
+		p.mu.Unlock()
+		select {
+		case r := <-c.done:
+			return r.out, r.err
+		case <-ctx.Done():
+			p.mu.Lock()
+			if c.queued {
+				p.queue = slices.DeleteFunc(p.queue, func(q *pipelinedCall) bool { return q == c })
+				c.queued = false
+			}
+			p.mu.Unlock()
+			return nil, ctx.Err()
+		}
+	}
+	// A connection is free: this caller sends its call and whatever waits.
+	p.free--
+	batch := p.take(c)
+	p.mu.Unlock()
+	p.send(batch)
+	if next := p.next(); next != nil {
+		p.drains.Go(func() { p.drain(next) })
+	}
+	r := <-c.done
+	return r.out, r.err
+}
+
+// take is a batch: first (when not nil) and the calls queued, oldest first,
+// up to maxBatch. Under p.mu.
+func (p *pipeliner) take(first *pipelinedCall) []*pipelinedCall {
+	batch := make([]*pipelinedCall, 0, min(maxBatch, len(p.queue)+1))
+	if first != nil {
+		batch = append(batch, first)
+	}
+	n := min(maxBatch-len(batch), len(p.queue))
+	for _, c := range p.queue[:n] {
+		c.queued = false
+		batch = append(batch, c)
+	}
+	rest := copy(p.queue, p.queue[n:])
+	clear(p.queue[rest:])
+	p.queue = p.queue[:rest]
+	return batch
+}
+
+// next is the next batch for the connection slot just used, or nil (the
+// slot freed) when nothing is queued.
+func (p *pipeliner) next() []*pipelinedCall {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.queue) == 0 {
+		p.free++
+		return nil
+	}
+	return p.take(nil)
+}
+
+// drain sends queued batches until the queue is empty.
+func (p *pipeliner) drain(batch []*pipelinedCall) {
+	for batch != nil {
+		p.send(batch)
+		batch = p.next()
+	}
+}
+
+// send runs one batch on a connection of the pool and answers every call of it.
+func (p *pipeliner) send(batch []*pipelinedCall) {
+	p.batches.Observe(float64(len(batch)))
+	// The calls' own contexts do not apply here (one giving up must not
+	// break the others' batch): the statement timeout, enforced by
+	// PostgreSQL, bounds each call, and timeout the batch, counted from
+	// when its oldest call was made, so that no call waits longer than
+	// timeout for its answer, queued or not.
+	ctx := context.Background()
+	if p.timeout > 0 {
+		oldest := batch[0].at
+		for _, c := range batch[1:] {
+			if c.at.Before(oldest) {
+				oldest = c.at
+			}
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, oldest.Add(p.timeout))
+		defer cancel()
+	}
+	conn, err := p.acquire(ctx)
+	if err != nil {
+		answerAll(batch, err)
+		return
+	}
+	defer conn.release()
+	conn.run(ctx, batch)
+}
+
+func answerAll(batch []*pipelinedCall, err error) {
+	for _, c := range batch {
+		c.done <- pipelinedResult{err: err}
 	}
 }
 
@@ -104,29 +238,6 @@ func textArgs(args []any) [][]byte {
 	return out
 }
 
-func (p *pipeliner) work(ctx context.Context) {
-	for {
-		var first *pipelinedCall
-		select {
-		case first = <-p.queue:
-		case <-ctx.Done():
-			return
-		}
-		batch := []*pipelinedCall{first}
-	drain:
-		for len(batch) < maxBatch {
-			select {
-			case c := <-p.queue:
-				batch = append(batch, c)
-			default:
-				break drain
-			}
-		}
-		p.batches.Observe(float64(len(batch)))
-		p.send(batch)
-	}
-}
-
 // statementName names a statement by its text, so each connection prepares
 // it once and pgx's cache knows it again.
 func statementName(sql string) string {
@@ -134,62 +245,56 @@ func statementName(sql string) string {
 	return "homebase_" + hex.EncodeToString(sum[:8])
 }
 
-// send runs one batch on one connection and answers every call of it.
-func (p *pipeliner) send(batch []*pipelinedCall) {
-	answerAll := func(err error) {
-		for _, c := range batch {
-			c.done <- pipelinedResult{err: err}
-		}
-	}
-	// The calls' own contexts do not apply here: the statement timeout,
-	// enforced by PostgreSQL, bounds each call.
-	ctx := context.Background()
-	conn, err := p.acquire(ctx)
-	if err != nil {
-		answerAll(err)
-		return
-	}
-	defer conn.Release()
+// pgxBatchConn is a connection of a pgxpool.
+type pgxBatchConn struct{ conn *pgxpool.Conn }
 
+func (c pgxBatchConn) release() { c.conn.Release() }
+
+// run sends the batch in pipeline mode and answers every call of it. A
+// connection that broke (or timed out) is closed, so that its pool
+// discards it.
+func (c pgxBatchConn) run(ctx context.Context, batch []*pipelinedCall) {
+	conn := c.conn
+	pc := conn.Conn().PgConn()
 	// Each statement prepared once per connection (pgx caches it by name); a
 	// call whose statement does not prepare (its function is gone, say) is
 	// answered with that error and not sent.
 	descs := make([]*pgconn.StatementDescription, len(batch))
 	prepErrs := make([]error, len(batch))
-	for i, c := range batch {
-		if descs[i], prepErrs[i] = conn.Conn().Prepare(ctx, statementName(c.sql), c.sql); prepErrs[i] != nil {
+	for i, call := range batch {
+		if descs[i], prepErrs[i] = conn.Conn().Prepare(ctx, statementName(call.sql), call.sql); prepErrs[i] != nil {
 			if !isPgError(prepErrs[i]) {
-				answerAll(prepErrs[i])
+				answerAll(batch, prepErrs[i])
+				pc.Close(ctx)
 				return
 			}
 		}
 	}
 
-	pc := conn.Conn().PgConn()
 	pipe := pc.StartPipeline(ctx)
-	for i, c := range batch {
+	for i, call := range batch {
 		if prepErrs[i] == nil {
-			pipe.SendQueryStatement(descs[i], c.args, nil, nil)
+			pipe.SendQueryStatement(descs[i], call.args, nil, nil)
 			pipe.SendPipelineSync()
 		}
 	}
 	if err := pipe.Flush(); err != nil {
 		pipe.Close()
-		answerAll(err)
+		answerAll(batch, err)
+		pc.Close(ctx)
 		return
 	}
-	for i, c := range batch {
+	for i, call := range batch {
 		if prepErrs[i] != nil {
-			c.done <- pipelinedResult{err: prepErrs[i]}
+			call.done <- pipelinedResult{err: prepErrs[i]}
 			continue
 		}
 		r := readOne(pipe)
-		c.done <- r
+		call.done <- r
 		if r.err != nil && !isPgError(r.err) {
-			// The connection broke: the rest of the batch cannot be read.
-			for _, rest := range batch[i+1:] {
-				rest.done <- pipelinedResult{err: r.err}
-			}
+			// The connection broke or timed out: the rest of the batch
+			// cannot be read.
+			answerAll(batch[i+1:], r.err)
 			pipe.Close()
 			pc.Close(ctx)
 			return

@@ -126,7 +126,7 @@ func (s *Server) UseReplica(pool *pgxpool.Pool) {
 		maxLag: s.cfg.ReplicaMaxLag, stop: cancel, done: make(chan struct{})}
 	if s.cfg.Pipeline {
 		r.pipe = newPipeliner(func(ctx context.Context) (*pgxpool.Conn, error) { return s.acquire(ctx, pool) },
-			max(1, int(s.cfg.PoolSize)-1), s.metrics.batchSize)
+			max(1, int(s.cfg.PoolSize)-1), s.callTimeout(), s.metrics.batchSize)
 	}
 	s.replica = r
 	s.metrics.addReplica(pool)

@@ -105,7 +105,7 @@ func New(cfg Config, pool *pgxpool.Pool, log zerolog.Logger) *Server {
 	if cfg.Pipeline {
 		// One connection stays free for /readyz and maintenance.
 		s.pipe = newPipeliner(func(ctx context.Context) (*pgxpool.Conn, error) { return s.acquire(ctx, pool) },
-			max(1, int(cfg.PoolSize)-1), s.metrics.batchSize)
+			max(1, int(cfg.PoolSize)-1), s.callTimeout(), s.metrics.batchSize)
 	}
 	return s
 }

@@ -77,7 +77,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
-	stopMail() // Mailpit and the sender, if a mail test started them (mail_test.go)
+	stopMail()      // Mailpit and the sender, if a mail test started them (mail_test.go)
+	stopToxiproxy() // toxiproxy, if a link test started it (link_test.go)
 	restoreLimits()
 	owner.Close()
 	if code == 0 {
