@@ -393,7 +393,7 @@ func TestRemoteSettingsAndPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := b.plan()
-	if got, want := strings.Join(p.Ports, " "), "gateway floor floor-32 toxiproxy proxy-direct proxy-gateway proxy-floor proxy-floor-32"; got != want {
+	if got, want := strings.Join(p.Ports, " "), "gateway floor floor-32 toxiproxy proxy-gateway proxy-floor proxy-floor-32"; got != want {
 		t.Errorf("ports %q, want %q", got, want)
 	}
 	if got, want := p.Connections, 64+2*poolSize()+32; got != want {

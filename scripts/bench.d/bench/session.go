@@ -140,7 +140,7 @@ func (s *session) plan() plan {
 	if s.remote {
 		// toxiproxy's API, the second floor, and a proxy for each contender.
 		p.Toxiproxy = true
-		p.Ports = append(p.Ports, "floor-32", "toxiproxy", "proxy-direct", "proxy-gateway", "proxy-floor", "proxy-floor-32")
+		p.Ports = append(p.Ports, "floor-32", "toxiproxy", "proxy-gateway", "proxy-floor", "proxy-floor-32")
 		p.Connections += floor32Pool
 	}
 	return p
@@ -226,8 +226,13 @@ func (s *session) run(ctx context.Context, h *env) error {
 	p := s.plan()
 	// A remote run: each contender reaches PostgreSQL through a proxy of its
 	// own, which holds each answer back delayMS milliseconds.
-	urls := map[string]string{"direct": gwCLI, "gateway": h.gateway, "floor": h.gateway, "floor-32": h.gateway}
+	urls := map[string]string{"direct": gwCLI, "gateway": h.gateway, "floor": h.gateway}
 	if s.remote {
+		// (a) stays out of a remote run: pgbench opens its connections
+		// (64 SCRAM log-ins across the link) inside its phase, which that
+		// alone can fill; (e) comes in.
+		delete(urls, "direct")
+		urls["floor-32"] = h.gateway
 		// Stopped after the contenders (deferred before them); not an HTTP contender itself.
 		var proxy servers
 		defer proxy.stopAll(10 * time.Second)
@@ -277,6 +282,9 @@ func (s *session) run(ctx context.Context, h *env) error {
 	gw := &contender{name: "gateway", label: "(b) gateway: wrk, GET /api/v1/session", server: gateway, load: sessionWrk(gateway)}
 	fl := &contender{name: "floor", label: "(c) floor: wrk, GET /api/v1/session", server: floor, load: sessionWrk(floor)}
 	contenders := []*contender{direct, gw, fl}
+	if s.remote {
+		contenders = contenders[1:]
+	}
 	if floor32 != nil {
 		contenders = append(contenders, &contender{name: "floor-32", label: fmt.Sprintf("(e) floor, %d connections: wrk", floor32Pool),
 			server: floor32, load: sessionWrk(floor32)})
@@ -284,12 +292,13 @@ func (s *session) run(ctx context.Context, h *env) error {
 	curveContenders := slices.Clone(contenders)
 	// (d): the same gateway build and pool size, its DATABASE_URL PgBouncer's
 	// (transaction pooling, started by scripts/bench), in the exec mode
-	// PgBouncer 1.18 allows (no prepared statements across transactions).
+	// PgBouncer 1.18 allows (no prepared statements across transactions),
+	// so without batching (DB_PIPELINE, refused there) whatever (b) does.
 	if s.pgbouncer {
 		say("starting a gateway through PgBouncer on 127.0.0.1:%d (DB_EXEC_MODE=%s)", p.port(h, "pgbouncer"), s.pgbMode)
 		pgbGateway, err := startServer("gateway through PgBouncer", filepath.Join(h.bin, "gateway"), p.port(h, "pgbouncer"),
 			filepath.Join(h.dir, "gateway-pgbouncer.log"),
-			"DATABASE_URL="+h.pgbouncer, "DB_EXEC_MODE="+s.pgbMode, "LOG_LEVEL=warn", "COOKIE_SECURE=false",
+			"DATABASE_URL="+h.pgbouncer, "DB_EXEC_MODE="+s.pgbMode, "DB_PIPELINE=false", "LOG_LEVEL=warn", "COOKIE_SECURE=false",
 			"SHUTDOWN_TIMEOUT=5s", "MAINTENANCE_INTERVAL=0")
 		if err != nil {
 			return err
@@ -325,10 +334,15 @@ func (s *session) run(ctx context.Context, h *env) error {
 	if s.warmup > 0 {
 		// Also opens the pools' connections (pgbench does not count its own).
 		say("warming up %ds each", s.warmup)
-		if err := direct.load.(pgbench).warm(ctx, "direct-warmup", s.clients, s.warmup); err != nil {
-			return err
+		if !s.remote {
+			if err := direct.load.(pgbench).warm(ctx, "direct-warmup", s.clients, s.warmup); err != nil {
+				return err
+			}
 		}
-		for _, c := range contenders[1:] {
+		for _, c := range contenders {
+			if c == direct {
+				continue
+			}
 			if _, err := c.load.run(ctx, c.name+"-warmup", s.clients, s.warmup); err != nil {
 				return err
 			}
@@ -375,9 +389,10 @@ func (s *session) run(ctx context.Context, h *env) error {
 			rps[c.name] = ph.rps
 		}
 		curveRPS[n] = rps
-		row += fmt.Sprintf(" %8.2f %8.2f", ratio(rps["gateway"], rps["direct"]), ratio(rps["gateway"], rps["floor"]))
 		if s.remote {
-			row += fmt.Sprintf(" %8.2f", ratio(rps["gateway"], rps["floor-32"]))
+			row += fmt.Sprintf(" %8.2f %8.2f", ratio(rps["gateway"], rps["floor"]), ratio(rps["gateway"], rps["floor-32"]))
+		} else {
+			row += fmt.Sprintf(" %8.2f %8.2f", ratio(rps["gateway"], rps["direct"]), ratio(rps["gateway"], rps["floor"]))
 		}
 		curveRows = append(curveRows, row)
 	}
@@ -435,7 +450,10 @@ func (s *session) run(ctx context.Context, h *env) error {
 	}
 	// CPU per request of the HTTP contenders' own processes over all rounds.
 	fmt.Printf("\nCPU per request of the process itself, all rounds (user + system; PostgreSQL and wrk not counted)\n")
-	for _, c := range contenders[1:] {
+	for _, c := range contenders {
+		if c.server == nil {
+			continue
+		}
 		fmt.Printf("%-50s %9.1f µs\n", strings.SplitN(c.label, ":", 2)[0], total[c.name].cpuPerRequest())
 	}
 	if len(s.curve) > 0 {
@@ -446,10 +464,10 @@ func (s *session) run(ctx context.Context, h *env) error {
 			sub += fmt.Sprintf(" %10s %6s %6s", "req/s", "p50", "p99")
 		}
 		head += fmt.Sprintf(" %8s %8s", "gateway/", "gateway/")
-		sub += fmt.Sprintf(" %8s %8s", "direct", "floor")
 		if s.remote {
-			head += fmt.Sprintf(" %8s", "gateway/")
-			sub += fmt.Sprintf(" %8s", "floor-32")
+			sub += fmt.Sprintf(" %8s %8s", "floor", "floor-32")
+		} else {
+			sub += fmt.Sprintf(" %8s %8s", "direct", "floor")
 		}
 		fmt.Println(head)
 		fmt.Println(sub)
@@ -466,7 +484,9 @@ func (s *session) run(ctx context.Context, h *env) error {
 		fmt.Print(string(top))
 	}
 	fmt.Println()
-	fmt.Println(ratioLine("gateway/direct", ratio(total["gateway"].rps(), total["direct"].rps())))
+	if !s.remote {
+		fmt.Println(ratioLine("gateway/direct", ratio(total["gateway"].rps(), total["direct"].rps())))
+	}
 	if s.pgbouncer {
 		fmt.Println(ratioLine("pgbouncer/direct-gateway", ratio(total["pgbouncer"].rps(), total["gateway"].rps())))
 	}
