@@ -107,7 +107,9 @@ func (p *pipeliner) Close() {
 
 // call sends one statement and answers its row: the JSON answer. A caller
 // that gives up (ctx) while its call is queued takes it out of the queue;
-// once in a batch, the call is sent and its answer dropped.
+// once in a batch, the call is sent and its answer dropped: the caller gets
+// its context's error (a caller sending the batch itself, once the batch
+// is done).
 func (p *pipeliner) call(ctx context.Context, sql string, args []any) ([]byte, error) {
 	c := &pipelinedCall{sql: sql, args: textArgs(args), done: make(chan pipelinedResult, 1), at: time.Now()}
 	p.mu.Lock()
@@ -142,6 +144,11 @@ func (p *pipeliner) call(ctx context.Context, sql string, args []any) ([]byte, e
 		p.drains.Go(func() { p.drain(next) })
 	}
 	r := <-c.done
+	if err := ctx.Err(); err != nil {
+		// The caller gave up while its batch ran (the others' answers kept
+		// it going): as a queued caller does, it gets its context's error.
+		return nil, err
+	}
 	return r.out, r.err
 }
 

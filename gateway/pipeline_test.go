@@ -418,3 +418,35 @@ func TestPipelinerTimeoutCountsFromTheCall(t *testing.T) {
 		return pool.discarded == 2
 	})
 }
+
+// A caller that gives up while it sends a batch itself sees the batch
+// through (the others wait for their answers), then gets its context's
+// error, as a queued caller does: the handler logs a client gone (499),
+// not a success it could not deliver.
+func TestPipelinerCallerGivingUpWhileSending(t *testing.T) {
+	pool := &fakePool{gate: make(chan struct{}), running: make(chan struct{}, 10)}
+	p := newTestPipeliner(pool, 1)
+	defer p.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { _, err := p.call(ctx, "echo", []any{"sender"}); done <- err }()
+	<-pool.running
+	other := make(chan string, 1)
+	go func() {
+		out, err := p.call(context.Background(), "echo", []any{"queued"})
+		if err != nil {
+			other <- err.Error()
+			return
+		}
+		other <- string(out)
+	}()
+	waitFor(t, "a call queued", func() bool { return p.queued() == 1 })
+	cancel()
+	close(pool.gate)
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("the caller that gave up: %v, want context.Canceled", err)
+	}
+	if got := <-other; got != "answer to queued" {
+		t.Errorf("the queued call: %q", got)
+	}
+}
