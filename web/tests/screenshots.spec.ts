@@ -16,7 +16,7 @@ test.skip(!dir, 'only for scripts/screenshots (SCREENSHOTS_DIR)');
 type Who = 'visitor' | 'user' | 'admin';
 interface Shot {
   name: string; // docs/images/web-NAME-{desktop,phone}.png
-  path: string;
+  path: string | (() => string); // a function when the seed makes the id
   as: Who;
   full?: boolean; // the whole page, not the window alone
   seed?: (s: Seeder) => Promise<void>;
@@ -28,6 +28,10 @@ interface Seeder {
   call: <T = unknown>(ctx: APIRequestContext, method: string, path: string, body?: unknown) => Promise<T>;
   logInElsewhere: (who: Exclude<Who, 'visitor'>, userAgent: string) => Promise<void>; // one more session
 }
+
+// Ids the seeds make, for the pages that show one thing.
+const made = { post: 0, tracker: 0, goal: 0 };
+const daysAgo = (n: number, hour = 12) => new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate() - n, hour)).toISOString();
 
 const shots: Shot[] = [
   { name: 'home', path: '/', as: 'user' },
@@ -43,6 +47,63 @@ const shots: Shot[] = [
     },
   },
   { name: 'admin', path: '/admin', as: 'admin', ready: (p) => expect(p.getByRole('table')).toBeVisible() },
+  {
+    name: 'blog',
+    path: '/blog',
+    as: 'visitor',
+    seed: async ({ user, call }) => {
+      await call(user, 'POST', '/posts', { title: 'Notes on the Analytical Engine', content: 'The engine weaves algebraic patterns, as the Jacquard loom weaves flowers and leaves.' });
+      await call(user, 'POST', '/posts', { title: 'A plan for the week', content: 'Read, write, run three times.' });
+      const { post } = await call<{ post: { id: number } }>(user, 'POST', '/posts', {
+        title: 'Writing in Markdown',
+        content: '## Why\n\nPosts are **Markdown**: lists, `code` and [links](https://example.com/) render; raw HTML does not.\n\n- one\n- two\n\n```\nSELECT api.list_posts(ctx, NULL, 20);\n```',
+      });
+      made.post = post.id;
+    },
+    ready: (p) => expect(p.getByRole('link', { name: 'Writing in Markdown' })).toBeVisible(),
+  },
+  { name: 'post', path: () => `/blog/${made.post}`, as: 'user', ready: (p) => expect(p.getByRole('heading', { level: 3, name: 'Why' })).toBeVisible() },
+  {
+    name: 'feed',
+    path: '/feed',
+    as: 'user',
+    seed: async ({ user, admin, call }) => {
+      const { activity } = await call<{ activity: { uuid: string } }>(user, 'POST', '/activities', { message: 'First run of the season: 5 km along the river.' });
+      await call(admin, 'PUT', `/activities/${activity.uuid}/like`);
+      await call(admin, 'POST', `/activities/${activity.uuid}/replies`, { message: 'Well done! Same route next week?' });
+      await call(admin, 'POST', '/activities', { message: 'Found a moth in the relay again.' });
+    },
+    ready: (p) => expect(p.getByText('Found a moth in the relay again.')).toBeVisible(),
+  },
+  {
+    name: 'tracker',
+    path: () => `/trackers/${made.tracker}`,
+    as: 'user',
+    seed: async ({ user, call }) => {
+      const { tracker } = await call<{ tracker: { id: number } }>(user, 'POST', '/trackers', { name: 'Running', type: 'numerical', unit: 'km', what_to_track: 'distance' });
+      made.tracker = tracker.id;
+      const km = [5, 0, 3.5, 7, 0, 4, 6.5, 0, 5, 8, 0, 3, 6, 10];
+      for (const [i, v] of km.entries()) {
+        if (v) await call(user, 'POST', `/trackers/${tracker.id}/logs`, { value: v, logged_at: daysAgo(km.length - 1 - i, 7), emotion: v >= 7 ? 'happy' : undefined });
+      }
+      await call(user, 'POST', '/trackers', { name: 'Journal', type: 'note' });
+    },
+    ready: (p) => expect(p.locator('canvas').first()).toBeVisible(),
+  },
+  {
+    name: 'goals',
+    path: '/goals',
+    as: 'user',
+    seed: async ({ user, call }) => {
+      const { goal } = await call<{ goal: { id: number } }>(user, 'POST', '/goals', { title: 'Run 100 km this month', target_amount: 100, unit: 'km' });
+      made.goal = goal.id;
+      for (const a of [12, 9.5, 21]) await call(user, 'POST', `/goals/${goal.id}/entries`, { amount: a });
+      const { goal: books } = await call<{ goal: { id: number } }>(user, 'POST', '/goals', { title: 'Read 12 books', target_amount: 12, unit: 'books' });
+      for (let i = 0; i < 9; i++) await call(user, 'POST', `/goals/${books.id}/entries`, { amount: 1 });
+    },
+    ready: (p) => expect(p.getByRole('progressbar').first()).toBeVisible(),
+  },
+  { name: 'report', path: '/report', as: 'user', ready: (p) => expect(p.locator('.report dl').first()).toBeVisible() },
 ];
 
 // Each size with a browser's usual User-Agent (the sessions list shows it).
@@ -76,12 +137,19 @@ async function contextAs(browser: Browser, who: Who, v: Viewport) {
   return ctx;
 }
 
-test.beforeAll(async ({ browser, playwright }) => {
-  // The sample accounts (already there on a database kept from an earlier run).
+// One test for both sizes: the samples are made once, by one worker.
+test('screenshots, desktop (1280×800) and phone (375×740)', async ({ browser, playwright }) => {
+  test.setTimeout(60_000 + shots.length * 20_000);
+  // The sample accounts, made again from nothing: one kept from an earlier
+  // run is deleted first (its posts, activities, trackers and goals with it).
   const anon = await playwright.request.newContext({ baseURL: base() });
   for (const p of Object.values(people)) {
+    const old = await playwright.request.newContext({ baseURL: base() });
+    const login = await old.post('/api/v1/sessions', { data: { login: p.username, password: p.password }, headers: { Origin: origin() } });
+    if (login.ok()) await call(old, 'DELETE', '/account', { password: p.password });
+    await old.dispose();
     const r = await anon.post('/api/v1/accounts', { data: p });
-    if (r.status() !== 201 && r.status() !== 409) throw new Error(`sign-up of ${p.username}: ${r.status()} ${await r.text()}`);
+    if (r.status() !== 201) throw new Error(`sign-up of ${p.username}: ${r.status()} ${await r.text()}`);
   }
   await anon.dispose();
   setRole(people.user.username, 'author');
@@ -96,15 +164,12 @@ test.beforeAll(async ({ browser, playwright }) => {
   for (const s of shots) await s.seed?.({ user: user.request, admin: admin.request, call, logInElsewhere });
   await user.close();
   await admin.close();
-});
 
-for (const [size, viewport] of Object.entries(viewports)) {
-  test(`screenshots, ${size} (${viewport.width}×${viewport.height})`, async ({ browser }) => {
-    test.setTimeout(30_000 + shots.length * 10_000);
+  for (const [size, viewport] of Object.entries(viewports)) {
     for (const s of shots) {
       const ctx = await contextAs(browser, s.as, viewport);
       const page = await ctx.newPage();
-      await page.goto(s.path);
+      await page.goto(typeof s.path === 'function' ? s.path() : s.path);
       await expect(page.getByRole('heading', { level: 1 })).toBeVisible();
       await s.ready?.(page);
       await page.waitForLoadState('networkidle');
@@ -112,5 +177,5 @@ for (const [size, viewport] of Object.entries(viewports)) {
       await page.screenshot({ path: `${dir}/web-${s.name}-${size}.png`, fullPage: s.full ?? false });
       await ctx.close();
     }
-  });
-}
+  }
+});
