@@ -22,13 +22,24 @@ export function setUnauthorizedHandler(f: () => void): void {
   onUnauthorized = f;
 }
 
+// A W3C traceparent made for each call (version 00, a random trace id and
+// span id, sampled): the gateway answers it, logs its trace id with the
+// request id, and passes it into SQL, where the audit rows and a slow call's
+// LOG line name it (docs/operations/functions.md, "One trace"). The browser's
+// network panel shows it on the request, so one id ties the click to them.
+function traceparent(): string {
+  const b = crypto.getRandomValues(new Uint8Array(24));
+  const hex = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+  return `00-${hex.slice(0, 32)}-${hex.slice(32)}-01`;
+}
+
 export async function api<T = unknown>(method: string, path: string, body?: unknown, quiet401 = false): Promise<T> {
   let res: Response;
   try {
     res = await fetch('/api/v1' + path, {
       method,
       credentials: 'same-origin',
-      headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+      headers: body === undefined ? { traceparent: traceparent() } : { traceparent: traceparent(), 'Content-Type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
