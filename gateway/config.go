@@ -53,6 +53,9 @@ type Config struct {
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT: grace for in-flight requests on SIGTERM
 	// MAINTENANCE_INTERVAL: how often to run api.maintenance (0 = never)
 	MaintenanceInterval time.Duration
+	// DB_STATS_INTERVAL: how often to read the api functions' counters for
+	// /metrics (dbstats.go; default a minute, 0 = never)
+	StatsInterval time.Duration
 	// PPROF_ADDR: host:port of a separate listener serving net/http/pprof
 	// (empty, the default: none). Never the public listener.
 	PprofAddr string
@@ -88,6 +91,7 @@ func ConfigFromEnv() (Config, error) {
 		ReplicaMaxLag:        10 * time.Second,
 
 		MaintenanceInterval: 10 * time.Minute,
+		StatsInterval:       time.Minute,
 	}
 	var err error
 	if c.Port, err = strconv.Atoi(env("PORT", "8080")); err != nil || c.Port < 0 || c.Port > 65535 {
@@ -128,6 +132,11 @@ func ConfigFromEnv() (Config, error) {
 	if v := os.Getenv("MAINTENANCE_INTERVAL"); v != "" {
 		if c.MaintenanceInterval, err = time.ParseDuration(v); err != nil || c.MaintenanceInterval < 0 {
 			return c, fmt.Errorf("MAINTENANCE_INTERVAL: want a duration such as 10m, or 0 to turn maintenance off")
+		}
+	}
+	if v := os.Getenv("DB_STATS_INTERVAL"); v != "" {
+		if c.StatsInterval, err = time.ParseDuration(v); err != nil || c.StatsInterval < 0 {
+			return c, fmt.Errorf("DB_STATS_INTERVAL: want a duration such as 1m, or 0 to read no function statistics")
 		}
 	}
 	if c.Pipeline, err = strconv.ParseBool(env("DB_PIPELINE", "false")); err != nil {

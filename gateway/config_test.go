@@ -16,7 +16,7 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 		"METRICS_ALLOWED", "ALLOWED_ORIGINS", "STATEMENT_TIMEOUT", "DB_POOL_SIZE", "SHUTDOWN_TIMEOUT",
 		"MAINTENANCE_INTERVAL", "PPROF_ADDR", "DB_PIPELINE", "DB_EXEC_MODE", "PROXY_USER_HEADER",
 		"DATABASE_PASSWORD_FILE", "REPLICA_DATABASE_URL", "REPLICA_MAX_LAG", "BCRYPT_CONCURRENCY",
-		"BCRYPT_WAIT"} {
+		"BCRYPT_WAIT", "DB_STATS_INTERVAL"} {
 		t.Setenv(k, "")
 	}
 	c, err := ConfigFromEnv()
@@ -25,7 +25,8 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 	}
 	if c.ListenAddr() != "127.0.0.1:8080" || !c.CookieSecure || len(c.TrustedProxies) != 0 ||
 		c.StatementTimeout != 5*time.Second || c.PoolSize < 4 || c.LogFormat != "json" ||
-		c.MaintenanceInterval != 10*time.Minute || c.ReplicaDatabaseURL != "" || c.ReplicaMaxLag != 10*time.Second {
+		c.MaintenanceInterval != 10*time.Minute || c.ReplicaDatabaseURL != "" || c.ReplicaMaxLag != 10*time.Second ||
+		c.StatsInterval != time.Minute {
 		t.Fatalf("defaults: %+v", c)
 	}
 	// Calls are not batched unless asked for.
@@ -59,6 +60,7 @@ func TestConfigFromEnvValues(t *testing.T) {
 	t.Setenv("DB_POOL_SIZE", "7")
 	t.Setenv("LOG_FORMAT", "console")
 	t.Setenv("MAINTENANCE_INTERVAL", "0")
+	t.Setenv("DB_STATS_INTERVAL", "15s")
 	t.Setenv("PPROF_ADDR", "127.0.0.1:6060")
 	t.Setenv("DB_PIPELINE", "true")
 	c, err := ConfigFromEnv()
@@ -68,7 +70,7 @@ func TestConfigFromEnvValues(t *testing.T) {
 	want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32")}
 	if c.ListenAddr() != "0.0.0.0:9000" || c.CookieSecure || c.StatementTimeout != 250*time.Millisecond ||
 		c.PoolSize != 7 || c.LogFormat != "console" || len(c.AllowedOrigins) != 2 ||
-		c.MaintenanceInterval != 0 || c.PprofAddr != "127.0.0.1:6060" || !c.Pipeline ||
+		c.MaintenanceInterval != 0 || c.StatsInterval != 15*time.Second || c.PprofAddr != "127.0.0.1:6060" || !c.Pipeline ||
 		len(c.TrustedProxies) != 2 || c.TrustedProxies[0] != want[0] || c.TrustedProxies[1] != want[1] {
 		t.Fatalf("parsed: %+v", c)
 	}
@@ -95,6 +97,7 @@ func TestConfigFromEnvRejects(t *testing.T) {
 		"proxy not an entry": {"TRUSTED_PROXIES": "localhost"},
 		"maintenance":        {"MAINTENANCE_INTERVAL": "often"},
 		"negative interval":  {"MAINTENANCE_INTERVAL": "-1m"},
+		"stats interval":     {"DB_STATS_INTERVAL": "hourly"},
 		"metrics prefix":     {"METRICS_ALLOWED": "127.0.0.0/8,::1/129"},
 		"metrics hostname":   {"METRICS_ALLOWED": "localhost"},
 		"metrics garbage":    {"METRICS_ALLOWED": "127.0.0.1, prometheus:9090"},

@@ -50,6 +50,8 @@ type metrics struct {
 	// bcryptRefused counts the Bcrypt routes' calls refused for want of a
 	// slot (503; bcrypt.go); addBcrypt reports the slots themselves.
 	bcryptRefused prometheus.Counter
+	// functions holds the last reading of the api functions' counters (dbstats.go).
+	functions *functionStats
 }
 
 func newMetrics(pool *pgxpool.Pool, log zerolog.Logger) *metrics {
@@ -91,12 +93,13 @@ func newMetrics(pool *pgxpool.Pool, log zerolog.Logger) *metrics {
 		}),
 	}
 	m.pools = &poolCollector{pools: []namedPool{{"primary", pool}}, waiting: &m.waiting}
+	m.functions = &functionStats{}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.requests, m.duration, m.dbErrors, m.batchSize, m.calls,
-		m.pools, m.bcryptRefused,
+		m.pools, m.bcryptRefused, m.functions,
 	)
 	m.reg = reg
 	m.primaryCalls, m.replicaCalls = m.calls.WithLabelValues("primary"), m.calls.WithLabelValues("replica")

@@ -199,6 +199,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	mctx, stopMaintenance := context.WithCancel(ctx)
 	var maintenance sync.WaitGroup
 	maintenance.Go(func() { s.maintainEvery(mctx) })
+	maintenance.Go(func() { s.readFunctionStatsEvery(mctx) })
 	// The pool closes after Run returns: maintenance must be done with it.
 	defer maintenance.Wait()
 	defer stopMaintenance()

@@ -51,6 +51,7 @@ log_min_messages = warning
 EOF
   fi
   cluster_tls
+  cluster_stats_settings
   if cluster_running; then return 0; fi
   say "starting PostgreSQL on 127.0.0.1:$PGPORT_LOCAL"
   as_pg_user "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -o "-p $PGPORT_LOCAL" -w -t 60 start >/dev/null ||
@@ -86,6 +87,28 @@ EOF
   fi
   if ((changed)) && cluster_running; then
     as_pg_user "$PG_BIN/pg_ctl" -D "$PG_DATA" reload >/dev/null
+  fi
+}
+
+# What each function costs (docs/operations/functions.md): PL/pgSQL functions
+# counted in pg_stat_user_functions (track_functions = 'pl'), and every
+# statement, also those run inside a function, in pg_stat_statements
+# (preloaded; the extension itself lives in the postgres database, where
+# scripts/db top reads it, so the project's own databases stay as the
+# migrations make them). Added once to a cluster made before these settings;
+# a running cluster restarts then, since a preloaded library needs it.
+cluster_stats_settings() {
+  grep -q "^track_functions" "$PG_DATA/postgresql.conf" && return 0
+  as_pg_user tee -a "$PG_DATA/postgresql.conf" >/dev/null <<EOF
+shared_preload_libraries = 'pg_stat_statements'
+track_functions = 'pl'
+pg_stat_statements.track = all
+pg_stat_statements.track_utility = off
+EOF
+  if cluster_running; then
+    say "restarting PostgreSQL to load pg_stat_statements"
+    as_pg_user "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -o "-p $PGPORT_LOCAL" -m fast -w -t 60 restart >/dev/null ||
+      { tail -20 "$PG_LOG" >&2; die "PostgreSQL did not restart"; }
   fi
 }
 

@@ -3,9 +3,11 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"maps"
 	"net/http"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -406,5 +408,90 @@ func TestMetricsPoolWaiting(t *testing.T) {
 	}
 	if n := answered("200"); n != 2 {
 		t.Fatalf("%v answers 200 counted, want 2", n)
+	}
+}
+
+// TestMetricsPerFunction: the api functions' counters as the database keeps
+// them (api.function_stats, read on the gateway's timer; here by hand), one
+// series per api function and kind, growing with the calls; and the series
+// count bounded however many unknown paths are asked for.
+func TestMetricsPerFunction(t *testing.T) {
+	t.Parallel()
+	var s *gateway.Server
+	g := startServer(t, loopbackOnly, func(srv *gateway.Server) { s = srv })
+	if err := s.ReadFunctionStats(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	const calls, seconds = "homebase_db_function_calls_total", "homebase_db_function_seconds_total"
+	before := counter(t, g.scrape(t), calls, "function", "current_session")
+
+	u := g.signup(t)
+	tok := g.login(t, u, "ua")
+	for range 5 {
+		expect(t, g.do(req{Method: "GET", Path: "/session", Token: tok, UA: "ua"}), 200, "")
+	}
+	// A backend hands its counts to the shared statistics when idle, at
+	// most once a second: poll the reading until the five calls show.
+	var fams map[string]*dto.MetricFamily
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if err := s.ReadFunctionStats(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		fams = g.scrape(t)
+		if counter(t, fams, calls, "function", "current_session") >= before+5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("api.current_session's calls went from %v to %v, want 5 more (is track_functions = 'pl' set?)",
+				before, counter(t, fams, calls, "function", "current_session"))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	total := counter(t, fams, seconds, "function", "current_session", "kind", "total")
+	self := counter(t, fams, seconds, "function", "current_session", "kind", "self")
+	if total <= 0 || self <= 0 || self > total {
+		t.Errorf("current_session's seconds: total %v, self %v; want 0 < self ≤ total", total, self)
+	}
+	if counter(t, fams, calls, "function", "login") < 1 {
+		t.Error("api.login's call is not counted")
+	}
+	// Only api's functions, by name: the route table's and maintenance
+	// (auth.check_session runs inside each call above and has none).
+	known := map[string]bool{"maintenance": true}
+	for _, rt := range gateway.Routes {
+		known[strings.TrimPrefix(rt.Func, "api.")] = true
+	}
+	for _, name := range []string{calls, seconds} {
+		for _, m := range fams[name].GetMetric() {
+			if f := m.GetLabel()[0].GetValue(); !known[f] {
+				t.Errorf("%s has a series for %q, which is no api function of the route table", name, f)
+			}
+		}
+	}
+
+	// 10,000 requests to unknown paths add no series (the per-function
+	// families aside: the tests running beside this one call functions).
+	count := func(fams map[string]*dto.MetricFamily) (n int) {
+		for name, f := range fams {
+			if name != calls && name != seconds {
+				n += len(f.GetMetric())
+			}
+		}
+		return n
+	}
+	expect(t, g.do(req{Method: "GET", Path: "/no-such/path"}), 404, "NOT_FOUND") // the first adds route="unmatched"'s series
+	first := count(g.scrape(t))
+	for i := range 10_000 {
+		r := g.do(req{Method: "GET", Path: fmt.Sprintf("/no-such/%d", i)})
+		if r.Status != 404 {
+			t.Fatalf("GET /no-such/%d: %d, want 404", i, r.Status)
+		}
+	}
+	if err := s.ReadFunctionStats(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(g.scrape(t)); n != first {
+		t.Errorf("after 10,000 unknown paths /metrics has %d series, before %d", n, first)
 	}
 }

@@ -101,17 +101,17 @@ SELECT is_empty($$
               AND EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%'))
 $$, 'every api function is SECURITY DEFINER, owned by app_owner, with a fixed search_path');
 
--- Every route takes the request's context first; the two operations the
+-- Every route takes the request's context first; the three operations the
 -- gateway calls on its own (not routes) take none.
 SELECT is_empty($$
   SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-   WHERE n.nspname = 'api' AND p.proname NOT IN ('maintenance', 'readiness')
+   WHERE n.nspname = 'api' AND p.proname NOT IN ('maintenance', 'readiness', 'function_stats')
      AND (p.pronargs = 0 OR p.proargtypes[0] <> 'request.context'::regtype OR p.proargnames[1] IS DISTINCT FROM 'ctx')
 $$, 'every api route function''s first argument is ctx request.context');
 SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY p.proname) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
             WHERE n.nspname = 'api' AND NOT 'request.context'::regtype = ANY (p.proargtypes::oid[])),
-          ARRAY['api.maintenance(text,integer)', 'api.readiness()'],
-          'only api.maintenance and api.readiness take no request context');
+          ARRAY['api.function_stats()', 'api.maintenance(text,integer)', 'api.readiness()'],
+          'only api.function_stats, api.maintenance and api.readiness take no request context');
 
 -- What a stolen gateway password could still do with PostgreSQL itself
 -- (scripts/lib/roles.sh harden_roles and harden_database; issue 15, items 9 and 11).

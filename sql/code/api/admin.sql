@@ -197,3 +197,27 @@ BEGIN ATOMIC
                            'code', (SELECT p.digest FROM public.code_package p WHERE p.name = 'sql/code'),
                            'proxy_trusted', auth.proxy_trusted());
 END;
+
+-- The gateway's per-function metrics (homebase_db_function_calls_total and
+-- homebase_db_function_seconds_total, docs/operations/functions.md): what
+-- PostgreSQL counts for each function of schema api (pg_stat_user_functions,
+-- with track_functions = 'pl'; a LANGUAGE sql function is inlined or not
+-- counted, so the routes' PL/pgSQL functions are what shows), summed over a
+-- name's overloads (two exist only across one release). The gateway reads
+-- no view: it calls this, which answers these counters and nothing else, for
+-- api's names only (the helpers inside them are for scripts/db top, run by a
+-- DBA). Counters since the last statistics reset; the gateway reads them on
+-- its maintenance timer, never per scrape. [] while track_functions is off.
+CREATE OR REPLACE FUNCTION api.function_stats() RETURNS json
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+  SELECT coalesce(json_agg(json_build_object('function', f.funcname, 'calls', f.calls,
+                                             'total_seconds', f.total_ms / 1000, 'self_seconds', f.self_ms / 1000)
+                           ORDER BY f.funcname), '[]')
+    FROM (SELECT s.funcname::text AS funcname, sum(s.calls)::bigint AS calls,
+                 sum(s.total_time) AS total_ms, sum(s.self_time) AS self_ms
+            FROM pg_stat_user_functions s
+           WHERE s.schemaname = 'api'
+           GROUP BY s.funcname) f;
+END;
