@@ -198,7 +198,7 @@ func ConfigFromEnv() (Config, error) {
 var reservedHeaders = map[string]bool{
 	"Authorization": true, "Cookie": true, "Host": true, "Origin": true, "Referer": true,
 	"User-Agent": true, "X-Forwarded-For": true, "X-Forwarded-Proto": true, "X-Request-Id": true,
-	"Content-Type": true, "Content-Length": true,
+	"Traceparent": true, "Content-Type": true, "Content-Length": true,
 }
 
 // proxyUserHeader checks PROXY_USER_HEADER: a header name (RFC 9110 token

@@ -49,11 +49,12 @@ func cookieName(secure bool) string {
 
 // contextItems is the number of attributes of the SQL type request.context
 // (sql/code/request.sql), which contextArgs fills in the same order.
-const contextItems = 5
+const contextItems = 6
 
 // contextArgs are the request's context, the first argument of every api
 // function: the session token (NULL when none), the User-Agent, the client
-// IP, the request id and the user a trusted proxy asserts (NULL when none).
+// IP, the request id, the user a trusted proxy asserts (NULL when none) and
+// the trace id (NULL for a handler called without withRequestContext).
 // A new context item is an attribute of request.context, one line here and
 // contextItems + 1; no route changes.
 func (s *Server) contextArgs(info *requestWriter, r *http.Request, tok string, args []any) {
@@ -66,10 +67,15 @@ func (s *Server) contextArgs(info *requestWriter, r *http.Request, tok string, a
 	if info.proxyUser != "" {
 		args[4] = info.proxyUser
 	}
+	if info.trace != "" {
+		args[5] = info.trace
+	}
 }
 
-// callSQL is the one statement a route runs: the plain call, nothing else
-// (a committed failure's status travels in the result; committedFailure).
+// callSQL is the one statement a route runs: the plain call inside
+// api.timed, which passes its answer through and writes a slow call's line
+// to PostgreSQL's log (sql/code/api/admin.sql), nothing else (a committed
+// failure's status travels in the result; committedFailure).
 // The context travels as an anonymous ROW in request.context's attribute
 // order, which PostgreSQL casts to the parameter's type, so the gateway needs
 // no privilege on the request schema.
@@ -78,11 +84,12 @@ func callSQL(rt Route) string {
 	for i := range ctx {
 		ctx[i] = fmt.Sprintf("$%d", i+1)
 	}
-	params := []string{"ROW(" + strings.Join(ctx, ", ") + ")"}
+	row := "ROW(" + strings.Join(ctx, ", ") + ")"
+	params := []string{row}
 	for i := range rt.Args {
 		params = append(params, fmt.Sprintf("$%d", contextItems+i+1))
 	}
-	return fmt.Sprintf("SELECT %s(%s)", rt.Func, strings.Join(params, ", "))
+	return fmt.Sprintf("SELECT api.timed(%s, '%s', %s(%s))", row, rt.Func, rt.Func, strings.Join(params, ", "))
 }
 
 // statusMember is how response.fail (sql/code/response.sql) writes the
@@ -617,6 +624,7 @@ func clearCookie(w http.ResponseWriter, secure bool) {
 type requestWriter struct {
 	http.ResponseWriter
 	id       string
+	trace    string // the trace id (trace.go)
 	route    string // the matched route's path template; "" when none matched
 	sqlstate string
 	err      error

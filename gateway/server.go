@@ -327,7 +327,9 @@ func headerProblem(r *http.Request) *apiError {
 }
 
 // withRequestContext gives each request an id (the client's X-Request-Id if
-// it is sane, else a new one), echoes it, and writes one access-log line.
+// it is sane, else a new one) and its place in a trace (the client's
+// traceparent if well-formed, else a new trace: trace.go), echoes both, and
+// writes one access-log line.
 // The line never holds a query string, header value, token or body.
 func (s *Server) withRequestContext(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -339,8 +341,10 @@ func (s *Server) withRequestContext(next http.Handler) http.Handler {
 			rand.Read(b[:])
 			id = hex.EncodeToString(b[:])
 		}
-		info := &requestWriter{ResponseWriter: w, id: id, written: http.StatusOK}
+		tr := traceOf(r.Header.Get(traceparentHeader))
+		info := &requestWriter{ResponseWriter: w, id: id, trace: tr.id, written: http.StatusOK}
 		w.Header().Set("X-Request-Id", id)
+		w.Header().Set(traceparentHeader, tr.header())
 		serve := next
 		if e := headerProblem(r); e != nil {
 			serve = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { writeError(w, e) })
@@ -368,7 +372,7 @@ func (s *Server) withRequestContext(next http.Handler) http.Handler {
 			if info.err != nil {
 				ev = ev.AnErr("error", info.err)
 			}
-			ev = ev.Str("request_id", id).Str("method", r.Method).Str("path", r.URL.Path).Int("status", status).
+			ev = ev.Str("request_id", id).Str("trace_id", tr.id).Str("method", r.Method).Str("path", r.URL.Path).Int("status", status).
 				Dur("duration_ms", elapsed).Str("sqlstate", info.sqlstate).
 				Str("client", s.clientString(info, r))
 			if info.proxyUser != "" {
@@ -392,11 +396,11 @@ func (s *Server) withCORS(next http.Handler) http.Handler {
 		h := w.Header()
 		h.Set("Access-Control-Allow-Origin", origin)
 		h.Set("Access-Control-Allow-Credentials", "true")
-		h.Set("Access-Control-Expose-Headers", "X-Request-Id, Retry-After")
+		h.Set("Access-Control-Expose-Headers", "X-Request-Id, Traceparent, Retry-After")
 		h.Add("Vary", "Origin")
 		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 			h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE")
-			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-Id")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-Id, Traceparent")
 			h.Set("Access-Control-Max-Age", "600")
 			w.WriteHeader(http.StatusNoContent)
 			return

@@ -169,7 +169,8 @@ CREATE TYPE request.context AS (
 	browser text,
 	ip inet,
 	request_id text,
-	proxy_user text
+	proxy_user text,
+	trace_id text
 );
 
 
@@ -552,6 +553,7 @@ CREATE TABLE audit.logs (
     client_ip inet,
     request_id text,
     details jsonb DEFAULT '{}'::jsonb NOT NULL,
+    trace_id text,
     CONSTRAINT logs_details_object CHECK ((jsonb_typeof(details) = 'object'::text)),
     CONSTRAINT logs_level_check CHECK ((level = ANY (ARRAY['DEBUG'::text, 'INFO'::text, 'WARN'::text, 'ERROR'::text]))),
     CONSTRAINT logs_request_id_length CHECK ((length(request_id) <= 128)),
@@ -1321,6 +1323,14 @@ ALTER TABLE tracking.trackers ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 
 ALTER TABLE ONLY audit.logs
     ADD CONSTRAINT logs_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: logs logs_trace_id_format; Type: CHECK CONSTRAINT; Schema: audit; Owner: app_owner
+--
+
+ALTER TABLE audit.logs
+    ADD CONSTRAINT logs_trace_id_format CHECK ((trace_id ~ '^[0-9a-f]{32}$'::text)) NOT VALID;
 
 
 --

@@ -174,7 +174,7 @@ func TestAdminLogsRoute(t *testing.T) {
 		for _, l := range body["logs"].([]any) {
 			row := l.(map[string]any)
 			expectKeys(t, "log row", row, "id", "logged_at", "level", "source", "message", "account_id", "username",
-				"client_ip", "request_id", "details")
+				"client_ip", "request_id", "trace_id", "details")
 			messages = append(messages, row["message"].(string))
 		}
 		return messages, body["next"]

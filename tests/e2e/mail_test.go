@@ -269,12 +269,19 @@ func outboxRow(t *testing.T, m message) (id int64, sent bool, hasToken bool, att
 	if err != nil {
 		t.Fatalf("Message-ID %q: %v", m.MessageID, err)
 	}
-	err = owner.QueryRow(context.Background(),
-		"SELECT sent_at IS NOT NULL, data ? 'token', attempts FROM mail.outbox WHERE id = $1", id).Scan(&sent, &hasToken, &attempts)
-	if err != nil {
-		t.Fatalf("outbox row %d: %v", id, err)
+	// The sender marks the row sent in its own transaction once the SMTP
+	// server has taken the mail, which Mailpit may show a moment before:
+	// a row still unsent is read again for up to 10 s.
+	for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
+		err = owner.QueryRow(context.Background(),
+			"SELECT sent_at IS NOT NULL, data ? 'token', attempts FROM mail.outbox WHERE id = $1", id).Scan(&sent, &hasToken, &attempts)
+		if err != nil {
+			t.Fatalf("outbox row %d: %v", id, err)
+		}
+		if sent || time.Since(start) > 10*time.Second {
+			return id, sent, hasToken, attempts
+		}
 	}
-	return id, sent, hasToken, attempts
 }
 
 func TestMailSignupConfirmation(t *testing.T) {

@@ -456,9 +456,10 @@ func TestMetricsPerFunction(t *testing.T) {
 	if counter(t, fams, calls, "function", "login") < 1 {
 		t.Error("api.login's call is not counted")
 	}
-	// Only api's functions, by name: the route table's and maintenance
-	// (auth.check_session runs inside each call above and has none).
-	known := map[string]bool{"maintenance": true}
+	// Only api's functions, by name: the route table's, maintenance and
+	// timed, which wraps every call (auth.check_session runs inside each
+	// call above and has none).
+	known := map[string]bool{"maintenance": true, "timed": true}
 	for _, rt := range gateway.Routes {
 		known[strings.TrimPrefix(rt.Func, "api.")] = true
 	}

@@ -123,7 +123,7 @@ func TestHotPathOneRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	q := "SELECT api.current_session(ROW($1, $2, $3, $4, $5))"
+	q := "SELECT api.current_session(ROW($1, $2, $3, $4, $5, NULL))"
 	for i := range 3 {
 		rt.n.Store(0)
 		var r []byte

@@ -160,12 +160,12 @@ SELECT throws_ok('SELECT count(*) FROM auth.accounts', '42501', NULL, 'the gatew
 SELECT throws_ok('SELECT secret FROM auth.cursor_keys', '42501', NULL,
                  'the gateway cannot read the keys that sign the cursors (auth.cursor_keys)');
 SELECT throws_ok('SELECT response.rotate_cursor_key()', '42501', NULL, 'the gateway cannot rotate the cursor key');
-SELECT lives_ok($$SELECT api.availability(ROW(NULL, NULL, NULL, NULL, NULL), 'nobody_here', NULL)$$,
+SELECT lives_ok($$SELECT api.availability(ROW(NULL, NULL, NULL, NULL, NULL, NULL), 'nobody_here', NULL)$$,
                 'the gateway can call an api function');
 SELECT throws_ok($$SELECT request.context(token => 'x')$$, '42501', 'permission denied for schema request',
                  'the gateway cannot call the constructor request.context');
-SELECT is(api.current_session(ROW(:'tok', 'UA-Tap00', '192.0.2.1', 'tap00-req', NULL)) #>> '{account,username}', 'Tap00_Ann',
-          'the gateway passes the context as an anonymous ROW(token, browser, ip, request_id, proxy_user)');
+SELECT is(api.current_session(ROW(:'tok', 'UA-Tap00', '192.0.2.1', 'tap00-req', NULL, NULL)) #>> '{account,username}', 'Tap00_Ann',
+          'the gateway passes the context as an anonymous ROW(token, browser, ip, request_id, proxy_user, trace_id)');
 RESET ROLE;
 
 -- As the sender: its functions, and not a table or a route (pgTAP's schema

@@ -12,17 +12,17 @@ SELECT plan(34);
 SELECT is((SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_attribute a
             WHERE a.attrelid = (SELECT t.typrelid FROM pg_type t WHERE t.oid = 'request.context'::regtype)
               AND a.attnum > 0 AND NOT a.attisdropped),
-          ARRAY['token', 'browser', 'ip', 'request_id', 'proxy_user'],
-          'request.context is (token, browser, ip, request_id, proxy_user)');
+          ARRAY['token', 'browser', 'ip', 'request_id', 'proxy_user', 'trace_id'],
+          'request.context is (token, browser, ip, request_id, proxy_user, trace_id)');
 -- The constructor: every item named and optional; what is omitted is NULL.
 SELECT is(to_jsonb(request.context(token => 'tok', browser => 'UA', ip => '192.0.2.1', request_id => 'req-1')),
-          '{"token": "tok", "browser": "UA", "ip": "192.0.2.1", "request_id": "req-1", "proxy_user": null}'::jsonb,
+          '{"token": "tok", "browser": "UA", "ip": "192.0.2.1", "request_id": "req-1", "proxy_user": null, "trace_id": null}'::jsonb,
           'request.context(...) builds the composite from named arguments');
 SELECT is(to_jsonb(request.context(request_id => 'req-2', browser => 'UA')),
-          '{"token": null, "browser": "UA", "ip": null, "request_id": "req-2", "proxy_user": null}'::jsonb,
+          '{"token": null, "browser": "UA", "ip": null, "request_id": "req-2", "proxy_user": null, "trace_id": null}'::jsonb,
           'named arguments in any order; omitted items are NULL');
 SELECT ok(request.context() IS NULL, 'request.context() without arguments has every item NULL');
-SELECT is(request.context('tok', 'UA'), ROW('tok', 'UA', NULL, NULL, NULL)::request.context,
+SELECT is(request.context('tok', 'UA'), ROW('tok', 'UA', NULL, NULL, NULL, NULL)::request.context,
           'positional arguments follow the attribute order');
 SELECT throws_ok($$SELECT request.context(ip => 'not an address')$$, '22P02', NULL, 'ip is an inet');
 -- The tests' own constructor for the gateway role (helpers.psql) builds the same.

@@ -177,7 +177,7 @@ SELECT throws_ok($$SELECT auth.create_account_session('Tap03_Ann', 'x', NULL)$$,
                  'the gateway cannot call create_account_session');
 SELECT throws_ok(format('SELECT * FROM auth.check_session_token(%L, %L)', :'t2', 'UA-Firefox'), '42501', NULL,
                  'the gateway cannot call check_session_token');
-SELECT throws_ok(format('SELECT * FROM auth.check_session(ROW(%L, %L, NULL, NULL, NULL))', :'t2', 'UA-Firefox'), '42501', NULL,
+SELECT throws_ok(format('SELECT * FROM auth.check_session(ROW(%L, %L, NULL, NULL, NULL, NULL))', :'t2', 'UA-Firefox'), '42501', NULL,
                  'the gateway cannot call check_session, even with an anonymous ROW context');
 RESET ROLE;
 

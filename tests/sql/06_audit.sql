@@ -27,7 +27,7 @@ GRANT EXECUTE ON FUNCTION pg_temp.logged(text), pg_temp.messages(text) TO gatewa
 -- The table itself.
 SELECT has_table('audit', 'logs', 'audit.logs exists');
 SELECT columns_are('audit', 'logs', ARRAY['id', 'logged_at', 'level', 'source', 'message', 'account_id',
-                                          'client_ip', 'request_id', 'details'], 'audit.logs has the documented columns');
+                                          'client_ip', 'request_id', 'details', 'trace_id'], 'audit.logs has the documented columns');
 SELECT throws_ok($$SELECT audit.write('NOTICE', 'auth', 'x')$$, '23514', NULL, 'a level outside DEBUG/INFO/WARN/ERROR is refused');
 SELECT throws_ok($$SELECT audit.write('INFO', 'Auth Service', 'x')$$, '23514', NULL, 'a source must be a lower-case word');
 SELECT throws_ok($$SELECT audit.write('INFO', 'auth', 'x', details => '[1]')$$, '23514', NULL, 'details must be an object');
@@ -220,7 +220,7 @@ SELECT api.admin_logs(pg_temp.ctx(:'adm1', 'UA-Adm'), NULL, 'tap06.page', NULL, 
 SELECT is((SELECT array_agg(e ->> 'message') FROM json_array_elements(:'page1'::json -> 'logs') e),
           ARRAY['row 5', 'row 4'], 'an admin gets the newest rows first, limit rows per page');
 SELECT is((SELECT array_agg(k ORDER BY k) FROM json_object_keys(:'page1'::json -> 'logs' -> 0) k),
-          ARRAY['account_id', 'client_ip', 'details', 'id', 'level', 'logged_at', 'message', 'request_id', 'source', 'username'],
+          ARRAY['account_id', 'client_ip', 'details', 'id', 'level', 'logged_at', 'message', 'request_id', 'source', 'trace_id', 'username'],
           'each row has exactly these keys');
 SELECT matches(:'page1'::json #>> '{logs,0,logged_at}', '^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$', 'logged_at is RFC 3339 in UTC');
 SELECT isnt(:'page1'::json ->> 'next', NULL, 'a full page has a next cursor');

@@ -27,10 +27,10 @@ SELECT ok(NOT pg_has_role('gateway', 'gateway_proxy', 'MEMBER'), 'the ordinary g
 -- The ordinary gateway role: proxy_user is refused, never believed
 -- ---------------------------------------------------------------------------
 SET LOCAL SESSION AUTHORIZATION gateway;
-SELECT pg_temp.failure($$SELECT api.current_session(ROW(NULL, 'UA-13', '192.0.2.13', 'tap13-gw', 'Tap13_Ann'))$$) AS gw_call \gset
-SELECT pg_temp.failure(format($$SELECT api.current_session(ROW(%L, 'UA-13', '192.0.2.13', 'tap13-gw2', 'Tap13_Ann'))$$, :'tok'))
+SELECT pg_temp.failure($$SELECT api.current_session(ROW(NULL, 'UA-13', '192.0.2.13', 'tap13-gw', 'Tap13_Ann', NULL))$$) AS gw_call \gset
+SELECT pg_temp.failure(format($$SELECT api.current_session(ROW(%L, 'UA-13', '192.0.2.13', 'tap13-gw2', 'Tap13_Ann', NULL))$$, :'tok'))
     AS gw_with_token \gset
-SELECT pg_temp.failure($$SELECT api.create_tracker(ROW(NULL, 'UA-13', NULL, 'tap13-gw3', 'Tap13_Ann'), 'gw', NULL, 'note', NULL, NULL)$$)
+SELECT pg_temp.failure($$SELECT api.create_tracker(ROW(NULL, 'UA-13', NULL, 'tap13-gw3', 'Tap13_Ann', NULL), 'gw', NULL, 'note', NULL, NULL)$$)
     AS gw_write \gset
 SELECT (api.readiness()->>'proxy_trusted')::boolean AS gw_ready_trusted \gset
 RESET SESSION AUTHORIZATION;
@@ -49,7 +49,7 @@ SELECT is(:'gw_ready_trusted'::boolean, false, 'api.readiness() tells the gatewa
 -- A setting forged by hand does not make audit rows in a proxy's name.
 SET LOCAL SESSION AUTHORIZATION gateway;
 SET LOCAL auth.proxy_identity = '{"account_id": 1, "proxy_user": "forged"}';
-SELECT api.signup(ROW(NULL, 'UA-13', NULL, 'tap13-forged', NULL), 'tap13_eve', 'tap13.eve@example.com',
+SELECT api.signup(ROW(NULL, 'UA-13', NULL, 'tap13-forged', NULL, NULL), 'tap13_eve', 'tap13.eve@example.com',
                   'tap13 password', NULL) \gset
 RESET SESSION AUTHORIZATION;
 SELECT is((SELECT array_agg(source || ' ' || message ORDER BY id) FROM audit.logs WHERE request_id = 'tap13-forged'),
@@ -61,20 +61,20 @@ SET LOCAL auth.proxy_identity = '';
 -- ---------------------------------------------------------------------------
 SET LOCAL SESSION AUTHORIZATION gateway_proxy;
 SELECT (api.readiness()->>'proxy_trusted')::boolean AS px_ready_trusted \gset
-SELECT api.current_session(ROW(NULL, 'UA-any', '192.0.2.13', 'tap13-px', 'tap13_ann')) AS px_session \gset
-SELECT pg_temp.failure($$SELECT api.current_session(ROW(NULL, 'UA-13', NULL, 'tap13-unknown', 'tap13_nobody'))$$) AS px_unknown \gset
-SELECT api.current_session(ROW(NULL, 'UA-13', NULL, 'tap13-unknown2', 'tap13_nobody')) AS px_unknown_body \gset
-SELECT pg_temp.failure($$SELECT api.current_session(ROW(NULL, 'UA-13', NULL, 'tap13-disabled', 'Tap13_Dee'))$$) AS px_disabled \gset
-SELECT api.current_session(ROW(:'tok', 'UA-13', NULL, 'tap13-token', NULL)) AS px_token_session \gset
-SELECT api.create_tracker(ROW(NULL, 'UA-13', '192.0.2.13', 'tap13-create', 'Tap13_Ann'), 'Weight', NULL, 'numerical', 'kg', 'weight')
+SELECT api.current_session(ROW(NULL, 'UA-any', '192.0.2.13', 'tap13-px', 'tap13_ann', NULL)) AS px_session \gset
+SELECT pg_temp.failure($$SELECT api.current_session(ROW(NULL, 'UA-13', NULL, 'tap13-unknown', 'tap13_nobody', NULL))$$) AS px_unknown \gset
+SELECT api.current_session(ROW(NULL, 'UA-13', NULL, 'tap13-unknown2', 'tap13_nobody', NULL)) AS px_unknown_body \gset
+SELECT pg_temp.failure($$SELECT api.current_session(ROW(NULL, 'UA-13', NULL, 'tap13-disabled', 'Tap13_Dee', NULL))$$) AS px_disabled \gset
+SELECT api.current_session(ROW(:'tok', 'UA-13', NULL, 'tap13-token', NULL, NULL)) AS px_token_session \gset
+SELECT api.create_tracker(ROW(NULL, 'UA-13', '192.0.2.13', 'tap13-create', 'Tap13_Ann', NULL), 'Weight', NULL, 'numerical', 'kg', 'weight')
     AS px_tracker \gset
-SELECT api.create_tracker_log(ROW(NULL, 'UA-13', '192.0.2.13', 'tap13-log', 'Tap13_Ann'), (:'px_tracker'::json #>> '{tracker,id}')::bigint,
+SELECT api.create_tracker_log(ROW(NULL, 'UA-13', '192.0.2.13', 'tap13-log', 'Tap13_Ann', NULL), (:'px_tracker'::json #>> '{tracker,id}')::bigint,
                               71.5, NULL, NULL, NULL, NULL, NULL) \gset
-SELECT api.list_trackers(ROW(NULL, 'UA-13', NULL, 'tap13-read', 'Tap13_Ann')) \gset
-SELECT api.create_tracker(ROW(:'tok', 'UA-13', NULL, 'tap13-token-write', NULL), 'Sleep', NULL, 'note', NULL, NULL) \gset
-SELECT api.list_sessions(ROW(NULL, 'UA-13', NULL, 'tap13-list', 'Tap13_Ann')) AS px_sessions \gset
-SELECT pg_temp.error_of($$SELECT api.logout(ROW(NULL, 'UA-13', NULL, 'tap13-logout', 'Tap13_Ann'))$$) AS px_logout \gset
-SELECT api.revoke_other_sessions(ROW(NULL, 'UA-13', '192.0.2.13', 'tap13-revoke', 'Tap13_Ann')) \gset
+SELECT api.list_trackers(ROW(NULL, 'UA-13', NULL, 'tap13-read', 'Tap13_Ann', NULL)) \gset
+SELECT api.create_tracker(ROW(:'tok', 'UA-13', NULL, 'tap13-token-write', NULL, NULL), 'Sleep', NULL, 'note', NULL, NULL) \gset
+SELECT api.list_sessions(ROW(NULL, 'UA-13', NULL, 'tap13-list', 'Tap13_Ann', NULL)) AS px_sessions \gset
+SELECT pg_temp.error_of($$SELECT api.logout(ROW(NULL, 'UA-13', NULL, 'tap13-logout', 'Tap13_Ann', NULL))$$) AS px_logout \gset
+SELECT api.revoke_other_sessions(ROW(NULL, 'UA-13', '192.0.2.13', 'tap13-revoke', 'Tap13_Ann', NULL)) \gset
 RESET SESSION AUTHORIZATION;
 
 SELECT is(:'px_ready_trusted'::boolean, true, 'api.readiness() tells gateway_proxy it is trusted');

@@ -15,11 +15,12 @@ BEGIN;
 \ir helpers.psql
 
 -- The routes a client calls without a session (gateway/routes.go's Auth
--- false, which SQL cannot see).
+-- false, which SQL cannot see), and api.timed, which wraps every call and
+-- answers the wrapped function's answer (NULL here).
 CREATE TEMPORARY TABLE public_routes (name text PRIMARY KEY);
 INSERT INTO public_routes VALUES ('availability'), ('signup'), ('login'), ('list_posts'), ('get_post'),
   ('home_feed'), ('get_activity'), ('list_replies'), ('user_activities'),
-  ('confirm_email'), ('request_password_reset'), ('reset_password'), ('unsubscribe');
+  ('confirm_email'), ('request_password_reset'), ('reset_password'), ('unsubscribe'), ('timed');
 
 -- The api functions whose first parameter is the request's context, each
 -- with the call that passes it a context and NULL for every other argument

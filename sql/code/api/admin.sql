@@ -50,7 +50,8 @@ BEGIN
   SELECT coalesce(json_agg(json_build_object(
                     'id', p.id, 'logged_at', response.ts(p.logged_at), 'level', p.level, 'source', p.source,
                     'message', p.message, 'account_id', p.account_id, 'username', p.username,
-                    'client_ip', host(p.client_ip), 'request_id', p.request_id, 'details', p.details)
+                    'client_ip', host(p.client_ip), 'request_id', p.request_id, 'trace_id', p.trace_id,
+                    'details', p.details)
                   ORDER BY p.id DESC) FILTER (WHERE p.rn <= v_limit), '[]'),
          max(p.id) FILTER (WHERE p.rn = v_limit),
          count(*) > v_limit
@@ -221,3 +222,30 @@ BEGIN ATOMIC
            WHERE s.schemaname = 'api'
            GROUP BY s.funcname) f;
 END;
+
+-- A slow call's line in PostgreSQL's log, naming its trace: the gateway
+-- sends every route's call as api.timed(ctx, 'api.fn', api.fn(ctx, …))
+-- (gateway/handler.go, callSQL), so this runs after the function, in the
+-- same statement, and passes its answer through unchanged. Over the
+-- threshold (the setting homebase.slow_call_ms, 500 when unset; a DBA sets
+-- it with ALTER DATABASE … SET or ALTER ROLE gateway SET; 0 logs every
+-- call) it writes one LOG line: the function, the time since the statement
+-- began, the trace id and the request id, never a token or an argument.
+-- A call that fails raises before this runs; the gateway's log has it.
+CREATE OR REPLACE FUNCTION api.timed(ctx request.context, fn text, result json) RETURNS json
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_ms numeric := extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000;
+BEGIN
+  IF v_ms >= coalesce(nullif(current_setting('homebase.slow_call_ms', true), '')::numeric, 500) THEN
+    -- Only the characters the gateway sends: no caller's text can forge a line.
+    RAISE LOG 'slow call: % took % ms (trace %, request %)',
+      regexp_replace(left(fn, 64), '[^a-z0-9_.]', '?', 'g'), round(v_ms, 1),
+      CASE WHEN ctx.trace_id ~ '^[0-9a-f]{32}$' THEN ctx.trace_id ELSE '-' END,
+      coalesce(regexp_replace(left(ctx.request_id, 128), '[^A-Za-z0-9._:-]', '?', 'g'), '-');
+  END IF;
+  RETURN result;
+END
+$$;
