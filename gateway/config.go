@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -53,6 +54,10 @@ type Config struct {
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT: grace for in-flight requests on SIGTERM
 	// MAINTENANCE_INTERVAL: how often to run api.maintenance (0 = never)
 	MaintenanceInterval time.Duration
+	// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, or OTEL_EXPORTER_OTLP_ENDPOINT with
+	// /v1/traces appended (OpenTelemetry's rule): where to send one span per
+	// request over OTLP/HTTP (otel.go); empty, the default: no export.
+	OTLPTracesURL string
 	// DB_STATS_INTERVAL: how often to read the api functions' counters for
 	// /metrics (dbstats.go; default a minute, 0 = never)
 	StatsInterval time.Duration
@@ -139,6 +144,9 @@ func ConfigFromEnv() (Config, error) {
 			return c, fmt.Errorf("DB_STATS_INTERVAL: want a duration such as 1m, or 0 to read no function statistics")
 		}
 	}
+	if c.OTLPTracesURL, err = otlpTracesURL(os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT")); err != nil {
+		return c, err
+	}
 	if c.Pipeline, err = strconv.ParseBool(env("DB_PIPELINE", "false")); err != nil {
 		return c, fmt.Errorf("DB_PIPELINE: want true or false")
 	}
@@ -191,6 +199,27 @@ func ConfigFromEnv() (Config, error) {
 		return c, fmt.Errorf("LOG_FORMAT: want json or console")
 	}
 	return c, nil
+}
+
+// otlpTracesURL is the traces URL OpenTelemetry's settings name: the
+// traces-specific one as it is, else the base one with /v1/traces.
+func otlpTracesURL(traces, base string) (string, error) {
+	name, v, suffix := "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", strings.TrimSpace(traces), ""
+	if v == "" {
+		name, v, suffix = "OTEL_EXPORTER_OTLP_ENDPOINT", strings.TrimSpace(base), "/v1/traces"
+		if v == "" {
+			return "", nil
+		}
+	}
+	// The value as given is checked, before any suffix: "http://" is no URL.
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("%s: want an http or https URL such as http://127.0.0.1:4318", name)
+	}
+	if suffix != "" {
+		v = strings.TrimSuffix(v, "/") + suffix
+	}
+	return v, nil
 }
 
 // reservedHeaders carry something else the gateway reads or trusts; none

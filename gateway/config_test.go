@@ -16,7 +16,7 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 		"METRICS_ALLOWED", "ALLOWED_ORIGINS", "STATEMENT_TIMEOUT", "DB_POOL_SIZE", "SHUTDOWN_TIMEOUT",
 		"MAINTENANCE_INTERVAL", "PPROF_ADDR", "DB_PIPELINE", "DB_EXEC_MODE", "PROXY_USER_HEADER",
 		"DATABASE_PASSWORD_FILE", "REPLICA_DATABASE_URL", "REPLICA_MAX_LAG", "BCRYPT_CONCURRENCY",
-		"BCRYPT_WAIT", "DB_STATS_INTERVAL"} {
+		"BCRYPT_WAIT", "DB_STATS_INTERVAL", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"} {
 		t.Setenv(k, "")
 	}
 	c, err := ConfigFromEnv()
@@ -36,6 +36,10 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 	// No proxy-asserted identity unless asked for.
 	if c.ProxyUserHeader != "" {
 		t.Fatalf("PROXY_USER_HEADER default %q, want none", c.ProxyUserHeader)
+	}
+	// No span is exported unless asked for.
+	if c.OTLPTracesURL != "" {
+		t.Fatalf("OTLPTracesURL default %q, want none", c.OTLPTracesURL)
 	}
 	// No profiling listener unless asked for.
 	if c.PprofAddr != "" {
@@ -108,6 +112,7 @@ func TestConfigFromEnvRejects(t *testing.T) {
 		"no password file":   {"DATABASE_PASSWORD_FILE": "/nonexistent/gateway.password"},
 		"replica lag":        {"REPLICA_MAX_LAG": "far"},
 		"negative lag":       {"REPLICA_MAX_LAG": "-1s"},
+		"otlp endpoint":      {"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv("DATABASE_URL", "postgres://gateway@127.0.0.1/db")
@@ -207,5 +212,47 @@ func TestConfigProxyUserHeader(t *testing.T) {
 	t.Setenv("TRUSTED_PROXIES", "")
 	if _, err := ConfigFromEnv(); err == nil || !strings.Contains(err.Error(), "needs TRUSTED_PROXIES") {
 		t.Errorf("without TRUSTED_PROXIES: error %v, want it refused", err)
+	}
+}
+
+// The OTLP traces URL follows OpenTelemetry's rule: the traces-specific
+// variable as it is, else the base one with /v1/traces; neither, no export.
+func TestConfigOTLPTracesURL(t *testing.T) {
+	const (
+		tracesVar = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+		baseVar   = "OTEL_EXPORTER_OTLP_ENDPOINT"
+	)
+	for _, c := range []struct{ traces, base, want string }{
+		{"", "", ""},
+		{" ", "  ", ""},
+		{"", "http://collector:4318", "http://collector:4318/v1/traces"},
+		{"", "http://collector:4318/", "http://collector:4318/v1/traces"},
+		{"", " https://otel.example/otlp/ ", "https://otel.example/otlp/v1/traces"},
+		{"http://tempo:4318/v1/traces", "http://collector:4318", "http://tempo:4318/v1/traces"},
+		{"http://tempo:4318/ingest", "", "http://tempo:4318/ingest"},
+		{" https://tempo.example ", "", "https://tempo.example"},
+	} {
+		t.Setenv("DATABASE_URL", "postgres://gateway@127.0.0.1/db")
+		t.Setenv(tracesVar, c.traces)
+		t.Setenv(baseVar, c.base)
+		got, err := ConfigFromEnv()
+		if err != nil || got.OTLPTracesURL != c.want {
+			t.Errorf("%s=%q %s=%q: %q, %v; want %q", tracesVar, c.traces, baseVar, c.base, got.OTLPTracesURL, err, c.want)
+		}
+	}
+	for _, c := range []struct{ traces, base, blamed string }{
+		{"", "collector:4318", baseVar},
+		{"", "grpc://collector:4317", baseVar},
+		{"", "http://", baseVar},
+		{"ftp://tempo:4318/v1/traces", "http://collector:4318", tracesVar},
+		{"://tempo", "", tracesVar},
+		{"tempo:4318", "", tracesVar},
+	} {
+		t.Setenv("DATABASE_URL", "postgres://gateway@127.0.0.1/db")
+		t.Setenv(tracesVar, c.traces)
+		t.Setenv(baseVar, c.base)
+		if _, err := ConfigFromEnv(); err == nil || !strings.HasPrefix(err.Error(), c.blamed+": ") {
+			t.Errorf("%s=%q %s=%q: error %v, want one naming %s", tracesVar, c.traces, baseVar, c.base, err, c.blamed)
+		}
 	}
 }

@@ -153,6 +153,11 @@ func (s *Server) handle(rt Route) http.HandlerFunc {
 
 		var out []byte
 		var err error
+		info.fn = rt.Func
+		var dbStart time.Time
+		if s.otel != nil {
+			dbStart = time.Now()
+		}
 		if rt.Bcrypt {
 			if !s.bcrypt.enter(r.Context()) {
 				if r.Context().Err() != nil {
@@ -166,6 +171,9 @@ func (s *Server) handle(rt Route) http.HandlerFunc {
 			s.bcrypt.leave()
 		} else {
 			out, err = s.call(r.Context(), &rt, tok, sql, args)
+		}
+		if s.otel != nil {
+			info.dbTime = time.Since(dbStart)
 		}
 		if err != nil && r.Context().Err() != nil {
 			// The client went away; nobody reads this answer. 499 is nginx's
@@ -624,8 +632,10 @@ func clearCookie(w http.ResponseWriter, secure bool) {
 type requestWriter struct {
 	http.ResponseWriter
 	id       string
-	trace    string // the trace id (trace.go)
-	route    string // the matched route's path template; "" when none matched
+	trace    string        // the trace id (trace.go)
+	fn       string        // the route's api function
+	dbTime   time.Duration // the time its call took (measured only for a span: otel.go)
+	route    string        // the matched route's path template; "" when none matched
 	sqlstate string
 	err      error
 	status   int  // overrides the written status in the log (statusClientClosed)

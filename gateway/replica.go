@@ -134,8 +134,10 @@ func (s *Server) UseReplica(pool *pgxpool.Pool) {
 }
 
 // Close stops what New and UseReplica started (the replica's poller and
-// pipeliner); the pools are the caller's to close, after it.
+// pipeliner, the span exporter after its last spans); the pools are the
+// caller's to close, after it.
 func (s *Server) Close() {
+	s.shutdownTracing()
 	if s.replica != nil {
 		s.replica.stop()
 		<-s.replica.done

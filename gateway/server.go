@@ -25,6 +25,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
+	oteltrace "go.opentelemetry.io/otel/trace"
 
 	"homebase/sql/code"
 	"homebase/sql/migrations"
@@ -50,6 +51,9 @@ type Server struct {
 	replica *replica
 	// bcrypt caps the Bcrypt routes' calls in flight (bcrypt.go).
 	bcrypt *bcryptGate
+	// otel exports one span per request (OTEL_EXPORTER_OTLP_ENDPOINT:
+	// otel.go); nil when off.
+	otel *tracing
 	// xffWarned: the warning of warnUntrustedForwarding was logged.
 	xffWarned atomic.Bool
 }
@@ -102,6 +106,15 @@ func New(cfg Config, pool *pgxpool.Pool, log zerolog.Logger) *Server {
 	}
 	s.bcrypt = newBcryptGate(slots, wait, s.metrics.bcryptRefused)
 	s.metrics.addBcrypt(s.bcrypt)
+	if cfg.OTLPTracesURL != "" {
+		t, err := newTracing(cfg.OTLPTracesURL, log)
+		if err != nil {
+			log.Error().Err(err).Msg("OpenTelemetry export is off: the exporter could not be made")
+		} else {
+			s.otel = t
+			log.Info().Str("url", cfg.OTLPTracesURL).Msg("one span per request goes to the OTLP collector")
+		}
+	}
 	if cfg.Pipeline {
 		// One connection stays free for /readyz and maintenance.
 		s.pipe = newPipeliner(func(ctx context.Context) (*pgxpool.Conn, error) { return s.acquire(ctx, pool) },
@@ -212,6 +225,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	err := srv.Shutdown(sctx)
+	s.shutdownTracing()
 	if s.pipe != nil {
 		s.pipe.Close() // the requests are done; the pool closes after Run
 	}
@@ -341,7 +355,13 @@ func (s *Server) withRequestContext(next http.Handler) http.Handler {
 			rand.Read(b[:])
 			id = hex.EncodeToString(b[:])
 		}
-		tr := traceOf(r.Header.Get(traceparentHeader))
+		tr, kept, parent := traceOf(r.Header.Get(traceparentHeader))
+		var span oteltrace.Span
+		if s.otel != nil {
+			var ctx context.Context
+			ctx, span = s.otel.start(r.Context(), &tr, kept, parent)
+			r = r.WithContext(ctx)
+		}
 		info := &requestWriter{ResponseWriter: w, id: id, trace: tr.id, written: http.StatusOK}
 		w.Header().Set("X-Request-Id", id)
 		w.Header().Set(traceparentHeader, tr.header())
@@ -362,6 +382,9 @@ func (s *Server) withRequestContext(next http.Handler) http.Handler {
 			}
 			elapsed := time.Since(start)
 			s.metrics.observe(info, r.Method, status, elapsed)
+			if span != nil {
+				s.otel.end(span, info, r.Method, status)
+			}
 			ev := s.log.Info()
 			if status >= 500 {
 				ev = s.log.Error()

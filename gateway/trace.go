@@ -31,17 +31,18 @@ func (t trace) header() string {
 }
 
 // traceOf is the request's trace: the caller's trace id and flags when its
-// traceparent is well-formed, else a new trace id; a new span id either way.
-func traceOf(h string) trace {
+// traceparent is well-formed (kept, with the caller's span id: parent),
+// else a new trace id; a new span id either way.
+func traceOf(h string) (t trace, kept bool, parent string) {
 	var b [24]byte
 	rand.Read(b[:])
-	t := trace{span: hex.EncodeToString(b[16:])}
+	t.span = hex.EncodeToString(b[16:])
 	if id, flags, ok := parseTraceparent(h); ok {
 		t.id, t.flags = id, flags
-	} else {
-		t.id, t.flags = hex.EncodeToString(b[:16]), "00"
+		return t, true, h[36:52]
 	}
-	return t
+	t.id, t.flags = hex.EncodeToString(b[:16]), "00"
+	return t, false, ""
 }
 
 // parseTraceparent reads version-format-trace-id-parent-id-trace-flags.

@@ -43,14 +43,18 @@ func TestTraceparent(t *testing.T) {
 
 func TestTraceOf(t *testing.T) {
 	const in = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-	kept := traceOf(in)
+	kept, ok, parent := traceOf(in)
+	if !ok || parent != "00f067aa0ba902b7" {
+		t.Errorf("traceOf(%q) did not keep the caller's span %q as the parent", in, parent)
+	}
 	if kept.id != "4bf92f3577b34da6a3ce929d0e0e4736" || kept.flags != "01" || kept.span == "00f067aa0ba902b7" {
 		t.Errorf("traceOf(%q) = %+v: want the trace id and flags kept and a span of its own", in, kept)
 	}
 	if !traceparentPattern.MatchString(kept.header()) {
 		t.Errorf("header %q is not a version-00 traceparent", kept.header())
 	}
-	a, b := traceOf("nonsense"), traceOf("")
+	a, _, _ := traceOf("nonsense")
+	b, _, _ := traceOf("")
 	if a.id == b.id || !traceparentPattern.MatchString(a.header()) || a.flags != "00" {
 		t.Errorf("new traces %+v and %+v: want distinct well-formed ids, not sampled", a, b)
 	}
