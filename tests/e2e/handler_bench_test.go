@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -28,16 +29,31 @@ func (w *discardWriter) WriteHeader(status int)      { w.status = status }
 //	go test ./tests/e2e -run '^$' -bench SessionHandler -benchmem
 //
 // (with the environment scripts/test sets for the e2e tests).
-func BenchmarkSessionHandler(b *testing.B) {
+func BenchmarkSessionHandler(b *testing.B) { benchSessionHandler(b, "") }
+
+// BenchmarkSessionHandlerOTel is the same with the OpenTelemetry export on
+// (gateway/otel.go), to a collector that takes every export and reads none.
+func BenchmarkSessionHandlerOTel(b *testing.B) {
+	col := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+	}))
+	defer col.Close()
+	benchSessionHandler(b, col.URL+"/v1/traces")
+}
+
+func benchSessionHandler(b *testing.B, otlpTracesURL string) {
 	cfg := testConfig()
 	cfg.LogLevel = "warn"
 	cfg.PoolSize = 4
+	cfg.OTLPTracesURL = otlpTracesURL
 	pool, err := gateway.NewPool(context.Background(), cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer pool.Close()
-	h := gateway.New(cfg, pool, gateway.NewLogger(cfg, discard{})).Handler()
+	s := gateway.New(cfg, pool, gateway.NewLogger(cfg, discard{}))
+	defer s.Close()
+	h := s.Handler()
 
 	// One account and session, made as the owner.
 	username := unique("bench_")
