@@ -7,8 +7,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	collectorpb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
@@ -241,5 +244,31 @@ func TestOTelOff(t *testing.T) {
 	}
 	if n := col.received(); n != 0 {
 		t.Errorf("the collector received %d requests from a gateway without OTLPTracesURL", n)
+	}
+}
+
+// TestOTelCollectorRefuses: a collector that refuses the spans costs no
+// request; the export's failure is a warning in the gateway's log. Not
+// parallel: it sets the environment (the SDK's batch delay, to see the
+// failure soon) and the SDK's error handler is the process's.
+func TestOTelCollectorRefuses(t *testing.T) {
+	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "50")
+	var refused atomic.Int32
+	col := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		refused.Add(1)
+		http.Error(w, "no", http.StatusBadRequest)
+	}))
+	defer col.Close()
+	g := startGateway(t, func(c *gateway.Config) { c.OTLPTracesURL = col.URL + "/v1/traces" })
+	expect(t, g.do(req{Method: "GET", Path: "/availability?username=" + unique("free_"), IP: uniqueIP()}), 200, "")
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(g.Log.String(), `"message":"OpenTelemetry export failed"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no warning in the gateway's log after %d refused exports", refused.Load())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(g.Log.String(), `"level":"warn"`) {
+		t.Error("the export's failure is not logged as a warning")
 	}
 }
