@@ -158,9 +158,9 @@ func (f *feed) run(ctx context.Context, h *env) error {
 	plans := filepath.Join(h.dir, "plans.txt")
 	if err := psqlLog(ctx, plans, h.admin, autoExplain+fmt.Sprintf(`
 \echo '--- first page'
-SELECT length(api.home_feed(ROW(NULL, NULL, NULL, NULL, NULL), NULL, 20)::text) AS answer_bytes;
+SELECT length(api.home_feed(ROW(NULL, NULL, NULL, NULL, NULL, NULL), NULL, 20)::text) AS answer_bytes;
 \echo '--- deep page (activity %d of %d)'
-SELECT length(api.home_feed(ROW(NULL, NULL, NULL, NULL, NULL), :'cursor', 20)::text) AS answer_bytes;
+SELECT length(api.home_feed(ROW(NULL, NULL, NULL, NULL, NULL, NULL), :'cursor', 20)::text) AS answer_bytes;
 `, deepI, f.large), psqlVars("cursor", deepCursor)...); err != nil {
 		return err
 	}
@@ -243,7 +243,7 @@ SELECT length(api.home_feed(ROW(NULL, NULL, NULL, NULL, NULL), :'cursor', 20)::t
 		}
 		if err := psqlLog(ctx, plansExpired, h.admin, autoExplain+fmt.Sprintf(`
 \echo '--- first page, %d just-expired activities in front (vacuumed)'
-SELECT length(api.home_feed(ROW(NULL, NULL, NULL, NULL, NULL), NULL, 20)::text) AS answer_bytes;
+SELECT length(api.home_feed(ROW(NULL, NULL, NULL, NULL, NULL, NULL), NULL, 20)::text) AS answer_bytes;
 `, f.burst)); err != nil {
 			return err
 		}
@@ -318,7 +318,7 @@ func (f *feed) checkCursor(ctx context.Context, owner *pgx.Conn, gatewayURL stri
 	}
 	defer gw.Close(context.Background())
 	var items int
-	if err := gw.QueryRow(ctx, `SELECT json_array_length(api.home_feed(ROW(NULL, NULL, NULL, NULL, NULL), NULL, 20) -> 'activities')`).
+	if err := gw.QueryRow(ctx, `SELECT json_array_length(api.home_feed(ROW(NULL, NULL, NULL, NULL, NULL, NULL), NULL, 20) -> 'activities')`).
 		Scan(&items); err != nil {
 		return err
 	}

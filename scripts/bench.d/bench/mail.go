@@ -108,7 +108,7 @@ func (m *mail) run(ctx context.Context, h *env) error {
 	for i := 1; i <= m.signups; i++ {
 		name := fmt.Sprintf("mail_%d", i)
 		var answer string
-		if err := gw.QueryRow(ctx, `SELECT api.signup(ROW(NULL::text, 'bench/1.0', '127.0.0.1', $1::text, NULL), $2, $3, 'bench-password', NULL)::text`,
+		if err := gw.QueryRow(ctx, `SELECT api.signup(ROW(NULL::text, 'bench/1.0', '127.0.0.1', $1::text, NULL, NULL), $2, $3, 'bench-password', NULL)::text`,
 			"bench-mail-"+strconv.Itoa(i), name, name+"@bench.example").Scan(&answer); err != nil {
 			return err
 		}

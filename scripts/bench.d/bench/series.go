@@ -165,7 +165,7 @@ func (s *series) load(ctx context.Context, h *env, z *seriesSize) (float64, erro
 	var got string
 	if err := gw.QueryRow(ctx, `
 	  SELECT json_array_length(s -> 'series') || ' ' || (SELECT sum((b ->> 'count')::int) FROM json_array_elements(s -> 'series') b)
-	    FROM api.tracker_series(ROW($1::text, 'bench/1.0', '127.0.0.1', 'bench-check', NULL), $2::bigint, 'day',
+	    FROM api.tracker_series(ROW($1::text, 'bench/1.0', '127.0.0.1', 'bench-check', NULL, NULL), $2::bigint, 'day',
 	                            '2025-01-01', '2026-01-01', 'Europe/Berlin') AS s`, z.tok, z.tracker).Scan(&got); err != nil {
 		return 0, err
 	}
@@ -176,7 +176,7 @@ func (s *series) load(ctx context.Context, h *env, z *seriesSize) (float64, erro
 	// The plan, as the function runs it (auto_explain logs the statements nested in api.tracker_series).
 	z.plans = filepath.Join(h.dir, "plans-"+z.name+".txt")
 	if err := psqlLog(ctx, z.plans, urls[2], autoExplain+`
-SELECT length(api.tracker_series(ROW(:'tok', 'bench/1.0', '127.0.0.1', 'bench-plan', NULL), :id, 'day',
+SELECT length(api.tracker_series(ROW(:'tok', 'bench/1.0', '127.0.0.1', 'bench-plan', NULL, NULL), :id, 'day',
                                  '2025-01-01', '2026-01-01', 'Europe/Berlin')::text) AS answer_bytes;
 `, psqlVars("tok", z.tok, "id", z.tracker)...); err != nil {
 		return 0, err

@@ -561,7 +561,7 @@ func (s *session) checkWorkingSet(ctx context.Context, gatewayURL string, sample
 	}
 	defer gw.Close(context.Background())
 	var answer string
-	if err := gw.QueryRow(ctx, "SELECT api.current_session(ROW($1::text, 'bench/1.0', NULL, NULL, NULL))::text",
+	if err := gw.QueryRow(ctx, "SELECT api.current_session(ROW($1::text, 'bench/1.0', NULL, NULL, NULL, NULL))::text",
 		fmt.Sprintf("bench-token-%d", sample)).Scan(&answer); err != nil {
 		return err
 	}
@@ -570,7 +570,7 @@ func (s *session) checkWorkingSet(ctx context.Context, gatewayURL string, sample
 	}
 	var bad int
 	if err := gw.QueryRow(ctx, `SELECT count(*) FROM generate_series(1, $1) AS k
-	  WHERE api.current_session(ROW('bench-token-' || ((k * $2) % $3 + 1), 'bench/1.0', NULL, NULL, NULL))->'account' IS NULL`,
+	  WHERE api.current_session(ROW('bench-token-' || ((k * $2) % $3 + 1), 'bench/1.0', NULL, NULL, NULL, NULL))->'account' IS NULL`,
 		s.ws, stride, s.sessions).Scan(&bad); err != nil {
 		return err
 	}

@@ -7,7 +7,9 @@
 // What it keeps is what any gateway must do for this route: accept HTTP on
 // net/http, take the Bearer token, the User-Agent, the client address and a
 // request id (X-Request-Id, or a constant), run the gateway's SQL function
-// with the gateway's arguments, SELECT api.current_session(ROW($1, $2, $3, $4, $5)),
+// with the gateway's arguments, SELECT api.current_session(ROW($1, $2, $3, $4, $5, $6))
+// (the trace id NULL; not inside api.timed, the gateway's wrapper that
+// writes a slow call's LOG line, so that its cost counts as the gateway's),
 // on a pgxpool of the gateway's default size (DB_POOL_SIZE, else 2 per CPU,
 // at least 4), and write the JSON bytes PostgreSQL returned.
 //
@@ -32,7 +34,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-const sessionSQL = "SELECT api.current_session(ROW($1, $2, $3, $4, $5))"
+const sessionSQL = "SELECT api.current_session(ROW($1, $2, $3, $4, $5, $6))"
 
 func main() {
 	if err := run(); err != nil {
@@ -88,7 +90,7 @@ func run() error {
 			id = "floor"
 		}
 		var out []byte
-		if err := pool.QueryRow(r.Context(), sessionSQL, tok, r.UserAgent(), client, id, nil).Scan(&out); err != nil {
+		if err := pool.QueryRow(r.Context(), sessionSQL, tok, r.UserAgent(), client, id, nil, nil).Scan(&out); err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
