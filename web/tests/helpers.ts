@@ -78,6 +78,16 @@ export function setRole(username: string, role: 'user' | 'author' | 'admin'): vo
   });
 }
 
+// One value read from the database as its owner (psql, DB_OWNER_URL), the
+// query's :'name' variables passed as psql quotes them, never spliced.
+export function dbValue(query: string, vars: Record<string, string>): string {
+  const url = process.env.DB_OWNER_URL;
+  if (!url) throw new Error('DB_OWNER_URL is not set (scripts/test web sets it)');
+  const args = [url, '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1'];
+  for (const [k, v] of Object.entries(vars)) args.push('-v', `${k}=${v}`);
+  return execFileSync('psql', args, { input: query }).toString().trim();
+}
+
 // A call to the API from the page (same origin, its session cookie), as the
 // app makes it: for a test's setup, e.g. many posts at once.
 export async function callApi(page: Page, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
