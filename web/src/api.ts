@@ -33,6 +33,14 @@ function traceparent(): string {
   return `00-${hex.slice(0, 32)}-${hex.slice(32)}-01`;
 }
 
+// The reads of the page on show: the router (app.ts) aborts them when
+// another page replaces it, so a slow answer for a page left behind can
+// never draw over the newer one. Writes are never aborted.
+let reads: AbortSignal | undefined;
+export function setReadSignal(s: AbortSignal): void {
+  reads = s;
+}
+
 export async function api<T = unknown>(method: string, path: string, body?: unknown, quiet401 = false): Promise<T> {
   let res: Response;
   try {
@@ -41,8 +49,11 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
       credentials: 'same-origin',
       headers: body === undefined ? { traceparent: traceparent() } : { traceparent: traceparent(), 'Content-Type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
+      signal: method === 'GET' ? reads : undefined,
     });
-  } catch {
+  } catch (e) {
+    if (e instanceof DOMException && e.name === 'AbortError') throw e; // its page is gone
+
     throw new ApiFailure({ status: 0, code: 'NETWORK', message: 'The server could not be reached.', details: null });
   }
   if (res.ok) {

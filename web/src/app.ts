@@ -2,7 +2,7 @@
 // (history.pushState, so back and forward work and every page has its own
 // URL), the signed-in account, the navigation, and the helpers a page uses
 // to show itself, its forms and their errors (docs/web.md).
-import { api, ApiFailure, setUnauthorizedHandler, type Account } from './api';
+import { api, ApiFailure, setReadSignal, setUnauthorizedHandler, type Account } from './api';
 import { h, type Form } from './dom';
 
 const app = document.getElementById('app')!;
@@ -107,7 +107,8 @@ export function renderNav(): void {
 async function loadMe(): Promise<void> {
   try {
     me = (await api<{ account: Account }>('GET', '/session', undefined, true)).account;
-  } catch {
+  } catch (e) {
+    if (e instanceof DOMException && e.name === 'AbortError') return; // a newer render reads it
     me = null;
   }
 }
@@ -173,8 +174,19 @@ export function onSubmit(
   });
 }
 
+// Each render aborts the reads of the one before (api.ts) and stops at its
+// next step once a newer render has begun: a page left while it loaded
+// never draws over the page that replaced it.
+let renders = 0;
+let reads = new AbortController();
+
 export async function render(): Promise<void> {
+  const mine = ++renders;
+  reads.abort();
+  reads = new AbortController();
+  setReadSignal(reads.signal);
   await loadMe();
+  if (mine !== renders) return;
   renderNav();
   const found = match(location.pathname);
   if (!found) {
@@ -188,6 +200,7 @@ export async function render(): Promise<void> {
   try {
     await found.r.show({ query: new URLSearchParams(location.search), params: found.params });
   } catch (e) {
+    if (mine !== renders) return; // a newer page shows (its reads aborted)
     if (!(e instanceof ApiFailure)) throw e;
     if (e.error.status === 401) return; // the login page is already on its way
     page(e.error.status === 404 ? 'Not found' : 'Something went wrong', h('p', { role: 'alert' }, e.error.message), h('p', {}, link('/', 'Home')));
