@@ -206,3 +206,36 @@ export async function render(): Promise<void> {
     page(e.error.status === 404 ? 'Not found' : 'Something went wrong', h('p', { role: 'alert' }, e.error.message), h('p', {}, link('/', 'Home')));
   }
 }
+
+// A button that asks before it acts (every delete of the app): "Delete"
+// becomes the question with "Yes, delete" and "Cancel", the focus on Cancel
+// (the answer that changes nothing); the action's error shows beside them.
+export function confirmButton(label: string, question: string, act: () => Promise<void>): HTMLElement {
+  const box = h('div', { class: 'confirm' });
+  const alert = alertBox();
+  const start = h('button', { type: 'button' }, label);
+  const ask = () => {
+    const yes = h('button', { type: 'button', class: 'danger' }, `Yes, ${label.toLowerCase()}`);
+    const no = h('button', { type: 'button' }, 'Cancel');
+    no.addEventListener('click', () => {
+      box.replaceChildren(start);
+      start.focus();
+    });
+    yes.addEventListener('click', async () => {
+      alert.clear();
+      yes.disabled = true;
+      try {
+        await act();
+      } catch (e) {
+        if (!(e instanceof ApiFailure)) throw e;
+        alert.show(e);
+        yes.disabled = false;
+      }
+    });
+    box.replaceChildren(h('div', { role: 'group', 'aria-label': question }, h('p', {}, question), yes, ' ', no), alert.el);
+    no.focus();
+  };
+  start.addEventListener('click', ask);
+  box.append(start);
+  return box;
+}

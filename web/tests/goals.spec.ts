@@ -120,11 +120,14 @@ test('a goal and its entry with the keyboard alone', async ({ page }) => {
   await page.keyboard.type('21');
   await page.keyboard.press('Enter');
   await expect(page.getByRole('progressbar', { name: 'Progress of Run a marathon' })).toHaveAttribute('value', '50');
-  // Delete the entry: Tab to its Delete, Enter, then the confirmation has the focus.
+  // Delete the entry: Tab to its Delete, Enter; the confirmation's focus is on
+  // Cancel, and "Yes, delete" is just before it.
   const del = page.locator('ul.items li').getByRole('button', { name: 'Delete' });
   for (let i = 0; i < 30 && !(await del.evaluate((b) => b === document.activeElement)); i++) await page.keyboard.press('Tab');
   await expect(del).toBeFocused();
   await page.keyboard.press('Enter');
+  await expect(page.getByRole('button', { name: 'Cancel' })).toBeFocused();
+  await page.keyboard.press('Shift+Tab');
   await expect(page.getByRole('button', { name: 'Yes, delete' })).toBeFocused();
   await page.keyboard.press('Enter');
   await expect(page.getByRole('progressbar', { name: 'Progress of Run a marathon' })).toHaveAttribute('value', '0');

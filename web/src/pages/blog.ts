@@ -4,7 +4,7 @@
 // second button confirms it).
 import './blog.css';
 import { api } from '../api';
-import { alertBox, go, link, me, onSubmit, page, route } from '../app';
+import { confirmButton, go, link, me, onSubmit, page, route } from '../app';
 import { h, makeForm } from '../dom';
 
 interface Post {
@@ -106,37 +106,11 @@ route('/blog/:id', async ({ params }) => {
 });
 
 function changeControls(post: Post): HTMLElement {
-  const box = h('div', { class: 'post-actions' });
-  const alert = alertBox();
-  const del = h('button', { type: 'button' }, 'Delete');
-  const confirm = h('div', { class: 'confirm', hidden: '' });
-  const yes = h('button', { type: 'button', class: 'danger' }, 'Yes, delete');
-  const no = h('button', { type: 'button' }, 'Cancel');
-  confirm.append(h('p', {}, 'Delete this post for good?'), yes, ' ', no);
-  del.addEventListener('click', () => {
-    confirm.hidden = false;
-    del.hidden = true;
-    no.focus();
+  const del = confirmButton('Delete', 'Delete this post for good?', async () => {
+    await api('DELETE', `/posts/${post.id}`);
+    go('/blog', true);
   });
-  no.addEventListener('click', () => {
-    confirm.hidden = true;
-    del.hidden = false;
-    del.focus();
-  });
-  yes.addEventListener('click', async () => {
-    alert.clear();
-    yes.disabled = true;
-    try {
-      await api('DELETE', `/posts/${post.id}`);
-      go('/blog', true);
-    } catch (e) {
-      alert.show(e);
-    } finally {
-      yes.disabled = false;
-    }
-  });
-  box.append(link(`/blog/${post.id}/edit`, 'Edit'), ' ', del, confirm, alert.el);
-  return box;
+  return h('div', { class: 'post-actions' }, link(`/blog/${post.id}/edit`, 'Edit'), ' ', del);
 }
 
 route('/blog/:id/edit', async ({ params }) => {

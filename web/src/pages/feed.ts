@@ -6,7 +6,7 @@
 // logged-in person.
 import './feed.css';
 import { api, ApiFailure } from '../api';
-import { alertBox, go, link, me, onSubmit, page, route, status } from '../app';
+import { alertBox, confirmButton, go, link, me, onSubmit, page, route, status } from '../app';
 import { h, makeForm } from '../dom';
 
 interface Activity {
@@ -120,37 +120,15 @@ function activityView(a: Activity, opts: { onDeleted: (a: Activity) => void; onC
   const actions = h('div', { class: 'actions' }, ...(opts.inThread ? [] : [link(`/feed/${a.uuid}`, 'Reply')]), like, repost);
 
   if (me.username.toLowerCase() === a.author.handle.toLowerCase()) {
-    const del = h('button', { type: 'button' }, 'Delete');
-    const yes = h('button', { type: 'button', class: 'danger' }, 'Yes, delete');
-    const no = h('button', { type: 'button' }, 'Cancel');
-    const confirm = h('div', { class: 'confirm', hidden: '' }, h('p', {}, a.replies_count ? 'Delete this activity and its replies?' : 'Delete this activity?'), yes, no);
-    del.addEventListener('click', () => {
-      confirm.hidden = false;
-      del.hidden = true;
-      no.focus();
-    });
-    no.addEventListener('click', () => {
-      confirm.hidden = true;
-      del.hidden = false;
-      del.focus();
-    });
-    yes.addEventListener('click', async () => {
-      alert.clear();
-      yes.disabled = true;
-      try {
+    const question = a.replies_count ? 'Delete this activity and its replies?' : 'Delete this activity?';
+    actions.append(
+      confirmButton('Delete', question, async () => {
         await api('DELETE', `/activities/${a.uuid}`);
         opts.onDeleted(a);
-      } catch (e) {
-        alert.show(e);
-      } finally {
-        yes.disabled = false;
-      }
-    });
-    actions.append(del);
-    article.append(actions, confirm, alert.el);
-  } else {
-    article.append(actions, alert.el);
+      }),
+    );
   }
+  article.append(actions, alert.el);
   return view;
 }
 

@@ -2,9 +2,9 @@
 // bar and a new goal at /goals; a goal at /goals/:id with its entries (add,
 // edit, delete), its own edit and delete.
 import { api } from '../api';
-import { alertBox, go, link, onSubmit, page, route } from '../app';
+import { alertBox, confirmButton, go, link, onSubmit, page, route } from '../app';
 import { h, makeForm, type Field } from '../dom';
-import { confirmButton, fromLocalInput, num, toLocalInput, when } from './tracking';
+import { fromLocalInput, pagedList, num, toLocalInput, when } from './tracking';
 
 interface Goal {
   id: number;
@@ -90,24 +90,8 @@ route(
     describe();
     const said = h('p', { role: 'status', tabindex: '-1' });
 
-    const list = h('ul', { class: 'items' });
-    const more = h('button', { type: 'button' }, 'Older entries');
-    const listAlert = alertBox();
-    let next: string | null = null;
-    const loadEntries = async (append: boolean) => {
-      listAlert.clear();
-      try {
-        const r = await api<{ entries: Entry[]; next: string | null }>('GET', `${base}/entries?limit=20${append && next ? `&before=${encodeURIComponent(next)}` : ''}`);
-        if (!append) list.replaceChildren();
-        if (!append && !r.entries.length) list.append(h('li', {}, 'No entries yet.'));
-        for (const e of r.entries) list.append(entryItem(e));
-        next = r.next;
-        more.hidden = !next;
-      } catch (e) {
-        listAlert.show(e);
-      }
-    };
-    more.addEventListener('click', () => void loadEntries(true));
+    const entries = pagedList<Entry>(`${base}/entries?limit=20`, 'entries', (e) => entryItem(e), 'No entries yet.', 'Older entries');
+    const loadEntries = entries.load;
     const refresh = async () => {
       ({ goal: g } = await api<{ goal: Goal }>('GET', base));
       describe();
@@ -196,7 +180,7 @@ route(
       g.title,
       head,
       said,
-      h('section', { 'aria-labelledby': 'entries-h' }, h('h2', { id: 'entries-h' }, 'Entries'), h('h3', {}, 'New entry'), add.form, h('h3', {}, 'Entered'), list, listAlert.el, more),
+      h('section', { 'aria-labelledby': 'entries-h' }, h('h2', { id: 'entries-h' }, 'Entries'), h('h3', {}, 'New entry'), add.form, h('h3', {}, 'Entered'), ...entries.nodes),
       h('section', { 'aria-labelledby': 'edit-h' }, h('h2', { id: 'edit-h' }, 'Edit goal'), edit.form, h('h3', {}, 'Delete goal'), del),
       h('p', {}, link('/goals', 'All goals')),
     );

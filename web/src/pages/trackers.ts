@@ -3,9 +3,9 @@
 // route, per day, week or month in a time zone, drawn by chart.ts, which is
 // loaded only here), its logs (add, edit, delete), and its own edit and delete.
 import { api } from '../api';
-import { alertBox, go, link, onSubmit, page, route } from '../app';
+import { alertBox, confirmButton, go, link, onSubmit, page, route } from '../app';
 import { h, makeForm, type Field } from '../dom';
-import { browserZone, confirmButton, explain, fromLocalInput, num, toLocalInput, when, zones } from './tracking';
+import { browserZone, explain, pagedList, fromLocalInput, num, toLocalInput, when, zones } from './tracking';
 
 interface Tracker {
   id: number;
@@ -175,24 +175,8 @@ route(
     const controls = h('div', { class: 'chart-controls' }, bucket.field, tz.field, ...(numerical ? [show.field] : []));
 
     // The logs: newest first, a page at a time.
-    const list = h('ul', { class: 'items' });
-    const more = h('button', { type: 'button' }, 'Older logs');
-    const listAlert = alertBox();
-    let next: string | null = null;
-    const loadLogs = async (append: boolean) => {
-      listAlert.clear();
-      try {
-        const r = await api<{ logs: Log[]; next: string | null }>('GET', `${base}/logs?limit=20${append && next ? `&before=${encodeURIComponent(next)}` : ''}`);
-        if (!append) list.replaceChildren();
-        if (!append && !r.logs.length) list.append(h('li', {}, 'No logs yet.'));
-        for (const l of r.logs) list.append(logItem(l));
-        next = r.next;
-        more.hidden = !next;
-      } catch (e) {
-        listAlert.show(e);
-      }
-    };
-    more.addEventListener('click', () => void loadLogs(true));
+    const logs = pagedList<Log>(`${base}/logs?limit=20`, 'logs', (l) => logItem(l), 'No logs yet.', 'Older logs');
+    const loadLogs = logs.load;
 
     // After a log changes: the tracker's counts, the chart, the list.
     const refresh = async () => {
@@ -300,7 +284,7 @@ route(
       about,
       said,
       h('section', { 'aria-labelledby': 'chart-h' }, h('h2', { id: 'chart-h' }, 'Chart'), controls, chartAlert.el, figure, tableWrap),
-      h('section', { 'aria-labelledby': 'logs-h' }, h('h2', { id: 'logs-h' }, 'Logs'), h('h3', {}, 'New log'), add.form, h('h3', {}, 'Logged'), list, listAlert.el, more),
+      h('section', { 'aria-labelledby': 'logs-h' }, h('h2', { id: 'logs-h' }, 'Logs'), h('h3', {}, 'New log'), add.form, h('h3', {}, 'Logged'), ...logs.nodes),
       h('section', { 'aria-labelledby': 'edit-h' }, h('h2', { id: 'edit-h' }, 'Edit tracker'), edit.form, h('h3', {}, 'Delete tracker'), del),
       h('p', {}, link('/trackers', 'All trackers')),
     );

@@ -1,8 +1,8 @@
-// What the tracking pages (trackers.ts, goals.ts, report.ts) share: a delete
-// button that asks first, the browser's time zone, and the conversions
+// What the tracking pages (trackers.ts, goals.ts, report.ts) share: a list
+// read a page at a time, the browser's time zone, and the conversions
 // between the API's RFC 3339 timestamps and the browser's date inputs.
 import '../tracking.css';
-import { ApiFailure } from '../api';
+import { api, ApiFailure } from '../api';
 import { alertBox } from '../app';
 import { h } from '../dom';
 
@@ -57,34 +57,28 @@ export function explain(e: unknown): string {
   return why.length ? `${e.error.message}: ${why.join('; ')}` : e.error.message;
 }
 
-// A button that asks before it acts: "Delete" becomes the question with
-// "Yes, delete" and "Cancel"; the answer's error shows beside them.
-export function confirmButton(label: string, question: string, act: () => Promise<void>): HTMLElement {
-  const box = h('div', { class: 'confirm' });
+// A list read a page at a time, newest first (a tracker's logs, a goal's
+// entries): url is the route with ?limit=20, key the answer's array; the
+// button (moreLabel) adds the next page, load(false) reads the first again.
+export function pagedList<T>(url: string, key: string, item: (x: T) => Node, empty: string, moreLabel: string) {
+  const list = h('ul', { class: 'items' });
+  const more = h('button', { type: 'button' }, moreLabel);
   const alert = alertBox();
-  const start = h('button', { type: 'button' }, label);
-  const ask = () => {
-    const yes = h('button', { type: 'button', class: 'danger' }, `Yes, ${label.toLowerCase()}`);
-    const no = h('button', { type: 'button' }, 'Cancel');
-    no.addEventListener('click', () => {
-      box.replaceChildren(start);
-      start.focus();
-    });
-    yes.addEventListener('click', async () => {
-      alert.clear();
-      yes.disabled = true;
-      try {
-        await act();
-      } catch (e) {
-        if (!(e instanceof ApiFailure)) throw e;
-        alert.show(e);
-        yes.disabled = false;
-      }
-    });
-    box.replaceChildren(h('div', { role: 'group', 'aria-label': question }, h('p', {}, question), yes, ' ', no), alert.el);
-    yes.focus();
+  let next: string | null = null;
+  const load = async (append: boolean) => {
+    alert.clear();
+    try {
+      const r = await api<Record<string, unknown>>('GET', `${url}${append && next ? `&before=${encodeURIComponent(next)}` : ''}`);
+      const items = r[key] as T[];
+      if (!append) list.replaceChildren();
+      if (!append && !items.length) list.append(h('li', {}, empty));
+      for (const x of items) list.append(item(x));
+      next = r.next as string | null;
+      more.hidden = !next;
+    } catch (e) {
+      alert.show(e);
+    }
   };
-  start.addEventListener('click', ask);
-  box.append(start);
-  return box;
+  more.addEventListener('click', () => void load(true));
+  return { nodes: [list, alert.el, more], load };
 }
