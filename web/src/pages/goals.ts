@@ -4,7 +4,7 @@
 import { api } from '../api';
 import { alertBox, confirmButton, go, link, onSubmit, page, route } from '../app';
 import { h, makeForm, type Field } from '../dom';
-import { fromLocalInput, pagedList, num, toLocalInput, when } from './tracking';
+import { editInPlace, fromLocalInput, pagedList, num, toLocalInput, when } from './tracking';
 
 interface Goal {
   id: number;
@@ -124,12 +124,6 @@ route(
       };
       const editForm = () => {
         const f = makeForm(entryFields(e), 'Save entry', `entry-${e.id}-`);
-        const cancel = h('button', { type: 'button' }, 'Cancel');
-        cancel.addEventListener('click', () => {
-          view();
-          li.querySelector('button')?.focus();
-        });
-        f.form.append(' ', cancel);
         onSubmit(f, async (v) => {
           const was = toLocalInput(e.occurred_at);
           ({ entry: e } = await api<{ entry: Entry }>('PATCH', `${base}/entries/${e.id}`, {
@@ -141,8 +135,7 @@ route(
           await refresh();
           said.focus(); // the edited entry's item is drawn anew
         });
-        li.replaceChildren(h('h3', {}, 'Edit entry'), f.form);
-        f.form.querySelector<HTMLElement>('input, textarea')?.focus();
+        editInPlace(li, 'Edit entry', f, view);
       };
       view();
       return li;

@@ -5,7 +5,7 @@
 import { api } from '../api';
 import { alertBox, confirmButton, go, link, onSubmit, page, route } from '../app';
 import { h, makeForm, type Field } from '../dom';
-import { browserZone, explain, pagedList, fromLocalInput, num, toLocalInput, when, zones } from './tracking';
+import { browserZone, editInPlace, explain, pagedList, fromLocalInput, num, toLocalInput, when, zones } from './tracking';
 
 interface Tracker {
   id: number;
@@ -204,12 +204,6 @@ route(
       };
       const editForm = () => {
         const f = makeForm(logFields(t, l), 'Save log', `log-${l.id}-`);
-        const cancel = h('button', { type: 'button' }, 'Cancel');
-        cancel.addEventListener('click', () => {
-          view();
-          li.querySelector('button')?.focus();
-        });
-        f.form.append(' ', cancel);
         onSubmit(f, async (v) => {
           const was = toLocalInput(l.logged_at);
           const { log } = await api<{ log: Log }>('PATCH', `${base}/logs/${l.id}`, {
@@ -225,8 +219,7 @@ route(
           await refresh();
           said.focus(); // the edited log's item is drawn anew
         });
-        li.replaceChildren(h('h3', {}, 'Edit log'), f.form);
-        f.form.querySelector<HTMLElement>('input, textarea, select')?.focus();
+        editInPlace(li, 'Edit log', f, view);
       };
       view();
       return li;

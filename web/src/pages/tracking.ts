@@ -1,10 +1,11 @@
 // What the tracking pages (trackers.ts, goals.ts, report.ts) share: a list
-// read a page at a time, the browser's time zone, and the conversions
-// between the API's RFC 3339 timestamps and the browser's date inputs.
+// read a page at a time, an item's edit form in its place, the browser's
+// time zone, and the conversions between the API's RFC 3339 timestamps and
+// the browser's date inputs.
 import '../tracking.css';
 import { api, ApiFailure } from '../api';
 import { alertBox } from '../app';
-import { h } from '../dom';
+import { h, type Form } from '../dom';
 
 export function browserZone(): string {
   return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
@@ -81,4 +82,18 @@ export function pagedList<T>(url: string, key: string, item: (x: T) => Node, emp
   };
   more.addEventListener('click', () => void load(true));
   return { nodes: [list, alert.el, more], load };
+}
+
+// An item's edit form in its place (a log, an entry): under its title, with
+// Cancel, which draws the item again (view) and gives its first button the
+// focus; the form's first field takes the focus.
+export function editInPlace(li: HTMLElement, title: string, f: Form, view: () => void): void {
+  const cancel = h('button', { type: 'button' }, 'Cancel');
+  cancel.addEventListener('click', () => {
+    view();
+    li.querySelector('button')?.focus();
+  });
+  f.form.append(' ', cancel);
+  li.replaceChildren(h('h3', {}, title), f.form);
+  f.form.querySelector<HTMLElement>('input, textarea, select')?.focus();
 }
