@@ -2,16 +2,15 @@ package e2e
 
 // A database across a slow or failing link: toxiproxy (TEST_TOXIPROXY, on
 // TEST_TOXIPROXY_PORT; scripts/test installs it into .local/bin) between a
-// gateway and PostgreSQL, its toxics added and removed through its HTTP API.
+// gateway and PostgreSQL, its toxics added and removed through its HTTP API
+// with toxiproxy's own client.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -21,10 +20,17 @@ import (
 	"time"
 	"unicode"
 
+	toxiclient "github.com/Shopify/toxiproxy/v2/client"
+
 	"homebase/gateway"
 )
 
-type toxiproxy struct{ api string }
+// toxiproxy is the run's server, driven with its own client
+// (github.com/Shopify/toxiproxy/v2/client).
+type toxiproxy struct {
+	api    string
+	client *toxiclient.Client
+}
 
 var (
 	toxiOnce sync.Once
@@ -59,50 +65,18 @@ func launchToxiproxy() (toxiproxy, error) {
 		_ = cmd.Wait()
 	}
 	x := toxiproxy{api: "http://127.0.0.1:" + port}
+	x.client = toxiclient.NewClient(x.api)
 	if !waitOK(x.api+"/version", 15*time.Second) {
 		return x, fmt.Errorf("toxiproxy on %s did not answer", x.api)
 	}
 	return x, nil
 }
 
-// do calls toxiproxy's API and decodes its answer into out (when not nil).
-func (x toxiproxy) do(t *testing.T, method, path string, body, out any) {
-	t.Helper()
-	var r io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r = bytes.NewReader(b)
-	}
-	rq, err := http.NewRequest(method, x.api+path, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rq.Header.Set("Content-Type", "application/json")
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(rq)
-	if err != nil {
-		t.Fatalf("toxiproxy %s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	text, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		t.Fatalf("toxiproxy %s %s: %s: %s", method, path, resp.Status, text)
-	}
-	if out != nil {
-		if err := json.Unmarshal(text, out); err != nil {
-			t.Fatalf("toxiproxy %s %s: %v: %s", method, path, err, text)
-		}
-	}
-}
-
 // link is one proxy to the gateway's database: its name, and the gateway's
 // database URL through it.
 type link struct {
-	x    toxiproxy
-	name string
-	URL  string
+	proxy *toxiclient.Proxy
+	URL   string
 }
 
 // newLink makes a proxy (on a port toxiproxy picks) to the database of
@@ -127,28 +101,36 @@ func newLink(t *testing.T) *link {
 		}
 		return '_'
 	}, fmt.Sprintf("%s-%d", t.Name(), time.Now().UnixNano()))
-	var created struct{ Listen string }
-	x.do(t, http.MethodPost, "/proxies", map[string]any{"name": name, "listen": "127.0.0.1:0",
-		"upstream": net.JoinHostPort(u.Hostname(), port), "enabled": true}, &created)
-	t.Cleanup(func() { x.do(t, http.MethodDelete, "/proxies/"+url.PathEscape(name), nil, nil) })
-	if _, p, err := net.SplitHostPort(created.Listen); err != nil || p == "0" {
-		t.Fatalf("toxiproxy listens on %q", created.Listen)
+	proxy, err := x.client.CreateProxy(name, "127.0.0.1:0", net.JoinHostPort(u.Hostname(), port))
+	if err != nil {
+		t.Fatalf("toxiproxy: %v", err)
 	}
-	u.Host = created.Listen
-	return &link{x: x, name: name, URL: u.String()}
+	t.Cleanup(func() {
+		if err := proxy.Delete(); err != nil {
+			t.Errorf("toxiproxy: %v", err)
+		}
+	})
+	if _, p, err := net.SplitHostPort(proxy.Listen); err != nil || p == "0" {
+		t.Fatalf("toxiproxy listens on %q", proxy.Listen)
+	}
+	u.Host = proxy.Listen
+	return &link{proxy: proxy, URL: u.String()}
 }
 
 // toxic adds a toxic to the answers (downstream: PostgreSQL to the gateway).
 func (l *link) toxic(t *testing.T, typ string, attrs map[string]any) {
 	t.Helper()
-	l.x.do(t, http.MethodPost, "/proxies/"+url.PathEscape(l.name)+"/toxics",
-		map[string]any{"name": typ, "type": typ, "stream": "downstream", "toxicity": 1, "attributes": attrs}, nil)
+	if _, err := l.proxy.AddToxic(typ, typ, "downstream", 1, attrs); err != nil {
+		t.Fatalf("toxiproxy: %v", err)
+	}
 }
 
 // heal removes the toxic: the link is sound again.
 func (l *link) heal(t *testing.T, typ string) {
 	t.Helper()
-	l.x.do(t, http.MethodDelete, "/proxies/"+url.PathEscape(l.name)+"/toxics/"+typ, nil, nil)
+	if err := l.proxy.RemoveToxic(typ); err != nil {
+		t.Fatalf("toxiproxy: %v", err)
+	}
 }
 
 // A database that stops answering (toxiproxy's timeout toxic: the

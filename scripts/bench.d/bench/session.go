@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	toxiclient "github.com/Shopify/toxiproxy/v2/client"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -531,19 +532,25 @@ func (s *session) startProxies(ctx context.Context, h *env, p plan, ss *servers,
 	if err := srv.waitReady(ctx, "/version", nil, ""); err != nil {
 		return nil, err
 	}
-	tp := newToxiproxy(srv.base)
+	tp := toxiclient.NewClient(srv.base)
 	out := map[string]string{}
 	for name, raw := range urls {
 		upstream, proxied, err := throughProxy(raw, p.port(h, "proxy-"+name))
 		if err != nil {
 			return nil, fmt.Errorf("%s's database URL: %w", name, err)
 		}
-		if err := tp.proxy(ctx, name, p.port(h, "proxy-"+name), upstream); err != nil {
-			return nil, err
+		proxy, err := tp.CreateProxy(name, fmt.Sprintf("127.0.0.1:%d", p.port(h, "proxy-"+name)), upstream)
+		if err != nil {
+			return nil, fmt.Errorf("toxiproxy: %w", err)
 		}
+		// Every chunk of the answers (downstream: PostgreSQL to the
+		// client) is held back delayMS from when it arrived, without
+		// jitter, so answers in flight together (a pipelined batch) are
+		// not delayed one after the other: a database that far away.
 		if s.delayMS > 0 {
-			if err := tp.latency(ctx, name, s.delayMS); err != nil {
-				return nil, err
+			if _, err := proxy.AddToxic("latency", "latency", "downstream", 1,
+				toxiclient.Attributes{"latency": s.delayMS, "jitter": 0}); err != nil {
+				return nil, fmt.Errorf("toxiproxy: %w", err)
 			}
 		}
 		out[name] = proxied
