@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"sync/atomic"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -75,19 +74,9 @@ func (s *Server) ReadFunctionStats(ctx context.Context) error {
 // readFunctionStatsEvery reads at start and then every DB_STATS_INTERVAL
 // until ctx ends; a failed reading keeps the last one and is logged.
 func (s *Server) readFunctionStatsEvery(ctx context.Context) {
-	if s.cfg.StatsInterval <= 0 {
-		return
-	}
-	tick := time.NewTicker(s.cfg.StatsInterval)
-	defer tick.Stop()
-	for {
+	every(ctx, s.cfg.StatsInterval, func() {
 		if err := s.ReadFunctionStats(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn().Err(err).Msg("reading the api functions' statistics failed")
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
+	})
 }

@@ -116,17 +116,30 @@ parts:
 	return total, errors.Join(errs...)
 }
 
+// every runs run at once and then every interval until ctx ends (the
+// maintenance and the function statistics' reading); interval <= 0: never.
+func every(ctx context.Context, interval time.Duration, run func()) {
+	if interval <= 0 {
+		return
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		run()
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
 // maintainEvery runs Maintain at start and then every MAINTENANCE_INTERVAL
 // until ctx ends. Failures are logged and retried at the next tick: clean-up
 // that waits ten minutes harms nobody, and the parts that did not fail have
 // run.
 func (s *Server) maintainEvery(ctx context.Context) {
-	if s.cfg.MaintenanceInterval <= 0 {
-		return
-	}
-	tick := time.NewTicker(s.cfg.MaintenanceInterval)
-	defer tick.Stop()
-	for {
+	every(ctx, s.cfg.MaintenanceInterval, func() {
 		start := time.Now()
 		r, err := s.Maintain(ctx)
 		// Stopping: a run cut short says what it did, without calling the
@@ -148,13 +161,5 @@ func (s *Server) maintainEvery(ctx context.Context) {
 				Int("old_tokens", r.OldTokens).Int("old_mail", r.OldMail).Int("queued_reports", r.QueuedReports).Int("digests", r.Digests).
 				Strs("failed_parts", r.Failed).Dur("duration_ms", time.Since(start)).Msg("maintenance")
 		}
-		if stopping {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
+	})
 }
