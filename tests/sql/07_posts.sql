@@ -8,7 +8,7 @@
 -- code in DETAIL; committed 401s by the body's $status and code.
 -- (Statements run for their effect end in \gset, which swallows their output.)
 BEGIN;
-SELECT plan(99);
+SELECT plan(101);
 
 \ir helpers.psql
 
@@ -77,6 +77,9 @@ RESET ROLE;
 -- ----------------------------------------------------------------------------
 -- The default excerpt and the field checks
 -- ----------------------------------------------------------------------------
+SELECT is(publishing.trim_text(E'\u00a0 \t\x0b\f Kyiv\r\n'), 'Kyiv',
+          'trimmed: spaces, tabs, line breaks, the vertical tab, the form feed and the no-break space');
+SELECT is(publishing.trim_text('vivid v'), 'vivid v', 'a letter v at either end is kept');
 SELECT is(publishing.default_excerpt(E'  # Title\n\n  Some   text.\t '), '# Title Some text.',
           'a short content is its own excerpt, trimmed, whitespace runs folded into one space');
 SELECT is(publishing.default_excerpt(repeat('a', 300)), repeat('a', 300), 'exactly 300 characters: no cut, no ellipsis');

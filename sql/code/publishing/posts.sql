@@ -6,10 +6,12 @@
 
 -- Surrounding whitespace (ASCII and the no-break space) is not part of a
 -- title or an excerpt: "  Hello " is stored as "Hello". Content is stored
--- as given (Markdown may care).
+-- as given (Markdown may care). The vertical tab is \x0b: PostgreSQL's
+-- escape strings have no \v (E'\v' is the letter v, which this once cut
+-- from the ends of titles: "Kyiv" became "Kyi").
 CREATE OR REPLACE FUNCTION publishing.trim_text(value text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN btrim(value, E' \t\n\r\f\v\u00a0');
+RETURN btrim(value, E' \t\n\r\f\x0b\u00a0');
 
 -- The excerpt of a post whose author gave none: the start of the content,
 -- its whitespace runs (line breaks included) folded into single spaces. Up
