@@ -69,13 +69,9 @@ export async function expectAccessible(page: Page): Promise<void> {
 }
 
 // An account's role, set as a DBA sets it (scripts/db role: auth.set_role as
-// the owner role, with psql; the values passed as variables, never spliced).
+// the owner role, with psql).
 export function setRole(username: string, role: 'user' | 'author' | 'admin'): void {
-  const url = process.env.DB_OWNER_URL;
-  if (!url) throw new Error('DB_OWNER_URL is not set (scripts/test web sets it)');
-  execFileSync('psql', [url, '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-v', `username=${username}`, '-v', `role=${role}`], {
-    input: "SELECT auth.set_role(:'username', :'role');",
-  });
+  dbValue("SELECT auth.set_role(:'username', :'role');", { username, role });
 }
 
 // One value read from the database as its owner (psql, DB_OWNER_URL), the
