@@ -2,7 +2,7 @@
 // bar and a new goal at /goals; a goal at /goals/:id with its entries (add,
 // edit, delete), its own edit and delete.
 import { api } from '../api';
-import { alertBox, confirmButton, go, link, onSubmit, page, route } from '../app';
+import { confirmButton, go, link, onSubmit, page, route } from '../app';
 import { h, makeForm, type Field } from '../dom';
 import { editInPlace, fromLocalInput, pagedList, num, toLocalInput, when } from './tracking';
 
