@@ -196,11 +196,12 @@ func allowedMethods(router *mux.Router, req *http.Request) string {
 // Run serves until ctx is cancelled (SIGINT/SIGTERM in main), then stops
 // accepting connections and lets in-flight requests finish.
 func (s *Server) Run(ctx context.Context, ln net.Listener) error {
+	// No ReadHeaderTimeout, ReadTimeout nor IdleTimeout: guard bounds what
+	// they would, without a timer per request (connguard.go).
+	guard := newConnGuard(headerTimeout, idleTimeout)
 	srv := &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		Handler:   s.Handler(),
+		ConnState: guard.track,
 		// Go's server refuses a request line and headers over this with a
 		// plain-text 431 and no request id; the gateway's own limit,
 		// maxHeaderBytes, is lower and checked in withRequestContext, so
@@ -211,6 +212,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	go func() { errc <- srv.Serve(ln) }()
 	mctx, stopMaintenance := context.WithCancel(ctx)
 	var maintenance sync.WaitGroup
+	maintenance.Go(func() { guard.run(mctx, guardTick(headerTimeout, idleTimeout)) })
 	maintenance.Go(func() { s.maintainEvery(mctx) })
 	maintenance.Go(func() { s.readFunctionStatsEvery(mctx) })
 	// The pool closes after Run returns: maintenance must be done with it.
