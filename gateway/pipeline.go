@@ -44,7 +44,8 @@ type pipeliner struct {
 	batches prometheus.Histogram                     // sizes of the batches sent
 
 	mu     sync.Mutex
-	free   int              // connections no batch uses now (of the n given)
+	n      int              // the connections it batches over
+	free   int              // connections no batch uses now (of the n)
 	queue  []*pipelinedCall // calls waiting for a connection, oldest first
 	closed bool
 	drains sync.WaitGroup // the goroutines sending queued batches
@@ -60,7 +61,7 @@ var errPipelineClosed = errors.New("pipeline: closed")
 
 type pipelinedCall struct {
 	sql    string
-	args   [][]byte
+	args   []any
 	done   chan pipelinedResult // buffered: whoever sends never waits for the caller
 	at     time.Time            // when it was made: timeout counts from here
 	queued bool                 // in p.queue (under p.mu)
@@ -94,7 +95,7 @@ func newPipeliner(acquire func(context.Context) (*pgxpool.Conn, error), n int, t
 
 func newCombiner(acquire func(context.Context) (batchConn, error), n int, timeout time.Duration,
 	batches prometheus.Histogram) *pipeliner {
-	return &pipeliner{acquire: acquire, timeout: timeout, batches: batches, free: max(1, n)}
+	return &pipeliner{acquire: acquire, timeout: timeout, batches: batches, n: max(1, n), free: max(1, n)}
 }
 
 // Close waits for the batches under way; a call after it fails.
@@ -111,7 +112,7 @@ func (p *pipeliner) Close() {
 // its context's error (a caller sending the batch itself, once the batch
 // is done).
 func (p *pipeliner) call(ctx context.Context, sql string, args []any) ([]byte, error) {
-	c := &pipelinedCall{sql: sql, args: textArgs(args), done: make(chan pipelinedResult, 1), at: time.Now()}
+	c := &pipelinedCall{sql: sql, args: args, done: make(chan pipelinedResult, 1), at: time.Now()}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -152,14 +153,19 @@ func (p *pipeliner) call(ctx context.Context, sql string, args []any) ([]byte, e
 	return r.out, r.err
 }
 
-// take is a batch: first (when not nil) and the calls queued, oldest first,
-// up to maxBatch. Under p.mu.
+// take is a batch: first (when not nil) and its share of the calls queued,
+// oldest first: an n-th of them (rounded up), at most maxBatch in all. The
+// other connections, as each frees, take theirs: so the queue is spread over
+// every connection rather than sent on the first one free, behind which its
+// last call would wait for all the others (at 16 and 64 clients on loopback
+// the p99 went from twice the floor's to about the floor's). Under p.mu.
 func (p *pipeliner) take(first *pipelinedCall) []*pipelinedCall {
-	batch := make([]*pipelinedCall, 0, min(maxBatch, len(p.queue)+1))
+	share := (len(p.queue) + p.n - 1) / p.n
+	batch := make([]*pipelinedCall, 0, min(maxBatch, share+1))
 	if first != nil {
 		batch = append(batch, first)
 	}
-	n := min(maxBatch-len(batch), len(p.queue))
+	n := min(maxBatch-len(batch), share)
 	for _, c := range p.queue[:n] {
 		c.queued = false
 		batch = append(batch, c)
@@ -259,9 +265,17 @@ func (c pgxBatchConn) release() { c.conn.Release() }
 
 // run sends the batch in pipeline mode and answers every call of it. A
 // connection that broke (or timed out) is closed, so that its pool
-// discards it.
+// discards it. A batch of one (the lone call, most of them at low load) is
+// sent as a plain query, exactly as without DB_PIPELINE: pipeline mode only
+// costs there (its own state, a copy of each row).
 func (c pgxBatchConn) run(ctx context.Context, batch []*pipelinedCall) {
 	conn := c.conn
+	if len(batch) == 1 {
+		var r pipelinedResult
+		r.err = conn.QueryRow(ctx, batch[0].sql, batch[0].args...).Scan(&r.out)
+		batch[0].done <- r
+		return
+	}
 	pc := conn.Conn().PgConn()
 	// Each statement prepared once per connection (pgx caches it by name); a
 	// call whose statement does not prepare (its function is gone, say) is
@@ -281,7 +295,7 @@ func (c pgxBatchConn) run(ctx context.Context, batch []*pipelinedCall) {
 	pipe := pc.StartPipeline(ctx)
 	for i, call := range batch {
 		if prepErrs[i] == nil {
-			pipe.SendQueryStatement(descs[i], call.args, nil, nil)
+			pipe.SendQueryStatement(descs[i], textArgs(call.args), nil, nil)
 			pipe.SendPipelineSync()
 		}
 	}
