@@ -22,13 +22,14 @@ import (
 // Without it each request holds a connection for one round trip, and under
 // load the requests that find every connection busy wait for one. Here a
 // call that finds a connection free does the work itself, on its own
-// goroutine: it takes the connection and sends its own call plus every call
-// queued at that moment, all at once in PostgreSQL's pipeline mode, each
-// followed by its own Sync, and answers the others. So each call is still
+// goroutine: it takes the connection and sends its own call plus its share
+// of the calls queued at that moment (take), all at once in PostgreSQL's
+// pipeline mode, each followed by its own Sync, and answers the others. So each call is still
 // its own implicit transaction, with its own answer, and a failed one rolls
 // back nothing of its neighbours'. A call queues only when every connection
-// is busy; whoever finishes a batch and finds calls queued sends them next
-// (on a goroutine of its own, so that its caller has its answer at once).
+// is busy; whoever finishes a batch and finds calls queued sends its share
+// of them next (on a goroutine of its own, so that its caller has its answer
+// at once), and so on until the queue is empty.
 // Nothing ever waits on a timer: a lone request goes out at once with no
 // hand-off to another goroutine, and a slow call (a lock wait) holds up only
 // the calls batched with it.
@@ -154,13 +155,16 @@ func (p *pipeliner) call(ctx context.Context, sql string, args []any) ([]byte, e
 }
 
 // take is a batch: first (when not nil) and its share of the calls queued,
-// oldest first: an n-th of them (rounded up), at most maxBatch in all. The
+// oldest first: a 2n-th of them (rounded up), at most maxBatch in all. The
 // other connections, as each frees, take theirs: so the queue is spread over
-// every connection rather than sent on the first one free, behind which its
-// last call would wait for all the others (at 16 and 64 clients on loopback
-// the p99 went from twice the floor's to about the floor's). Under p.mu.
+// every connection, in batches small enough that none holds its last call
+// long, rather than sent whole on the first one free, behind which its last
+// call would wait for all the others. Measured on loopback at 64 clients
+// (docs/benchmarks.md): the whole queue gave a p99 about twice the floor's,
+// an n-th of it 1.2 times, a 2n-th or a 4n-th about the floor's, at the
+// same throughput. Under p.mu.
 func (p *pipeliner) take(first *pipelinedCall) []*pipelinedCall {
-	share := (len(p.queue) + p.n - 1) / p.n
+	share := (len(p.queue) + 2*p.n - 1) / (2 * p.n)
 	batch := make([]*pipelinedCall, 0, min(maxBatch, share+1))
 	if first != nil {
 		batch = append(batch, first)
