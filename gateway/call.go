@@ -19,10 +19,20 @@ import (
 // not know (401 INVALID), which may be a session too new to be replayed.
 // Every other call goes to the primary, and one that may have written marks
 // the client for read-your-writes.
+//
+// A bcrypt route's call is never batched (DB_PIPELINE): PostgreSQL spends
+// tens of milliseconds on its hash, and the calls batched behind it on the
+// same connection would wait that long for their answers. It takes a
+// connection of its own, as without DB_PIPELINE (at most BCRYPT_CONCURRENCY
+// at once).
 func (s *Server) call(ctx context.Context, rt *Route, tok string, sql string, args []any) (out []byte, err error) {
+	pipe := s.pipe
+	if rt.Bcrypt {
+		pipe = nil
+	}
 	rep := s.replica
 	if rep == nil {
-		return s.callOn(ctx, s.pool, s.pipe, s.metrics.primaryCalls, sql, args)
+		return s.callOn(ctx, s.pool, pipe, s.metrics.primaryCalls, sql, args)
 	}
 	key := keyOf(rt, tok, nil)
 	wrote := !rt.ReadOnly
@@ -49,7 +59,7 @@ func (s *Server) call(ctx context.Context, rt *Route, tok string, sql string, ar
 		}
 		s.metrics.replicaReads.WithLabelValues(outcome).Inc()
 	}
-	out, err = s.callOn(ctx, s.pool, s.pipe, s.metrics.primaryCalls, sql, args)
+	out, err = s.callOn(ctx, s.pool, pipe, s.metrics.primaryCalls, sql, args)
 	if err == nil && wrote {
 		if rt.Cookie == SetCookie {
 			key = keyOf(rt, tok, out)

@@ -155,7 +155,8 @@ func (p *pipeliner) call(ctx context.Context, sql string, args []any) ([]byte, e
 }
 
 // take is a batch: first (when not nil) and its share of the calls queued,
-// oldest first: a 2n-th of them (rounded up), at most maxBatch in all. The
+// oldest first: a 2n-th of them (rounded up; all of them over a single
+// connection, where there is nothing to spread over), at most maxBatch in all. The
 // other connections, as each frees, take theirs: so the queue is spread over
 // every connection, in batches small enough that none holds its last call
 // long, rather than sent whole on the first one free, behind which its last
@@ -164,7 +165,10 @@ func (p *pipeliner) call(ctx context.Context, sql string, args []any) ([]byte, e
 // an n-th of it 1.2 times, a 2n-th or a 4n-th about the floor's, at the
 // same throughput. Under p.mu.
 func (p *pipeliner) take(first *pipelinedCall) []*pipelinedCall {
-	share := (len(p.queue) + 2*p.n - 1) / (2 * p.n)
+	share := len(p.queue)
+	if p.n > 1 {
+		share = (share + 2*p.n - 1) / (2 * p.n)
+	}
 	batch := make([]*pipelinedCall, 0, min(maxBatch, share+1))
 	if first != nil {
 		batch = append(batch, first)

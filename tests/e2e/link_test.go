@@ -216,12 +216,14 @@ func TestLinkStopsAnswering(t *testing.T) {
 // its own answer again.
 //
 // With one connection for the batches (DB_POOL_SIZE=2: one stays free for
-// /readyz), a first PATCH waits on a row lock; a second PATCH, waiting on
-// another row's lock, and then a session check of each of several accounts
-// queue behind it. When the first lock goes, the first PATCH is answered and
-// the queue goes out as one batch: the second PATCH first, stuck on its
-// lock, and the session checks after it. The reset comes with that batch's
-// answers, once its lock goes too.
+// /readyz), a first PUT of preferences waits on a row lock (its new row's
+// foreign key checks the account, whose row is held FOR UPDATE); a second,
+// waiting on another account's row, and then a session check of each of
+// several accounts queue behind it. When the first lock goes, the first PUT
+// is answered and the queue goes out as one batch: the second PUT first,
+// stuck on its lock, and the session checks after it. The reset comes with
+// that batch's answers, once its lock goes too. (Not PATCH /account: a
+// bcrypt route, it is never batched.)
 func TestLinkResetMidBatch(t *testing.T) {
 	t.Parallel()
 	skipBehindPgBouncer(t, "batching prepares its statements on each connection, which transaction pooling cannot keep")
@@ -230,7 +232,6 @@ func TestLinkResetMidBatch(t *testing.T) {
 		c.Pipeline = true
 		c.DatabaseURL = l.URL
 		c.PoolSize = 2
-		c.BcryptConcurrency = 2 // PATCH /account is a bcrypt route: both PATCHes in flight at once
 		loopbackOnly(c)
 	})
 	first, second := g.signup(t), g.signup(t)
@@ -300,12 +301,12 @@ func TestLinkResetMidBatch(t *testing.T) {
 		}()
 		return ch
 	}
-	firstPatch := send(req{Method: "PATCH", Path: "/account", Token: firstTok, UA: "ua",
-		Body: map[string]any{"display_name": "first, before the reset"}})
-	waitUntil("the first PATCH waits on its lock", func() bool { return blockedFirst() == 1 })
-	secondPatch := send(req{Method: "PATCH", Path: "/account", Token: secondTok, UA: "ua",
-		Body: map[string]any{"display_name": "second, in the reset batch"}})
-	waitUntil("the second PATCH is queued", func() bool { return waiting() == 2 })
+	firstPut := send(req{Method: "PUT", Path: "/account/preferences", Token: firstTok, UA: "ua",
+		Body: map[string]any{"notification": "weekly", "report_format": "html", "timezone": "Europe/Berlin"}})
+	waitUntil("the first PUT waits on its lock", func() bool { return blockedFirst() == 1 })
+	secondPut := send(req{Method: "PUT", Path: "/account/preferences", Token: secondTok, UA: "ua",
+		Body: map[string]any{"notification": "daily", "report_format": "html", "timezone": "Europe/Paris"}})
+	waitUntil("the second PUT is queued", func() bool { return waiting() == 2 })
 	sessions := make([]chan answer, checks)
 	for i := range sessions {
 		sessions[i] = send(req{Method: "GET", Path: "/session", Token: toks[i], UA: "ua"})
@@ -313,14 +314,14 @@ func TestLinkResetMidBatch(t *testing.T) {
 	waitUntil("the session checks are queued", func() bool { return waiting() == 2+checks })
 
 	releaseFirst()
-	a := <-firstPatch
+	a := <-firstPut
 	if a.err != nil || a.r.Status != 200 {
 		t.Fatalf("the batch before the reset: %v %d %s, want 200", a.err, a.r.Status, a.r.Body)
 	}
-	waitUntil("the second PATCH waits on its lock, in the batch", func() bool { return blockedSecond() == 1 })
+	waitUntil("the second PUT waits on its lock, in the batch", func() bool { return blockedSecond() == 1 })
 	l.toxic(t, "reset_peer", map[string]any{"timeout": 0})
 	releaseSecond()
-	for i, ch := range append([]chan answer{secondPatch}, sessions...) {
+	for i, ch := range append([]chan answer{secondPut}, sessions...) {
 		a := <-ch
 		if a.err != nil {
 			t.Fatalf("call %d of the batch: %v", i, a.err)

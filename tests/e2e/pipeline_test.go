@@ -122,6 +122,29 @@ func TestPipelinedBatchesKeepAnswersApart(t *testing.T) {
 	t.Logf("%v calls in %d batches", sent, batches)
 }
 
+// With DB_PIPELINE a bcrypt route's call (a login, a sign-up) is never
+// batched, so no call waits behind its hash; the other routes' calls go
+// through the batching.
+func TestPipelinedBcryptCallsGoAlone(t *testing.T) {
+	t.Parallel()
+	skipBehindPgBouncer(t, "batching prepares its statements on each connection, which transaction pooling cannot keep")
+	g := startGateway(t, func(c *gateway.Config) {
+		c.Pipeline = true
+		loopbackOnly(c)
+	})
+	u := g.signup(t)
+	before := batchSizes(t, g.scrape(t))
+	tok := g.login(t, u, "ua")
+	afterLogin := batchSizes(t, g.scrape(t))
+	if n := afterLogin.GetSampleCount() - before.GetSampleCount(); n != 0 {
+		t.Errorf("a login went out in %d batches, want none (a connection of its own)", n)
+	}
+	expect(t, g.do(req{Method: "GET", Path: "/session", Token: tok, UA: "ua"}), 200, "")
+	if n := batchSizes(t, g.scrape(t)).GetSampleCount() - afterLogin.GetSampleCount(); n != 1 {
+		t.Errorf("a session check went out in %d batches, want 1", n)
+	}
+}
+
 // batchSizes is the gateway's histogram of pipelined batch sizes.
 func batchSizes(t *testing.T, fams map[string]*dto.MetricFamily) *dto.Histogram {
 	t.Helper()
