@@ -30,6 +30,7 @@ type session struct {
 	clients, seconds, rounds, warmup, accounts, sessions, ws int
 	curve                                                    []int
 	curveSeconds                                             int
+	curveRounds                                              int
 	profile                                                  bool
 	profileSeconds                                           int
 	pgbouncer                                                bool
@@ -103,6 +104,7 @@ func sessionSettings(args []string) (benchmark, error) {
 	}
 	if err := readInts(
 		intSpec{&s.curveSeconds, "BENCH_CURVE_SECONDS", 3, 1},
+		intSpec{&s.curveRounds, "BENCH_CURVE_ROUNDS", 3, 1},
 		intSpec{&s.clients, "BENCH_CLIENTS", 16, 1},
 		intSpec{&s.seconds, "BENCH_SECONDS", 5, 1},
 		intSpec{&s.rounds, "BENCH_ROUNDS", 3, 1},
@@ -374,20 +376,35 @@ func (s *session) run(ctx context.Context, h *env) error {
 
 	// --- the curve -----------------------------------------------------------
 	// (a)-(c) again at each concurrency of BENCH_CURVE, alternating within
-	// each: what a change does at low load shows here, not only at 16 clients.
+	// each, BENCH_CURVE_ROUNDS times: what a change does at low load shows
+	// here, not only at 16 clients. req/s over all its rounds; p50 and p99
+	// the median of the rounds', since one phase's p99 on shared cores is
+	// mostly the luck of its seconds.
 	var curveRows []string
 	curveRPS := map[int]map[string]float64{}
 	for _, n := range s.curve {
 		row := fmt.Sprintf("%7d", n)
 		rps := map[string]float64{}
-		for _, c := range curveContenders {
-			say("curve: %s, %d client(s), %ds", c.name, n, s.curveSeconds)
-			ph, err := measure(c, fmt.Sprintf("curve-%d", n), n, s.curveSeconds)
-			if err != nil {
-				return err
+		sum := map[string]*totals{}
+		p50s, p99s := map[string][]float64{}, map[string][]float64{}
+		for r := 1; r <= s.curveRounds; r++ {
+			for _, c := range curveContenders {
+				say("curve: %s, %d client(s), round %d of %d, %ds", c.name, n, r, s.curveRounds, s.curveSeconds)
+				ph, err := measure(c, fmt.Sprintf("curve-%d", n), n, s.curveSeconds)
+				if err != nil {
+					return err
+				}
+				if sum[c.name] == nil {
+					sum[c.name] = &totals{}
+				}
+				sum[c.name].add(ph)
+				p50s[c.name] = append(p50s[c.name], ph.p50)
+				p99s[c.name] = append(p99s[c.name], ph.p99)
 			}
-			row += fmt.Sprintf(" %10.1f %6.2f %6.2f", ph.rps, ph.p50, ph.p99)
-			rps[c.name] = ph.rps
+		}
+		for _, c := range curveContenders {
+			rps[c.name] = sum[c.name].rps()
+			row += fmt.Sprintf(" %10.1f %6.2f %6.2f", rps[c.name], percentile(p50s[c.name], 0.5), percentile(p99s[c.name], 0.5))
 		}
 		curveRPS[n] = rps
 		if s.remote {
@@ -458,7 +475,8 @@ func (s *session) run(ctx context.Context, h *env) error {
 		fmt.Printf("%-50s %9.1f µs\n", strings.SplitN(c.label, ":", 2)[0], total[c.name].cpuPerRequest())
 	}
 	if len(s.curve) > 0 {
-		fmt.Printf("\ncurve: %ds per phase and contender; req/s, p50 and p99 in ms; the last columns are req/s ratios\n", s.curveSeconds)
+		fmt.Printf("\ncurve: %d rounds of %ds per phase and contender; req/s over the rounds, p50 and p99 in ms (the rounds' median); the last columns are req/s ratios\n",
+			s.curveRounds, s.curveSeconds)
 		head, sub := fmt.Sprintf("%7s", ""), fmt.Sprintf("%7s", "clients")
 		for _, c := range curveContenders {
 			head += fmt.Sprintf(" %24s", strings.SplitN(c.label, ":", 2)[0])
