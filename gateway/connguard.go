@@ -13,15 +13,18 @@ import (
 const (
 	headerTimeout = 10 * time.Second  // a new connection's first request head
 	idleTimeout   = 120 * time.Second // the next request head on a kept-alive connection
-	bodyTimeout   = 30 * time.Second  // a request body, from its handler's start
 )
+
+// bodyTimeout bounds a request body, from when its request head was read
+// (withRequestContext sets it; a variable for the tests).
+var bodyTimeout = 30 * time.Second
 
 // connGuard closes the connections that hold the server without asking
 // anything: one that has sent no complete request head headerTimeout after
 // it connected, or idleTimeout after its last answer. It stands in for
-// net/http's ReadHeaderTimeout and IdleTimeout (and readBody's deadline for
-// its ReadTimeout), which set a read deadline on the socket three times a
-// request: each is a runtime timer, and a timer that becomes the earliest
+// net/http's ReadHeaderTimeout and IdleTimeout (and the body's deadline,
+// set by withRequestContext, for its ReadTimeout), which set a read
+// deadline on the socket three times a request: each is a runtime timer, and a timer that becomes the earliest
 // of its P makes the runtime wake another thread to watch it. At one
 // client that thread wake per request cost more than the rest of the
 // gateway's own work (docs/benchmarks.md, "the session check"). Here the

@@ -10,6 +10,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // closed says whether c's peer has been closed: a read on c ends with EOF.
@@ -120,4 +122,43 @@ func TestConnGuardServer(t *testing.T) {
 	waitClosed(silent, "a connection that sent nothing")
 	waitClosed(half, "a connection that sent half a request head")
 	waitClosed(asking, "a connection idle after its answers")
+}
+
+// A request body must arrive within bodyTimeout, whether its route reads it
+// or not (net/http reads what is left of it after the answer, to keep the
+// connection): a client that sends a head announcing a body and then only
+// part of it loses the connection.
+func TestBodyDeadline(t *testing.T) {
+	defer func(d time.Duration) { bodyTimeout = d }(bodyTimeout)
+	bodyTimeout = 300 * time.Millisecond
+	s := &Server{log: zerolog.Nop(), metrics: newMetrics(nil, zerolog.Nop())}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: s.withRequestContext(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/read" {
+			if _, err := io.ReadAll(r.Body); err == nil {
+				t.Error("a trickling body was read to its end")
+			}
+		}
+		w.WriteHeader(204) // /ignore: the body is left to net/http
+	}))}
+	go srv.Serve(ln)
+	defer srv.Close()
+	for _, path := range []string{"/read", "/ignore"} {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := c.Write([]byte("POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{\"a\": ")); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err = io.ReadAll(c) // the answer, if any, then the close
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("%s: the connection of a trickling body still open after 5 s", path)
+		}
+	}
 }

@@ -222,11 +222,6 @@ func (s *Server) handle(rt Route) http.HandlerFunc {
 // or 415 here, and text longer than its Max is refused here too (a 422, or
 // OverMax's answer); whether the values make sense is for SQL to decide (422).
 func (s *Server) readArgs(info *requestWriter, r *http.Request, rt Route, tok string) ([]any, *apiError) {
-	if r.Body != http.NoBody && (takes(rt, FromBody) || takes(rt, FromForm)) {
-		// The body's bound (bodyTimeout): set here, only for a request that
-		// has one, rather than for every request by the server (connguard.go).
-		http.NewResponseController(info).SetReadDeadline(time.Now().Add(bodyTimeout))
-	}
 	var bodyFields map[string]json.RawMessage
 	if takes(rt, FromBody) {
 		var e *apiError

@@ -350,6 +350,13 @@ func headerProblem(r *http.Request) *apiError {
 func (s *Server) withRequestContext(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		if r.Body != http.NoBody {
+			// A body must arrive within bodyTimeout, whether the route reads
+			// it or net/http discards it after the answer: set only for a
+			// request that has one, not by the server for every request
+			// (connguard.go).
+			http.NewResponseController(w).SetReadDeadline(start.Add(bodyTimeout))
+		}
 		// The pattern only for an id the client sent: most send none.
 		id := r.Header.Get("X-Request-Id")
 		if id == "" || !requestIDPattern.MatchString(id) {
