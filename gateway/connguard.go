@@ -24,12 +24,13 @@ var bodyTimeout = 30 * time.Second
 // it connected, or idleTimeout after its last answer. It stands in for
 // net/http's ReadHeaderTimeout and IdleTimeout (and the body's deadline,
 // set by withRequestContext, for its ReadTimeout), which set a read
-// deadline on the socket three times a request: each is a runtime timer, and a timer that becomes the earliest
-// of its P makes the runtime wake another thread to watch it. At one
-// client that thread wake per request cost more than the rest of the
-// gateway's own work (docs/benchmarks.md, "the session check"). Here the
-// server's ConnState hook notes when a connection goes new or idle (a
-// lock and a map write per request, no timer) and one ticker sweeps.
+// deadline on the socket three times a request: each is a runtime timer,
+// and a timer that becomes the earliest of its P makes the runtime wake
+// another thread to watch it. At one client that thread wake per request
+// cost more than the rest of the gateway's own work (docs/benchmarks.md,
+// "The server's read deadlines"). Here the server's ConnState hook notes
+// when a connection goes new or idle (a lock and a map write per request,
+// no timer) and one ticker sweeps.
 //
 // A keep-alive connection that starts a request head and never finishes it
 // is bounded by idleTimeout rather than headerTimeout: it holds what an idle

@@ -24,9 +24,10 @@ import (
 // call that finds a connection free does the work itself, on its own
 // goroutine: it takes the connection and sends its own call plus its share
 // of the calls queued at that moment (take), all at once in PostgreSQL's
-// pipeline mode, each followed by its own Sync, and answers the others. So each call is still
-// its own implicit transaction, with its own answer, and a failed one rolls
-// back nothing of its neighbours'. A call queues only when every connection
+// pipeline mode, each followed by its own Sync, and answers the others (a
+// call that goes alone is a plain query: pgxBatchConn.run). So each call is
+// still its own implicit transaction, with its own answer, and a failed one
+// rolls back nothing of its neighbours'. A call queues only when every connection
 // is busy; whoever finishes a batch and finds calls queued sends its share
 // of them next (on a goroutine of its own, so that its caller has its answer
 // at once), and so on until the queue is empty.
