@@ -82,22 +82,9 @@ func (g *connGuard) sweep(now time.Time) {
 	}
 }
 
-// run sweeps every tick until ctx ends: a connection is closed between its
-// limit and its limit plus a tick.
-func (g *connGuard) run(ctx context.Context, tick time.Duration) {
-	t := time.NewTicker(tick)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			g.sweep(now)
-		}
-	}
-}
-
-// guardTick is how often connGuard sweeps: a tenth of the shorter limit.
-func guardTick(header, idle time.Duration) time.Duration {
-	return min(header, idle) / 10
+// run sweeps until ctx ends, every tenth of the shorter limit (every, the
+// gateway's one timer loop): a connection is closed between its limit and
+// its limit plus a tenth.
+func (g *connGuard) run(ctx context.Context) {
+	every(ctx, min(g.header, g.idle)/10, func() { g.sweep(time.Now()) })
 }

@@ -71,7 +71,7 @@ func TestConnGuardServer(t *testing.T) {
 	g := newConnGuard(header, idle)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go g.run(ctx, guardTick(header, idle))
+	go g.run(ctx)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

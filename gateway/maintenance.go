@@ -117,7 +117,8 @@ parts:
 }
 
 // every runs run at once and then every interval until ctx ends (the
-// maintenance and the function statistics' reading); interval <= 0: never.
+// maintenance, the function statistics' reading, the connection guard's
+// sweep); interval <= 0: never.
 func every(ctx context.Context, interval time.Duration, run func()) {
 	if interval <= 0 {
 		return

@@ -212,7 +212,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	go func() { errc <- srv.Serve(ln) }()
 	mctx, stopMaintenance := context.WithCancel(ctx)
 	var maintenance sync.WaitGroup
-	maintenance.Go(func() { guard.run(mctx, guardTick(headerTimeout, idleTimeout)) })
+	maintenance.Go(func() { guard.run(mctx) })
 	maintenance.Go(func() { s.maintainEvery(mctx) })
 	maintenance.Go(func() { s.readFunctionStatsEvery(mctx) })
 	// The pool closes after Run returns: maintenance must be done with it.

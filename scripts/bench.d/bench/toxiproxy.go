@@ -10,7 +10,7 @@ import (
 // The proxies of `scripts/bench session --remote`, one between each
 // contender and PostgreSQL, are made with toxiproxy's own client
 // (github.com/Shopify/toxiproxy/v2/client, the server's version), each with
-// a latency toxic on the answers (session.go, remoteLinks).
+// a latency toxic on the answers (session.go, startProxies).
 
 // throughProxy is a postgres:// URL's database address (upstream, host:port,
 // 5432 when the URL names none) and the same URL with 127.0.0.1:port in its
