@@ -69,7 +69,10 @@ func TestTraceparent(t *testing.T) {
 // TestSlowCallLog: a call over homebase.slow_call_ms gets one LOG line
 // naming the function, its trace and its request, and never its token; one
 // under it gets none. Read here as the gateway's connection receives them
-// (client_min_messages = log), the same line as PostgreSQL's log.
+// (client_min_messages = log), the same line as PostgreSQL's log. One
+// transaction, its settings SET LOCAL, each statement unprepared (exec):
+// so it holds behind PgBouncer's transaction pooling too, where a session's
+// SET or prepared statement may be on another server connection.
 func TestSlowCallLog(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -84,16 +87,22 @@ func TestSlowCallLog(t *testing.T) {
 		defer mu.Unlock()
 		notices = append(notices, n)
 	}
+	cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
 	const traceID, token = "4bf92f3577b34da6a3ce929d0e0e4736", "tok-that-must-not-be-logged"
 	call := func() {
 		t.Helper()
 		var out string
-		if err := conn.QueryRow(ctx, `SELECT api.timed(ROW($1, 'ua', NULL, 'slow-req', NULL, $2), 'api.current_session',
+		if err := tx.QueryRow(ctx, `SELECT api.timed(ROW($1, 'ua', NULL, 'slow-req', NULL, $2), 'api.current_session',
 		                                     api.current_session(ROW($1, 'ua', NULL, 'slow-req', NULL, $2)))::text`,
 			token, traceID).Scan(&out); err != nil {
 			t.Fatal(err)
@@ -102,11 +111,11 @@ func TestSlowCallLog(t *testing.T) {
 			t.Fatalf("api.timed changed the answer: %s", out)
 		}
 	}
-	if _, err := conn.Exec(ctx, "SET client_min_messages = log"); err != nil {
+	if _, err := tx.Exec(ctx, "SET LOCAL client_min_messages = log"); err != nil {
 		t.Fatal(err)
 	}
 	call() // the default threshold, 500 ms: no line
-	if _, err := conn.Exec(ctx, "SET homebase.slow_call_ms = 0"); err != nil {
+	if _, err := tx.Exec(ctx, "SET LOCAL homebase.slow_call_ms = 0"); err != nil {
 		t.Fatal(err)
 	}
 	call()
